@@ -1,0 +1,893 @@
+//! The gate: applies a compiled flow plan to a record and explains the outcome.
+
+use crate::action::{Action, Method};
+use crate::agreement::{NotInForce, Regime};
+use crate::json::{JsonError, DEFAULT_MAX_DEPTH};
+use crate::plan::{ClauseRef, FlowPlan};
+use crate::pseudonym::{check_type, normalise, parse_date, ActiveKey, KeyRing, ValueProblem};
+use crate::registry::{FlowKey, Registry};
+use crate::schema::{FieldId, Node, ValueType};
+use crate::time::amsterdam_date;
+use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, Utc};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+/// The text a `placeholder` generalisation puts in place of a value.
+pub const PLACEHOLDER: &str = "[withheld]";
+
+/// The member of a released record that carries the transfer's terms.
+pub const TRANSFER_MEMBER: &str = "_transfer";
+
+/// One transfer: who sends to whom, for what, when.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transfer<'a> {
+    /// The sender's organisation id, like `drenthe/ggd`.
+    pub from: &'a str,
+    /// The recipient's organisation id.
+    pub to: &'a str,
+    /// The purpose id.
+    pub purpose: &'a str,
+    /// The moment of transfer.
+    pub at: DateTime<Utc>,
+}
+
+/// Which side of a transfer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    /// The sender.
+    Sender,
+    /// The recipient.
+    Recipient,
+}
+
+impl fmt::Display for Side {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Side::Sender => "sender",
+            Side::Recipient => "recipient",
+        })
+    }
+}
+
+/// Why nothing crossed. A refusal is a normal outcome, not an error.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "reason")]
+pub enum Refusal {
+    /// No agreement for this organisation id.
+    UnknownOrganisation {
+        /// Which side.
+        side: Side,
+        /// The id given.
+        organisation: String,
+        /// A close known id.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        suggestion: Option<String>,
+    },
+    /// The purpose is not in the schema.
+    UnknownPurpose {
+        /// The purpose given.
+        purpose: String,
+        /// A close known purpose.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        suggestion: Option<String>,
+    },
+    /// One side's agreement is not in force at the moment of transfer.
+    NotInForce {
+        /// Which side.
+        side: Side,
+        /// Its agreement.
+        agreement: Arc<str>,
+        /// Its version.
+        version: Arc<str>,
+        /// Why.
+        #[serde(flatten)]
+        why: NotInForce,
+    },
+    /// One side's agreement does not declare the purpose.
+    PurposeNotAgreed {
+        /// Which side.
+        side: Side,
+        /// Its agreement.
+        agreement: Arc<str>,
+        /// The purpose.
+        purpose: String,
+    },
+    /// No rule of one side covers this counterparty and purpose.
+    NoRule {
+        /// Which side.
+        side: Side,
+        /// Its agreement.
+        agreement: Arc<str>,
+    },
+    /// The flow pseudonymises in a domain the key file has no key for.
+    MissingKey {
+        /// The domain.
+        domain: String,
+    },
+    /// A rule's condition on the record does not hold (e.g. no consent).
+    ConditionNotMet {
+        /// The agreement whose rule sets the condition.
+        agreement: Arc<str>,
+        /// The rule.
+        rule: Arc<str>,
+        /// The field the condition reads.
+        path: Arc<str>,
+    },
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::UnknownOrganisation { side, organisation, suggestion } => {
+                write!(f, "unknown {side} organisation `{organisation}`: no agreement of it is loaded")?;
+                if let Some(s) = suggestion {
+                    write!(f, " (did you mean `{s}`?)")?;
+                }
+                Ok(())
+            }
+            Refusal::UnknownPurpose { purpose, suggestion } => {
+                write!(f, "unknown purpose `{purpose}`")?;
+                if let Some(s) = suggestion {
+                    write!(f, " (did you mean `{s}`?)")?;
+                }
+                Ok(())
+            }
+            Refusal::NotInForce { side, agreement, version, why } => {
+                write!(f, "the {side}'s agreement `{agreement}` (version {version}) is not in force: {why}")
+            }
+            Refusal::PurposeNotAgreed { side, agreement, purpose } => {
+                write!(f, "the {side}'s agreement `{agreement}` does not cover purpose `{purpose}`")
+            }
+            Refusal::NoRule { side: Side::Sender, agreement } => {
+                write!(f, "no outbound rule of `{agreement}` allows this recipient and purpose")
+            }
+            Refusal::NoRule { side: Side::Recipient, agreement } => {
+                write!(f, "no inbound rule of `{agreement}` allows this sender and purpose")
+            }
+            Refusal::MissingKey { domain } => {
+                write!(f, "the flow pseudonymises in domain `{domain}`, and no key for it was loaded")
+            }
+            Refusal::ConditionNotMet { agreement, rule, path } => {
+                write!(f, "rule `{rule}` of `{agreement}` requires a value of `{path}` the record does not have")
+            }
+        }
+    }
+}
+
+/// A record that cannot be gated at all. Never contains any of the record's content.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RecordError {
+    /// Not valid JSON, a duplicate key, or too deep.
+    #[error("malformed record: {0}")]
+    Json(JsonError),
+    /// Valid JSON, but not an object.
+    #[error("a record must be a JSON object")]
+    NotAnObject,
+}
+
+/// Why a value was removed from a record although its field may cross.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RemovalReason {
+    /// The path is not in the schema.
+    UnknownField,
+    /// The value does not fit the field's type.
+    WrongType,
+    /// A BSN failing the 11-proof.
+    InvalidBsn,
+    /// A value a generalisation cannot use (a birth date in the future, a malformed postcode).
+    InvalidValue,
+}
+
+impl From<ValueProblem> for RemovalReason {
+    fn from(p: ValueProblem) -> RemovalReason {
+        match p {
+            ValueProblem::WrongType => RemovalReason::WrongType,
+            ValueProblem::InvalidBsn => RemovalReason::InvalidBsn,
+            ValueProblem::InvalidValue => RemovalReason::InvalidValue,
+        }
+    }
+}
+
+impl fmt::Display for RemovalReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RemovalReason::UnknownField => "unknown field",
+            RemovalReason::WrongType => "wrong type",
+            RemovalReason::InvalidBsn => "invalid bsn",
+            RemovalReason::InvalidValue => "invalid value",
+        })
+    }
+}
+
+/// One removed value: where it was and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Removal {
+    /// JSON pointer into the input record. A key that is not a plain identifier is
+    /// shown as `<key>`, since keys can carry personal data too.
+    pub pointer: String,
+    /// The schema path, when the value was at one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<Arc<str>>,
+    /// Why.
+    pub reason: RemovalReason,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct FieldCount {
+    seen: u32,
+    released: u32,
+}
+
+/// What the gate did with one record, field by field, and why. Holds no value of the record.
+#[derive(Clone)]
+pub struct Decision {
+    plan: Arc<FlowPlan>,
+    at: DateTime<Utc>,
+    retain_until: Option<NaiveDate>,
+    counts: Vec<FieldCount>,
+    removed: Vec<Removal>,
+}
+
+/// The decision for one schema field present in the record.
+#[derive(Clone, Debug, Serialize)]
+pub struct FieldDecision<'a> {
+    /// The schema path.
+    pub path: &'a str,
+    /// Its category.
+    pub category: &'a str,
+    /// The action taken (the join of both sides).
+    pub action: &'a Action,
+    /// The sender's outbound action.
+    pub sender_action: &'a Action,
+    /// The recipient's inbound action.
+    pub recipient_action: &'a Action,
+    /// The sender's deciding clause (`None`: no rule names it, default deny).
+    pub sender_clause: Option<&'a ClauseRef>,
+    /// The recipient's deciding clause (`None`: no rule names it, default deny).
+    pub recipient_clause: Option<&'a ClauseRef>,
+    /// The legal bases for the field on both sides.
+    pub legal_basis: &'a [Arc<str>],
+    /// How many values the record had at this path.
+    pub occurrences: u32,
+    /// How many of them crossed (in the form of the action).
+    pub released: u32,
+}
+
+impl Decision {
+    /// The plan that decided.
+    pub fn plan(&self) -> &Arc<FlowPlan> {
+        &self.plan
+    }
+
+    /// The moment of transfer.
+    pub fn at(&self) -> DateTime<Utc> {
+        self.at
+    }
+
+    /// The last day the recipient may keep the data, if the sender's rule sets one.
+    pub fn retain_until(&self) -> Option<NaiveDate> {
+        self.retain_until
+    }
+
+    /// The regime of the transfer.
+    pub fn regime(&self) -> Regime {
+        self.plan.regime
+    }
+
+    /// Per schema field present in the record, in path order.
+    pub fn fields(&self) -> impl Iterator<Item = FieldDecision<'_>> {
+        let schema = &self.plan.schema;
+        self.counts
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.seen > 0)
+            .filter_map(move |(id, count)| {
+                let field = schema.field_by_id(id)?;
+                let plan = self.plan.fields.get(id)?;
+                Some(FieldDecision {
+                    path: &field.path,
+                    category: &field.category,
+                    action: &plan.action,
+                    sender_action: &plan.sender_action,
+                    recipient_action: &plan.recipient_action,
+                    sender_clause: plan.sender.as_ref(),
+                    recipient_clause: plan.recipient.as_ref(),
+                    legal_basis: &plan.legal_basis,
+                    occurrences: count.seen,
+                    released: count.released,
+                })
+            })
+    }
+
+    /// Values removed for reasons of their own: unknown fields, wrong types, invalid values.
+    pub fn removed(&self) -> &[Removal] {
+        &self.removed
+    }
+
+    /// The decision as JSON, for tools and logs (no record values in it).
+    pub fn to_json(&self) -> Value {
+        #[derive(Serialize)]
+        struct Agreement<'a> {
+            id: &'a str,
+            version: &'a str,
+            sha256: String,
+        }
+        #[derive(Serialize)]
+        struct View<'a> {
+            from: &'a str,
+            to: &'a str,
+            purpose: &'a str,
+            at: String,
+            regime: Regime,
+            retain_until: Option<NaiveDate>,
+            agreements: [Agreement<'a>; 2],
+            fields: Vec<FieldDecision<'a>>,
+            removed: &'a [Removal],
+        }
+        fn agreement(a: &crate::agreement::Agreement) -> Agreement<'_> {
+            Agreement {
+            id: &a.id,
+            version: &a.version,
+            sha256: a.sha256_hex(),
+        }
+        }
+        let view = View {
+            from: &self.plan.sender.id,
+            to: &self.plan.recipient.id,
+            purpose: &self.plan.purpose,
+            at: self.at.to_rfc3339_opts(SecondsFormat::Secs, true),
+            regime: self.plan.regime,
+            retain_until: self.retain_until,
+            agreements: [agreement(&self.plan.sender), agreement(&self.plan.recipient)],
+            fields: self.fields().collect(),
+            removed: &self.removed,
+        };
+        serde_json::to_value(view).unwrap_or(Value::Null)
+    }
+}
+
+impl fmt::Debug for Decision {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Decision")
+            .field("from", &self.plan.sender.id)
+            .field("to", &self.plan.recipient.id)
+            .field("purpose", &self.plan.purpose)
+            .field("fields", &self.fields().collect::<Vec<_>>())
+            .field("removed", &self.removed)
+            .finish()
+    }
+}
+
+/// A released record and the decision that shaped it.
+pub struct Released {
+    /// The record as it may cross, with a `_transfer` member holding the transfer's
+    /// terms (from, to, purpose, at, retain_until).
+    pub record: Value,
+    /// Why each field crossed as it did.
+    pub decision: Decision,
+}
+
+impl fmt::Debug for Released {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The record is personal data even after gating: never print it.
+        f.debug_struct("Released")
+            .field("record", &"<personal data, not shown>")
+            .field("decision", &self.decision)
+            .finish()
+    }
+}
+
+/// The outcome of a transfer.
+#[derive(Debug)]
+pub enum Outcome {
+    /// The record crossed, as shaped by the decision.
+    Released(Released),
+    /// Nothing crossed.
+    Refused(Refusal),
+}
+
+impl Outcome {
+    /// The released record, if any.
+    pub fn released(self) -> Option<Released> {
+        match self {
+            Outcome::Released(r) => Some(r),
+            Outcome::Refused(_) => None,
+        }
+    }
+}
+
+struct GateFlow {
+    plan: Arc<FlowPlan>,
+    keys: Result<Vec<Arc<ActiveKey>>, String>,
+}
+
+/// Checks and shapes records crossing between organisations. Build once, share
+/// between threads (`Send + Sync`), apply many times.
+///
+/// # Example
+///
+/// ```
+/// use privacy_gate::{Gate, KeyRing, Registry, Transfer};
+/// let registry = Registry::load_dir("policies".as_ref())?;
+/// let gate = Gate::new(registry, KeyRing::empty());
+/// let at = "2026-03-02T10:00:00Z".parse()?;
+/// let transfer = Transfer { from: "groningen/ggd", to: "groningen/politie", purpose: "criminal-investigation", at };
+/// let record = serde_json::json!({"case": {"id": "c-1"}, "subject": {"name": {"family": "Jansen"}}});
+/// match gate.apply(&transfer, record)? {
+///     privacy_gate::Outcome::Released(released) => {
+///         for field in released.decision.fields() {
+///             println!("{} {}", field.path, field.action);
+///         }
+///     }
+///     privacy_gate::Outcome::Refused(why) => println!("refused: {why}"),
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub struct Gate {
+    registry: Arc<Registry>,
+    keys: Arc<KeyRing>,
+    flows: HashMap<FlowKey, GateFlow>,
+    max_depth: usize,
+}
+
+impl fmt::Debug for Gate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Gate")
+            .field("agreements", &self.registry.agreements().count())
+            .field("flows", &self.flows.len())
+            .field("key_domains", &self.keys.domains().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl Gate {
+    /// Builds a gate from a policy set and the pseudonymisation keys.
+    pub fn new(registry: Registry, keys: KeyRing) -> Gate {
+        let flows = registry
+            .flows()
+            .iter()
+            .map(|(key, plan)| {
+                let keys = plan
+                    .domains
+                    .iter()
+                    .map(|d| keys.domain(d).map(|set| set.active().clone()).ok_or_else(|| d.to_string()))
+                    .collect();
+                (*key, GateFlow { plan: plan.clone(), keys })
+            })
+            .collect();
+        Gate {
+            registry: Arc::new(registry),
+            keys: Arc::new(keys),
+            flows,
+            max_depth: DEFAULT_MAX_DEPTH,
+        }
+    }
+
+    /// The policy set.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Resolves a transfer to its flow, checking everything that does not depend on
+    /// the record: both organisations known, both agreements in force at the moment,
+    /// the purpose in both, rules on both sides, keys for every pseudonym.
+    ///
+    /// # Errors
+    ///
+    /// The [`Refusal`] when the transfer is not allowed at all.
+    pub fn flow(&self, transfer: &Transfer<'_>) -> Result<Flow<'_>, Refusal> {
+        let registry = &self.registry;
+        let side_index = |side: Side, id: &str| {
+            registry.index_of(id).ok_or_else(|| Refusal::UnknownOrganisation {
+                side,
+                organisation: id.to_owned(),
+                suggestion: registry.suggest_organisation(id),
+            })
+        };
+        let si = side_index(Side::Sender, transfer.from)?;
+        let ri = side_index(Side::Recipient, transfer.to)?;
+        let pi = registry.purpose_index(transfer.purpose).ok_or_else(|| Refusal::UnknownPurpose {
+            purpose: transfer.purpose.to_owned(),
+            suggestion: registry.suggest_purpose(transfer.purpose),
+        })?;
+        let day = amsterdam_date(transfer.at);
+        let agreements = [
+            (Side::Sender, registry.agreement(transfer.from)),
+            (Side::Recipient, registry.agreement(transfer.to)),
+        ];
+        for (side, agreement) in agreements {
+            let Some(agreement) = agreement else { continue };
+            agreement.in_force(day).map_err(|why| Refusal::NotInForce {
+                side,
+                agreement: agreement.id.clone(),
+                version: agreement.version.clone(),
+                why,
+            })?;
+        }
+        for (side, agreement) in agreements {
+            let Some(agreement) = agreement else { continue };
+            if !agreement.purposes.contains_key(transfer.purpose) {
+                return Err(Refusal::PurposeNotAgreed {
+                    side,
+                    agreement: agreement.id.clone(),
+                    purpose: transfer.purpose.to_owned(),
+                });
+            }
+        }
+        let Some(flow) = self.flows.get(&(si, ri, pi)) else {
+            let (side, agreement) = match agreements {
+                [(_, Some(sender)), (_, Some(recipient))] => {
+                    let outbound = sender.outbound.iter().any(|r| r.purpose == transfer.purpose && r.selector.matches(recipient));
+                    if outbound {
+                        (Side::Recipient, recipient.id.clone())
+                    } else {
+                        (Side::Sender, sender.id.clone())
+                    }
+                }
+                _ => (Side::Sender, Arc::from(transfer.from)),
+            };
+            return Err(Refusal::NoRule { side, agreement });
+        };
+        let keys = flow.keys.as_ref().map_err(|domain| Refusal::MissingKey { domain: domain.clone() })?;
+        let retain_until = flow.plan.retention.and_then(|p| p.deadline(day));
+        Ok(Flow {
+            plan: &flow.plan,
+            keys,
+            at: transfer.at,
+            today: day,
+            retain_until,
+            max_depth: self.max_depth,
+        })
+    }
+
+    /// Gates one parsed record.
+    ///
+    /// # Errors
+    ///
+    /// [`RecordError::NotAnObject`] when the record is not a JSON object. A refused
+    /// transfer is an [`Outcome::Refused`], not an error.
+    pub fn apply(&self, transfer: &Transfer<'_>, record: Value) -> Result<Outcome, RecordError> {
+        match self.flow(transfer) {
+            Ok(flow) => flow.apply(record),
+            Err(refusal) => Ok(Outcome::Refused(refusal)),
+        }
+    }
+
+    /// Parses `bytes` strictly (duplicate keys and nesting deeper than the limit are
+    /// errors) and gates the record.
+    ///
+    /// # Errors
+    ///
+    /// [`RecordError`] for malformed JSON, duplicate keys, excessive nesting, or a
+    /// value that is not an object.
+    pub fn apply_json(&self, transfer: &Transfer<'_>, bytes: &[u8]) -> Result<Outcome, RecordError> {
+        let record = crate::json::parse_strict(bytes, self.max_depth).map_err(RecordError::Json)?;
+        self.apply(transfer, record)
+    }
+}
+
+/// A transfer resolved to its plan: apply it to many records at one moment.
+pub struct Flow<'g> {
+    plan: &'g Arc<FlowPlan>,
+    keys: &'g [Arc<ActiveKey>],
+    at: DateTime<Utc>,
+    today: NaiveDate,
+    retain_until: Option<NaiveDate>,
+    max_depth: usize,
+}
+
+impl fmt::Debug for Flow<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Flow")
+            .field("from", &self.plan.sender.id)
+            .field("to", &self.plan.recipient.id)
+            .field("purpose", &self.plan.purpose)
+            .field("at", &self.at)
+            .finish()
+    }
+}
+
+impl Flow<'_> {
+    /// The compiled plan.
+    pub fn plan(&self) -> &Arc<FlowPlan> {
+        self.plan
+    }
+
+    /// Parses `bytes` strictly and gates the record.
+    ///
+    /// # Errors
+    ///
+    /// As [`Gate::apply_json`].
+    pub fn apply_json(&self, bytes: &[u8]) -> Result<Outcome, RecordError> {
+        let record = crate::json::parse_strict(bytes, self.max_depth).map_err(RecordError::Json)?;
+        self.apply(record)
+    }
+
+    /// Gates one parsed record.
+    ///
+    /// # Errors
+    ///
+    /// [`RecordError::NotAnObject`] when the record is not a JSON object.
+    pub fn apply(&self, record: Value) -> Result<Outcome, RecordError> {
+        let Value::Object(input) = record else {
+            return Err(RecordError::NotAnObject);
+        };
+        for planned in &self.plan.conditions {
+            let c = &planned.condition;
+            let value = c.segments.iter().try_fold(None::<&Value>, |at, seg| {
+                let map = match at {
+                    None => Some(&input),
+                    Some(Value::Object(m)) => Some(m),
+                    Some(_) => None,
+                };
+                map.and_then(|m| m.get(&**seg)).map(Some).ok_or(())
+            });
+            let text = match value {
+                Ok(Some(v @ (Value::String(_) | Value::Bool(_) | Value::Number(_)))) => {
+                    let field_type = self.plan.schema.field_by_id(c.field).map_or(ValueType::String, |f| f.value_type);
+                    normalise(field_type, v).ok()
+                }
+                _ => None,
+            };
+            if !text.is_some_and(|t| c.allowed.iter().any(|a| *a == *t)) {
+                return Ok(Outcome::Refused(Refusal::ConditionNotMet {
+                    agreement: planned.agreement.clone(),
+                    rule: planned.rule.clone(),
+                    path: c.path.clone(),
+                }));
+            }
+        }
+        let mut walker = Walker {
+            plan: self.plan,
+            keys: self.keys,
+            today: self.today,
+            counts: vec![FieldCount::default(); self.plan.fields.len()],
+            removed: Vec::new(),
+        };
+        let Node::Object(root) = &self.plan.schema.tree else {
+            return Err(RecordError::NotAnObject);
+        };
+        let mut output = walker.object(root, input, None);
+        output.insert(TRANSFER_MEMBER.to_owned(), self.terms());
+        Ok(Outcome::Released(Released {
+            record: Value::Object(output),
+            decision: Decision {
+                plan: self.plan.clone(),
+                at: self.at,
+                retain_until: self.retain_until,
+                counts: walker.counts,
+                removed: walker.removed,
+            },
+        }))
+    }
+
+    fn terms(&self) -> Value {
+        let mut terms = Map::new();
+        terms.insert("from".into(), Value::String(self.plan.sender.id.to_string()));
+        terms.insert("to".into(), Value::String(self.plan.recipient.id.to_string()));
+        terms.insert("purpose".into(), Value::String(self.plan.purpose.to_string()));
+        terms.insert("at".into(), Value::String(self.at.to_rfc3339_opts(SecondsFormat::Secs, true)));
+        terms.insert(
+            "retain_until".into(),
+            self.retain_until.map_or(Value::Null, |d| Value::String(d.to_string())),
+        );
+        Value::Object(terms)
+    }
+}
+
+/// A step on the way from the record's root to a value, for pointers on the error path only.
+struct Crumb<'a> {
+    parent: Option<&'a Crumb<'a>>,
+    step: Step<'a>,
+}
+
+enum Step<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+impl Crumb<'_> {
+    fn pointer(&self) -> String {
+        let mut steps = Vec::new();
+        let mut at = Some(self);
+        while let Some(crumb) = at {
+            steps.push(&crumb.step);
+            at = crumb.parent;
+        }
+        let mut out = String::new();
+        for step in steps.iter().rev() {
+            out.push('/');
+            match step {
+                Step::Key(k) if is_plain_key(k) => out.push_str(k),
+                Step::Key(_) => out.push_str("<key>"),
+                Step::Index(i) => out.push_str(&i.to_string()),
+            }
+        }
+        out
+    }
+}
+
+/// Keys shown in reports: short identifiers only; anything else may be personal data.
+fn is_plain_key(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= 64
+        && key.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.[]".contains(&b))
+}
+
+struct Walker<'p> {
+    plan: &'p FlowPlan,
+    keys: &'p [Arc<ActiveKey>],
+    today: NaiveDate,
+    counts: Vec<FieldCount>,
+    removed: Vec<Removal>,
+}
+
+impl Walker<'_> {
+    fn object(&mut self, children: &[(Box<str>, Node)], input: Map<String, Value>, parent: Option<&Crumb<'_>>) -> Map<String, Value> {
+        let mut output = Map::new();
+        for (key, value) in input {
+            let crumb = Crumb { parent, step: Step::Key(&key) };
+            let kept = match Node::member(children, &key) {
+                Some(node) => self.node(node, value, &crumb),
+                None => {
+                    self.remove(&crumb, None, RemovalReason::UnknownField);
+                    None
+                }
+            };
+            if let Some(kept) = kept {
+                output.insert(key, kept);
+            }
+        }
+        output
+    }
+
+    fn node(&mut self, node: &Node, value: Value, crumb: &Crumb<'_>) -> Option<Value> {
+        match (node, value) {
+            (Node::Leaf(field), value) => self.leaf(*field, value, crumb),
+            (Node::Object(children), Value::Object(map)) => {
+                let out = self.object(children, map, Some(crumb));
+                (!out.is_empty()).then_some(Value::Object(out))
+            }
+            (Node::Array(element), Value::Array(items)) => {
+                let mut out = Vec::with_capacity(items.len());
+                for (i, item) in items.into_iter().enumerate() {
+                    let crumb = Crumb { parent: Some(crumb), step: Step::Index(i) };
+                    out.extend(self.node(element, item, &crumb));
+                }
+                (!out.is_empty()).then_some(Value::Array(out))
+            }
+            _ => {
+                self.remove(crumb, None, RemovalReason::WrongType);
+                None
+            }
+        }
+    }
+
+    fn leaf(&mut self, field: FieldId, value: Value, crumb: &Crumb<'_>) -> Option<Value> {
+        let plan = &self.plan.fields.get(field)?;
+        let value_type = self.plan.schema.field_by_id(field)?.value_type;
+        if let Some(count) = self.counts.get_mut(field) {
+            count.seen += 1;
+        }
+        let result = match &plan.action {
+            Action::Block => return None,
+            Action::Pass => check_type(value_type, &value).map(|()| value),
+            Action::Generalise(method) => generalise(*method, value_type, &value, self.today),
+            Action::Pseudonymise(_) => match (normalise(value_type, &value), plan.domain_slot.and_then(|s| self.keys.get(s))) {
+                (Ok(normalised), Some(key)) => Ok(Value::String(key.pseudonym(value_type, &normalised))),
+                (Err(problem), _) => Err(problem),
+                // Unreachable: a flow without all its keys is refused before any record.
+                (Ok(_), None) => return None,
+            },
+        };
+        match result {
+            Ok(out) => {
+                if let Some(count) = self.counts.get_mut(field) {
+                    count.released += 1;
+                }
+                Some(out)
+            }
+            Err(problem) => {
+                let path = self.plan.schema.field_by_id(field).map(|f| f.path.clone());
+                self.remove(crumb, path, problem.into());
+                None
+            }
+        }
+    }
+
+    fn remove(&mut self, crumb: &Crumb<'_>, path: Option<Arc<str>>, reason: RemovalReason) {
+        self.removed.push(Removal {
+            pointer: crumb.pointer(),
+            path,
+            reason,
+        });
+    }
+}
+
+/// Age bands for `age-band`: lower bounds and labels.
+const AGE_BANDS: [(u32, &str); 9] = [
+    (65, "65+"),
+    (55, "55-64"),
+    (45, "45-54"),
+    (35, "35-44"),
+    (25, "25-34"),
+    (18, "18-24"),
+    (16, "16-17"),
+    (12, "12-15"),
+    (0, "0-11"),
+];
+
+fn generalise(method: Method, value_type: ValueType, value: &Value, today: NaiveDate) -> Result<Value, ValueProblem> {
+    check_type(value_type, value)?;
+    let text = value.as_str().ok_or(ValueProblem::WrongType)?;
+    let out = match method {
+        Method::Year => format!("{:04}", parse_date(text).ok_or(ValueProblem::WrongType)?.year()),
+        Method::YearMonth => {
+            let d = parse_date(text).ok_or(ValueProblem::WrongType)?;
+            format!("{:04}-{:02}", d.year(), d.month())
+        }
+        Method::AgeBand => {
+            let born = parse_date(text).ok_or(ValueProblem::WrongType)?;
+            let age = today.years_since(born).ok_or(ValueProblem::InvalidValue)?;
+            let label = AGE_BANDS.iter().find(|(low, _)| age >= *low).map_or("0-11", |(_, l)| l);
+            label.to_owned()
+        }
+        Method::Postcode4 => {
+            let compact = normalise(ValueType::Postcode, value)?;
+            let b = compact.as_bytes();
+            let valid = b.len() == 6
+                && b.first().is_some_and(|c| (b'1'..=b'9').contains(c))
+                && b.iter().take(4).all(u8::is_ascii_digit)
+                && b.iter().skip(4).all(u8::is_ascii_uppercase);
+            if !valid {
+                return Err(ValueProblem::InvalidValue);
+            }
+            compact.get(..4).ok_or(ValueProblem::InvalidValue)?.to_owned()
+        }
+        Method::Placeholder => PLACEHOLDER.to_owned(),
+    };
+    Ok(Value::String(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generalisations() {
+        let today = NaiveDate::from_ymd_opt(2026, 6, 1).unwrap();
+        let date = Value::String("1990-07-15".into());
+        let g = |m, t, v: &Value| generalise(m, t, v, today);
+        assert_eq!(g(Method::Year, ValueType::Date, &date), Ok(Value::String("1990".into())));
+        assert_eq!(g(Method::YearMonth, ValueType::Date, &date), Ok(Value::String("1990-07".into())));
+        assert_eq!(g(Method::AgeBand, ValueType::Date, &date), Ok(Value::String("35-44".into())));
+        let minor = Value::String("2010-06-02".into());
+        assert_eq!(g(Method::AgeBand, ValueType::Date, &minor), Ok(Value::String("12-15".into())));
+        let future = Value::String("2030-01-01".into());
+        assert_eq!(g(Method::AgeBand, ValueType::Date, &future), Err(ValueProblem::InvalidValue));
+        let pc = Value::String("9401 ab".into());
+        assert_eq!(g(Method::Postcode4, ValueType::Postcode, &pc), Ok(Value::String("9401".into())));
+        let bad = Value::String("0401AB".into());
+        assert_eq!(g(Method::Postcode4, ValueType::Postcode, &bad), Err(ValueProblem::InvalidValue));
+        assert_eq!(g(Method::Year, ValueType::Date, &Value::String("15-07-1990".into())), Err(ValueProblem::WrongType));
+        assert_eq!(
+            g(Method::Placeholder, ValueType::Text, &Value::String("secret".into())),
+            Ok(Value::String(PLACEHOLDER.into()))
+        );
+    }
+
+    #[test]
+    fn pointers_hide_unusual_keys() {
+        let root = Crumb { parent: None, step: Step::Key("subject") };
+        let odd = Crumb { parent: Some(&root), step: Step::Key("Jan Jansen") };
+        let idx = Crumb { parent: Some(&odd), step: Step::Index(2) };
+        assert_eq!(idx.pointer(), "/subject/<key>/2");
+        let dotted = Crumb { parent: None, step: Step::Key("subject.bsn") };
+        assert_eq!(dotted.pointer(), "/subject.bsn");
+    }
+}

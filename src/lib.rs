@@ -1,0 +1,27 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
+
+pub mod action;
+pub mod agreement;
+pub mod diag;
+pub mod gate;
+pub(crate) mod json;
+pub mod plan;
+pub mod pseudonym;
+pub mod registry;
+pub mod schema;
+mod suggest;
+pub mod time;
+
+pub use action::{Action, DomainId, Method};
+pub use agreement::{Agreement, NotInForce, Regime, Status};
+pub use diag::{Diagnostic, Diagnostics, Severity};
+pub use gate::{
+    Decision, FieldDecision, Flow, Gate, Outcome, RecordError, Refusal, Released, Removal, RemovalReason, Side,
+    Transfer, PLACEHOLDER, TRANSFER_MEMBER,
+};
+pub use json::{JsonError, JsonErrorKind, DEFAULT_MAX_DEPTH};
+pub use plan::{ClauseRef, FieldPlan, FlowPlan, Via};
+pub use pseudonym::{KeyFileError, KeyRing, ValueProblem};
+pub use registry::{LoadError, PolicySource, Registry};
+pub use schema::{Schema, ValueType};

@@ -1,0 +1,224 @@
+//! Flow plans: for one (sender, recipient, purpose), the action on every schema field,
+//! compiled once from both agreements.
+
+use crate::action::{Action, DomainId};
+use crate::agreement::{Agreement, Condition, Regime, Rule};
+use crate::diag::Diagnostic;
+use crate::schema::{Grant, Schema};
+use crate::time::Period;
+use serde::Serialize;
+use std::sync::Arc;
+
+/// A reference to the clause that decided a field on one side.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ClauseRef {
+    /// The agreement (organisation id).
+    pub agreement: Arc<str>,
+    /// Its version.
+    pub version: Arc<str>,
+    /// The rule id.
+    pub rule: Arc<str>,
+    /// Whether the rule named the field's path (`path`) or its category (`category`).
+    pub via: Via,
+    /// The covenant article the rule implements.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub covenant: Option<Arc<str>>,
+}
+
+/// How a rule reached a field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Via {
+    /// By the field's path.
+    Path,
+    /// By the field's data category.
+    Category,
+}
+
+/// The plan for one field.
+#[derive(Clone, Debug)]
+pub struct FieldPlan {
+    /// What crosses: the join of both sides.
+    pub action: Action,
+    /// The sender's outbound action (`Block` if no clause).
+    pub sender_action: Action,
+    /// The recipient's inbound action (`Block` if no clause).
+    pub recipient_action: Action,
+    /// The sender's clause, `None` when no rule names the field (default deny).
+    pub sender: Option<ClauseRef>,
+    /// The recipient's clause, `None` when no rule names the field (default deny).
+    pub recipient: Option<ClauseRef>,
+    /// Legal bases for the field: the sender's, then the recipient's, for lawfulness
+    /// and for the category's special requirement.
+    pub legal_basis: Arc<[Arc<str>]>,
+    /// Index into the plan's domains when pseudonymised.
+    pub(crate) domain_slot: Option<usize>,
+}
+
+/// A condition of a rule on either side.
+#[derive(Clone, Debug)]
+pub struct PlannedCondition {
+    /// The agreement whose rule sets it.
+    pub agreement: Arc<str>,
+    /// The rule.
+    pub rule: Arc<str>,
+    /// The condition.
+    pub condition: Condition,
+}
+
+/// The compiled plan of one flow.
+#[derive(Debug)]
+pub struct FlowPlan {
+    pub(crate) schema: Arc<Schema>,
+    /// The sender's agreement.
+    pub sender: Arc<Agreement>,
+    /// The recipient's agreement.
+    pub recipient: Arc<Agreement>,
+    /// The purpose.
+    pub purpose: Arc<str>,
+    /// Per schema field, by field id.
+    pub fields: Vec<FieldPlan>,
+    /// The shortest retention of the sender's matching rules.
+    pub retention: Option<Period>,
+    /// The regime of the transfer (the sender's rule, else the sender's agreement).
+    pub regime: Regime,
+    /// Conditions records must meet.
+    pub conditions: Vec<PlannedCondition>,
+    /// Pseudonymisation domains the plan needs keys for.
+    pub domains: Vec<DomainId>,
+    /// Sender's matching outbound rule ids.
+    pub sender_rules: Vec<Arc<str>>,
+    /// Recipient's matching inbound rule ids.
+    pub recipient_rules: Vec<Arc<str>>,
+}
+
+impl FlowPlan {
+    /// The schema the plan was compiled against.
+    pub fn schema(&self) -> &Arc<Schema> {
+        &self.schema
+    }
+}
+
+/// Compiles the plan for a flow from the matching rules on both sides. Conflicting
+/// actions within one side are reported into `errors`.
+pub(crate) fn compile(
+    schema: &Arc<Schema>,
+    sender: &Arc<Agreement>,
+    recipient: &Arc<Agreement>,
+    purpose: &str,
+    outbound: &[&Rule],
+    inbound: &[&Rule],
+    errors: &mut Vec<Diagnostic>,
+) -> FlowPlan {
+    let mut domains: Vec<DomainId> = Vec::new();
+    let mut fields = Vec::with_capacity(schema.fields().len());
+    for (id, field) in schema.fields().iter().enumerate() {
+        let (sender_action, sender_clause) = side_action(sender, outbound, id, &field.path, &field.category, errors);
+        let (recipient_action, recipient_clause) =
+            side_action(recipient, inbound, id, &field.path, &field.category, errors);
+        let action = sender_action.join(&recipient_action);
+        let domain_slot = match &action {
+            Action::Pseudonymise(domain) => Some(match domains.iter().position(|d| d == domain) {
+                Some(slot) => slot,
+                None => {
+                    domains.push(domain.clone());
+                    domains.len() - 1
+                }
+            }),
+            _ => None,
+        };
+        let requirement = schema.categories.get(&*field.category).and_then(|c| c.requires);
+        let mut legal_basis: Vec<Arc<str>> = Vec::new();
+        for agreement in [sender, recipient] {
+            for basis in agreement.purposes.get(purpose).into_iter().flatten() {
+                let relevant = schema.basis_grants(basis, Grant::Lawfulness)
+                    || requirement.is_some_and(|g| schema.basis_grants(basis, g));
+                if relevant && !legal_basis.contains(basis) {
+                    legal_basis.push(basis.clone());
+                }
+            }
+        }
+        fields.push(FieldPlan {
+            action,
+            sender_action,
+            recipient_action,
+            sender: sender_clause,
+            recipient: recipient_clause,
+            legal_basis: legal_basis.into(),
+            domain_slot,
+        });
+    }
+    let retention = outbound.iter().filter_map(|r| r.retention).min_by_key(|p| p.max_days());
+    let regime = outbound.iter().find_map(|r| r.regime).unwrap_or(sender.regime);
+    let conditions = outbound
+        .iter()
+        .map(|r| (sender, *r))
+        .chain(inbound.iter().map(|r| (recipient, *r)))
+        .filter_map(|(agreement, rule)| {
+            rule.condition.as_ref().map(|condition| PlannedCondition {
+                agreement: agreement.id.clone(),
+                rule: rule.id.clone(),
+                condition: condition.clone(),
+            })
+        })
+        .collect();
+    FlowPlan {
+        schema: schema.clone(),
+        sender: sender.clone(),
+        recipient: recipient.clone(),
+        purpose: Arc::from(purpose),
+        fields,
+        retention,
+        regime,
+        conditions,
+        domains,
+        sender_rules: outbound.iter().map(|r| r.id.clone()).collect(),
+        recipient_rules: inbound.iter().map(|r| r.id.clone()).collect(),
+    }
+}
+
+fn side_action(
+    agreement: &Agreement,
+    rules: &[&Rule],
+    field: usize,
+    path: &str,
+    category: &str,
+    errors: &mut Vec<Diagnostic>,
+) -> (Action, Option<ClauseRef>) {
+    let mut decided: Option<(&Action, &Rule, bool)> = None;
+    for rule in rules {
+        let Some((action, by_path)) = rule.action_for(field, category) else {
+            continue;
+        };
+        match decided {
+            None => decided = Some((action, rule, by_path)),
+            Some((earlier, earlier_rule, _)) if earlier != action => {
+                errors.push(
+                    Diagnostic::error(
+                        &agreement.file,
+                        format!(
+                            "rules `{}` and `{}` both apply to the same flow and give field `{path}` different actions (`{earlier}` and `{action}`)",
+                            earlier_rule.id, rule.id
+                        ),
+                    )
+                    .in_agreement(Some(&agreement.id))
+                    .with_pointer(&rule.pointer),
+                );
+            }
+            Some(_) => {}
+        }
+    }
+    match decided {
+        None => (Action::Block, None),
+        Some((action, rule, by_path)) => (
+            action.clone(),
+            Some(ClauseRef {
+                agreement: agreement.id.clone(),
+                version: agreement.version.clone(),
+                rule: rule.id.clone(),
+                via: if by_path { Via::Path } else { Via::Category },
+                covenant: rule.covenant.clone(),
+            }),
+        ),
+    }
+}

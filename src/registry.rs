@@ -1,0 +1,647 @@
+//! Loading, validating and compiling a policy set: the schema and every agreement.
+
+use crate::action::{Action, Method};
+use crate::agreement::{Agreement, AgreementFile, Condition, Rule, RuleFile, Selector, SelectorFile};
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::json::escape_pointer_segment as esc;
+use crate::plan::{compile, FlowPlan};
+use crate::schema::{Grant, Schema, ValueType};
+use crate::suggest::hint;
+use crate::time::Period;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Largest policy file the loader reads.
+pub const MAX_POLICY_FILE_BYTES: u64 = 4 * 1024 * 1024;
+
+/// One policy file's name and text.
+#[derive(Clone, Debug)]
+pub struct PolicySource {
+    /// The file name, used in diagnostics and to check the organisation id
+    /// (`.../<province>/<name>.json`).
+    pub file: String,
+    /// The file's text.
+    pub text: String,
+}
+
+/// A policy set that could not be loaded: every problem found.
+#[derive(Debug, thiserror::Error)]
+#[error("{diagnostics}")]
+pub struct LoadError {
+    /// Errors (and warnings) with their places.
+    pub diagnostics: Diagnostics,
+}
+
+pub(crate) type FlowKey = (usize, usize, usize);
+
+/// A validated policy set with every flow compiled.
+#[derive(Debug)]
+pub struct Registry {
+    schema: Arc<Schema>,
+    agreements: Vec<Arc<Agreement>>,
+    by_id: HashMap<Arc<str>, usize>,
+    purposes: HashMap<String, usize>,
+    flows: HashMap<FlowKey, Arc<FlowPlan>>,
+    warnings: Diagnostics,
+}
+
+impl Registry {
+    /// Loads `dir/schema.json` and every `dir/<province>/<name>.json`.
+    ///
+    /// Sub-folders of a province folder (such as `tests/`) and files ending in
+    /// `.schema.json` are not agreements and are skipped.
+    ///
+    /// # Errors
+    ///
+    /// Every problem in the set at once: unreadable or malformed files, unknown
+    /// fields, duplicate ids, unknown organisations, purposes, categories, paths or
+    /// legal bases, missing art. 9 / art. 10 bases, conflicting rules.
+    pub fn load_dir(dir: &Path) -> Result<Registry, LoadError> {
+        let mut diags = Diagnostics::default();
+        let read = |path: &Path, diags: &mut Diagnostics| -> Option<PolicySource> {
+            let file = path.display().to_string();
+            let result = std::fs::metadata(path).and_then(|m| {
+                if m.len() > MAX_POLICY_FILE_BYTES {
+                    Err(std::io::Error::other(format!(
+                        "file is larger than {MAX_POLICY_FILE_BYTES} bytes"
+                    )))
+                } else {
+                    std::fs::read_to_string(path)
+                }
+            });
+            match result {
+                Ok(text) => Some(PolicySource { file, text }),
+                Err(e) => {
+                    diags.push(Diagnostic::error(&file, format!("cannot read policy file: {e}")));
+                    None
+                }
+            }
+        };
+        let schema = read(&dir.join("schema.json"), &mut diags);
+        let mut agreements = Vec::new();
+        match sorted_entries(dir) {
+            Ok(provinces) => {
+                for province in provinces.into_iter().filter(|p| p.is_dir()) {
+                    match sorted_entries(&province) {
+                        Ok(files) => {
+                            for file in files {
+                                let name = file.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+                                if file.is_file() && name.ends_with(".json") && !name.ends_with(".schema.json") {
+                                    agreements.extend(read(&file, &mut diags));
+                                }
+                            }
+                        }
+                        Err(e) => diags.push(Diagnostic::error(
+                            &province.display().to_string(),
+                            format!("cannot read folder: {e}"),
+                        )),
+                    }
+                }
+            }
+            Err(e) => diags.push(Diagnostic::error(&dir.display().to_string(), format!("cannot read policy folder: {e}"))),
+        }
+        match schema {
+            Some(schema) if diags.error_count() == 0 => Registry::from_sources(&schema, &agreements),
+            _ => {
+                diags.sort();
+                Err(LoadError { diagnostics: diags })
+            }
+        }
+    }
+
+    /// Builds a registry from file texts (what [`Registry::load_dir`] does after reading).
+    ///
+    /// # Errors
+    ///
+    /// As [`Registry::load_dir`].
+    pub fn from_sources(schema: &PolicySource, agreements: &[PolicySource]) -> Result<Registry, LoadError> {
+        let mut diags = Diagnostics::default();
+        let Some(schema) = Schema::parse(&schema.file, &schema.text, &mut diags) else {
+            diags.sort();
+            return Err(LoadError { diagnostics: diags });
+        };
+        let schema = Arc::new(schema);
+
+        let parsed: Vec<(&PolicySource, AgreementFile)> = agreements
+            .iter()
+            .filter_map(|src| {
+                crate::diag::parse_file::<AgreementFile>(&src.file, &src.text, None, &mut diags).map(|a| (src, a))
+            })
+            .collect();
+        let known = Known {
+            ids: parsed.iter().map(|(_, a)| a.organisation.clone()).collect(),
+            kinds: parsed.iter().map(|(_, a)| a.kind.clone()).collect(),
+            provinces: parsed
+                .iter()
+                .filter_map(|(_, a)| a.organisation.split_once('/').map(|(p, _)| p.to_owned()))
+                .collect(),
+        };
+
+        let mut checked: Vec<Arc<Agreement>> = Vec::new();
+        let mut by_id: HashMap<Arc<str>, usize> = HashMap::new();
+        for (src, file) in parsed {
+            let mut ctx = Checker {
+                schema: &schema,
+                known: &known,
+                src,
+                agreement: file.organisation.clone(),
+                diags: &mut diags,
+            };
+            if let Some(agreement) = ctx.agreement(file) {
+                if let Some(&first) = by_id.get(&agreement.id) {
+                    let other = checked.get(first).map(|a| a.file.clone()).unwrap_or_default();
+                    diags.push(
+                        Diagnostic::error(
+                            &src.file,
+                            format!("organisation `{}` already has an agreement in `{other}`", agreement.id),
+                        )
+                        .at_pointer(&src.text, "/organisation")
+                        .in_agreement(Some(&agreement.id)),
+                    );
+                    continue;
+                }
+                by_id.insert(agreement.id.clone(), checked.len());
+                checked.push(Arc::new(agreement));
+            }
+        }
+
+        let purposes: HashMap<String, usize> =
+            schema.purposes.keys().enumerate().map(|(i, p)| (p.clone(), i)).collect();
+        let mut flows = HashMap::new();
+        let mut conflicts = Vec::new();
+        if diags.error_count() == 0 {
+            for (si, sender) in checked.iter().enumerate() {
+                for (ri, recipient) in checked.iter().enumerate() {
+                    for (purpose, &pi) in &purposes {
+                        if !sender.purposes.contains_key(purpose) || !recipient.purposes.contains_key(purpose) {
+                            continue;
+                        }
+                        let outbound: Vec<&Rule> = sender
+                            .outbound
+                            .iter()
+                            .filter(|r| r.purpose == *purpose && r.selector.matches(recipient))
+                            .collect();
+                        let inbound: Vec<&Rule> = recipient
+                            .inbound
+                            .iter()
+                            .filter(|r| r.purpose == *purpose && r.selector.matches(sender))
+                            .collect();
+                        if outbound.is_empty() || inbound.is_empty() {
+                            continue;
+                        }
+                        let plan = compile(&schema, sender, recipient, purpose, &outbound, &inbound, &mut conflicts);
+                        flows.insert((si, ri, pi), Arc::new(plan));
+                    }
+                }
+            }
+        }
+        for conflict in conflicts {
+            diags.push(conflict);
+        }
+        let sources: HashMap<&str, &str> = agreements.iter().map(|s| (s.file.as_str(), s.text.as_str())).collect();
+        diags.locate_pointers(|file| sources.get(file).map(|t| (*t).to_owned()));
+        diags.sort();
+        if diags.error_count() > 0 {
+            return Err(LoadError { diagnostics: diags });
+        }
+        Ok(Registry {
+            schema,
+            agreements: checked,
+            by_id,
+            purposes,
+            flows,
+            warnings: diags,
+        })
+    }
+
+    /// The schema.
+    pub fn schema(&self) -> &Arc<Schema> {
+        &self.schema
+    }
+
+    /// Every agreement, in file order.
+    pub fn agreements(&self) -> impl Iterator<Item = &Arc<Agreement>> {
+        self.agreements.iter()
+    }
+
+    /// An agreement by organisation id.
+    pub fn agreement(&self, id: &str) -> Option<&Arc<Agreement>> {
+        self.by_id.get(id).and_then(|&i| self.agreements.get(i))
+    }
+
+    /// Warnings found while loading.
+    pub fn warnings(&self) -> &Diagnostics {
+        &self.warnings
+    }
+
+    /// Every compiled flow plan.
+    pub fn plans(&self) -> impl Iterator<Item = &Arc<FlowPlan>> {
+        self.flows.values()
+    }
+
+    pub(crate) fn index_of(&self, id: &str) -> Option<usize> {
+        self.by_id.get(id).copied()
+    }
+
+    pub(crate) fn purpose_index(&self, purpose: &str) -> Option<usize> {
+        self.purposes.get(purpose).copied()
+    }
+
+    pub(crate) fn flows(&self) -> &HashMap<FlowKey, Arc<FlowPlan>> {
+        &self.flows
+    }
+
+    /// The closest organisation id to a misspelt one.
+    pub fn suggest_organisation(&self, id: &str) -> Option<String> {
+        crate::suggest::closest(id, self.by_id.keys())
+    }
+
+    /// The closest purpose id to a misspelt one.
+    pub fn suggest_purpose(&self, purpose: &str) -> Option<String> {
+        crate::suggest::closest(purpose, self.purposes.keys())
+    }
+}
+
+fn sorted_entries(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut entries = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let hidden = path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
+        if !hidden {
+            entries.push(path);
+        }
+    }
+    entries.sort();
+    Ok(entries)
+}
+
+struct Known {
+    ids: BTreeSet<String>,
+    kinds: BTreeSet<String>,
+    provinces: BTreeSet<String>,
+}
+
+struct Checker<'a> {
+    schema: &'a Schema,
+    known: &'a Known,
+    src: &'a PolicySource,
+    agreement: String,
+    diags: &'a mut Diagnostics,
+}
+
+fn valid_name(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+impl Checker<'_> {
+    fn error(&mut self, pointer: &str, message: String) {
+        self.diags.push(
+            Diagnostic::error(&self.src.file, message)
+                .at_pointer(&self.src.text, pointer)
+                .in_agreement(Some(&self.agreement)),
+        );
+    }
+
+    fn warning(&mut self, pointer: &str, message: String) {
+        self.diags.push(
+            Diagnostic::warning(&self.src.file, message)
+                .at_pointer(&self.src.text, pointer)
+                .in_agreement(Some(&self.agreement)),
+        );
+    }
+
+    fn period(&mut self, pointer: &str, text: Option<&str>) -> Option<Period> {
+        let text = text?;
+        let period = Period::parse(text);
+        if period.is_none() {
+            self.error(
+                pointer,
+                format!("invalid period `{text}`: expected an ISO 8601 duration of years, months and days, like `P2Y` or `P1Y6M`"),
+            );
+        }
+        period
+    }
+
+    fn agreement(&mut self, file: AgreementFile) -> Option<Agreement> {
+        let errors_before = self.diags.error_count();
+        let (province, name) = match file.organisation.split_once('/') {
+            Some((p, n)) if valid_name(p) && valid_name(n) => (p.to_owned(), n.to_owned()),
+            _ => {
+                self.error(
+                    "/organisation",
+                    format!(
+                        "invalid organisation id `{}`: expected `<province>/<name>` of lowercase letters, digits and `-`",
+                        file.organisation
+                    ),
+                );
+                (String::new(), String::new())
+            }
+        };
+        let path = Path::new(&self.src.file);
+        let file_name = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+        let folder = path
+            .parent()
+            .and_then(|p| p.file_name())
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
+        if !province.is_empty() && (file_name != name || folder != province) {
+            self.error(
+                "/organisation",
+                format!("the agreement of `{}` must be in `{province}/{name}.json`", file.organisation),
+            );
+        }
+        if !valid_name(&file.kind) {
+            self.error("/kind", format!("invalid kind `{}`: use lowercase letters, digits and `-`", file.kind));
+        }
+        if file.valid.from > file.valid.until {
+            self.error("/valid", format!("validity starts ({}) after it ends ({})", file.valid.from, file.valid.until));
+        }
+        let max_retention = self.period("/max_retention", file.max_retention.as_deref());
+
+        let mut purposes = std::collections::BTreeMap::new();
+        for (purpose, spec) in &file.purposes {
+            let pointer = format!("/purposes/{}", esc(purpose));
+            if !self.schema.purposes.contains_key(purpose) {
+                self.error(
+                    &pointer,
+                    format!("unknown purpose `{purpose}`{}", hint(purpose, self.schema.purposes.keys())),
+                );
+            }
+            let mut bases = Vec::new();
+            for (i, basis) in spec.legal_basis.iter().enumerate() {
+                if self.schema.legal_bases.contains_key(basis) {
+                    bases.push(Arc::<str>::from(basis.as_str()));
+                } else {
+                    self.error(
+                        &format!("{pointer}/legal_basis/{i}"),
+                        format!("unknown legal basis `{basis}`{}", hint(basis, self.schema.legal_bases.keys())),
+                    );
+                }
+            }
+            if !spec.legal_basis.iter().any(|b| self.schema.basis_grants(b, Grant::Lawfulness)) {
+                self.error(
+                    &format!("{pointer}/legal_basis"),
+                    format!("purpose `{purpose}` has no legal basis that grants lawfulness (AVG art. 6 or a sector law)"),
+                );
+            }
+            purposes.insert(purpose.clone(), bases);
+        }
+
+        let mut ids = BTreeSet::new();
+        let mut outbound = Vec::new();
+        let mut inbound = Vec::new();
+        for (direction, rules) in [("outbound", file.outbound), ("inbound", file.inbound)] {
+            for (i, rule) in rules.into_iter().enumerate() {
+                let pointer = format!("/{direction}/{i}");
+                if !ids.insert(rule.id.clone()) {
+                    self.error(&format!("{pointer}/id"), format!("duplicate rule id `{}`", rule.id));
+                }
+                if let Some(rule) = self.rule(&pointer, direction == "outbound", rule, &purposes, max_retention) {
+                    if direction == "outbound" {
+                        outbound.push(rule);
+                    } else {
+                        inbound.push(rule);
+                    }
+                }
+            }
+        }
+        if self.diags.error_count() > errors_before {
+            return None;
+        }
+        Some(Agreement {
+            id: Arc::from(file.organisation.as_str()),
+            province,
+            kind: file.kind,
+            name: file.name,
+            version: Arc::from(file.version.as_str()),
+            status: file.status,
+            valid_from: file.valid.from,
+            valid_until: file.valid.until,
+            regime: file.regime,
+            max_retention,
+            purposes,
+            outbound,
+            inbound,
+            sha256: Sha256::digest(self.src.text.as_bytes()).into(),
+            file: self.src.file.clone(),
+        })
+    }
+
+    fn rule(
+        &mut self,
+        pointer: &str,
+        outbound: bool,
+        rule: RuleFile,
+        purposes: &std::collections::BTreeMap<String, Vec<Arc<str>>>,
+        max_retention: Option<Period>,
+    ) -> Option<Rule> {
+        let errors_before = self.diags.error_count();
+        if !valid_name(&rule.id) {
+            self.error(
+                &format!("{pointer}/id"),
+                format!("invalid rule id `{}`: use lowercase letters, digits and `-`", rule.id),
+            );
+        }
+        let (wanted, unwanted) = if outbound { ("to", "from") } else { ("from", "to") };
+        let (selector_file, stray) = if outbound { (rule.to, rule.from) } else { (rule.from, rule.to) };
+        if stray.is_some() {
+            self.error(
+                &format!("{pointer}/{unwanted}"),
+                format!("an {} rule names its counterparty with `{wanted}`, not `{unwanted}`", if outbound { "outbound" } else { "inbound" }),
+            );
+        }
+        let selector = match selector_file {
+            Some(s) => self.selector(&format!("{pointer}/{wanted}"), s),
+            None => {
+                self.error(pointer, format!("missing field `{wanted}`"));
+                None
+            }
+        };
+        if !purposes.contains_key(&rule.purpose) {
+            let declared = purposes.keys().map(String::as_str);
+            self.error(
+                &format!("{pointer}/purpose"),
+                format!(
+                    "purpose `{}` is not among this agreement's purposes{}",
+                    rule.purpose,
+                    hint(&rule.purpose, declared)
+                ),
+            );
+        }
+        let retention = self.period(&format!("{pointer}/retention"), rule.retention.as_deref());
+        if outbound && rule.retention.is_none() {
+            self.warning(pointer, format!("outbound rule `{}` sets no retention period", rule.id));
+        }
+        if let (Some(r), Some(max)) = (retention, max_retention) {
+            if r.max_days() > max.max_days() {
+                self.warning(
+                    &format!("{pointer}/retention"),
+                    format!("retention {r} is longer than the agreement's maximum {max}"),
+                );
+            }
+        }
+        let bases = purposes.get(&rule.purpose).cloned().unwrap_or_default();
+
+        let mut categories = std::collections::BTreeMap::new();
+        for (category, action) in rule.categories {
+            let at = format!("{pointer}/categories/{}", esc(&category));
+            let Some(def) = self.schema.categories.get(&category) else {
+                self.error(&at, format!("unknown category `{category}`{}", hint(&category, self.schema.categories.keys())));
+                continue;
+            };
+            let requires = def.requires;
+            let field_types: Vec<(String, ValueType)> =
+                self.schema.fields_of(&category).map(|(_, f)| (f.path.to_string(), f.value_type)).collect();
+            for (path, value_type) in field_types {
+                self.action_fits(&at, &action, &path, value_type);
+            }
+            self.basis_covers(&at, &action, &category, requires, &bases, &rule.purpose);
+            categories.insert(category, action);
+        }
+        let mut paths = std::collections::BTreeMap::new();
+        for (path, action) in rule.paths {
+            let at = format!("{pointer}/paths/{}", esc(&path));
+            let Some(id) = self.schema.field(&path) else {
+                let candidates = self.schema.fields().iter().map(|f| f.path.to_string());
+                self.error(&at, format!("unknown field path `{path}`{}", hint(&path, candidates)));
+                continue;
+            };
+            let Some(field) = self.schema.field_by_id(id) else { continue };
+            let (category, value_type) = (field.category.to_string(), field.value_type);
+            let requires = self.schema.categories.get(&category).and_then(|c| c.requires);
+            self.action_fits(&at, &action, &path, value_type);
+            self.basis_covers(&at, &action, &category, requires, &bases, &rule.purpose);
+            paths.insert(id, action);
+        }
+        if categories.is_empty() && paths.is_empty() {
+            self.warning(pointer, format!("rule `{}` names no category and no path, so it lets nothing cross", rule.id));
+        }
+        let condition = rule.when.and_then(|w| self.condition(&format!("{pointer}/when"), w.path, w.allowed));
+        if self.diags.error_count() > errors_before {
+            return None;
+        }
+        Some(Rule {
+            id: Arc::from(rule.id.as_str()),
+            selector: selector?,
+            purpose: rule.purpose,
+            retention,
+            regime: rule.regime,
+            covenant: rule.covenant.map(Arc::from),
+            note: rule.note.map(Arc::from),
+            categories,
+            paths,
+            condition,
+            pointer: pointer.to_owned(),
+        })
+    }
+
+    fn selector(&mut self, pointer: &str, s: SelectorFile) -> Option<Selector> {
+        match (s.organisation, s.kind, s.province) {
+            (Some(id), None, None) => {
+                if self.known.ids.contains(&id) {
+                    Some(Selector::Organisation(Arc::from(id.as_str())))
+                } else {
+                    self.error(
+                        &format!("{pointer}/organisation"),
+                        format!("unknown organisation `{id}`{}", hint(&id, &self.known.ids)),
+                    );
+                    None
+                }
+            }
+            (None, Some(kind), province) => {
+                let mut ok = true;
+                if !self.known.kinds.contains(&kind) {
+                    self.error(
+                        &format!("{pointer}/kind"),
+                        format!("no organisation of kind `{kind}` has an agreement{}", hint(&kind, &self.known.kinds)),
+                    );
+                    ok = false;
+                }
+                if let Some(p) = &province {
+                    if !self.known.provinces.contains(p) {
+                        self.error(
+                            &format!("{pointer}/province"),
+                            format!("unknown province `{p}`{}", hint(p, &self.known.provinces)),
+                        );
+                        ok = false;
+                    }
+                }
+                ok.then_some(Selector::Kind { kind, province })
+            }
+            _ => {
+                self.error(
+                    pointer,
+                    "a counterparty is `{\"organisation\": ID}` or `{\"kind\": KIND}` with an optional `\"province\"`".into(),
+                );
+                None
+            }
+        }
+    }
+
+    fn action_fits(&mut self, pointer: &str, action: &Action, path: &str, value_type: ValueType) {
+        let Action::Generalise(method) = action else { return };
+        let fits = match method {
+            Method::Year | Method::YearMonth | Method::AgeBand => value_type == ValueType::Date,
+            Method::Postcode4 => value_type == ValueType::Postcode,
+            Method::Placeholder => matches!(value_type, ValueType::String | ValueType::Text | ValueType::Name),
+        };
+        if !fits {
+            self.error(
+                pointer,
+                format!("generalisation `{method}` does not apply to field `{path}` of type `{value_type}`"),
+            );
+        }
+    }
+
+    fn basis_covers(
+        &mut self,
+        pointer: &str,
+        action: &Action,
+        category: &str,
+        requires: Option<Grant>,
+        bases: &[Arc<str>],
+        purpose: &str,
+    ) {
+        let Some(grant) = requires else { return };
+        if !action.releases() || bases.iter().any(|b| self.schema.basis_grants(b, grant)) {
+            return;
+        }
+        let article = match grant {
+            Grant::Art9 => "an AVG art. 9 exception",
+            Grant::Art10 => "an AVG art. 10 basis (or Wpg/Wjsg)",
+            Grant::Lawfulness => "a lawful basis",
+        };
+        self.error(
+            pointer,
+            format!("category `{category}` may cross only with {article}, and purpose `{purpose}` names none"),
+        );
+    }
+
+    fn condition(&mut self, pointer: &str, path: String, allowed: Vec<String>) -> Option<Condition> {
+        let Some(field) = self.schema.field(&path) else {
+            let candidates = self.schema.fields().iter().map(|f| f.path.to_string());
+            self.error(&format!("{pointer}/path"), format!("unknown field path `{path}`{}", hint(&path, candidates)));
+            return None;
+        };
+        let def = self.schema.field_by_id(field)?;
+        if def.in_array || !matches!(def.value_type, ValueType::String | ValueType::Boolean | ValueType::Number) {
+            self.error(
+                &format!("{pointer}/path"),
+                format!("a condition needs a string, boolean or number field outside arrays; `{path}` is not one"),
+            );
+            return None;
+        }
+        if allowed.is_empty() {
+            self.error(&format!("{pointer}/in"), "a condition needs at least one allowed value".into());
+            return None;
+        }
+        Some(Condition {
+            field,
+            segments: path.split('.').map(Box::from).collect(),
+            path: def.path.clone(),
+            allowed,
+        })
+    }
+}

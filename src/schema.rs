@@ -1,0 +1,363 @@
+//! The shared record schema: field paths, their data categories and value types,
+//! and the catalogues of purposes and legal bases agreements refer to.
+
+use crate::diag::{Diagnostic, Diagnostics};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::Arc;
+
+/// The value type of a field; it decides how a value is checked and normalised.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ValueType {
+    /// A citizen service number: 9 digits passing the 11-proof.
+    Bsn,
+    /// A person's name.
+    Name,
+    /// A calendar date `YYYY-MM-DD`.
+    Date,
+    /// A Dutch postcode (`9401 AB`).
+    Postcode,
+    /// A short string.
+    String,
+    /// Free text.
+    Text,
+    /// `true` or `false`.
+    Boolean,
+    /// A JSON number.
+    Number,
+}
+
+impl ValueType {
+    /// The name used in the schema and in the pseudonym message.
+    pub fn name(self) -> &'static str {
+        match self {
+            ValueType::Bsn => "bsn",
+            ValueType::Name => "name",
+            ValueType::Date => "date",
+            ValueType::Postcode => "postcode",
+            ValueType::String => "string",
+            ValueType::Text => "text",
+            ValueType::Boolean => "boolean",
+            ValueType::Number => "number",
+        }
+    }
+}
+
+impl fmt::Display for ValueType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What a legal basis grants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Grant {
+    /// A lawful basis for processing (AVG art. 6, or a sector law).
+    Lawfulness,
+    /// An exception to the prohibition on special categories (AVG art. 9).
+    Art9,
+    /// A basis for criminal-offence data (AVG art. 10, Wpg, Wjsg).
+    Art10,
+}
+
+impl fmt::Display for Grant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Grant::Lawfulness => "lawfulness",
+            Grant::Art9 => "art9",
+            Grant::Art10 => "art10",
+        })
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SchemaFile {
+    version: String,
+    purposes: BTreeMap<String, PurposeFile>,
+    legal_bases: BTreeMap<String, LegalBasisFile>,
+    categories: BTreeMap<String, CategoryFile>,
+    fields: BTreeMap<String, FieldFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PurposeFile {
+    title: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LegalBasisFile {
+    title: String,
+    grants: Vec<Grant>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CategoryFile {
+    title: String,
+    #[serde(default)]
+    requires: Option<Grant>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FieldFile {
+    category: String,
+    #[serde(rename = "type")]
+    value_type: ValueType,
+}
+
+/// Index of a field in the schema.
+pub type FieldId = usize;
+
+/// One field of the schema.
+#[derive(Debug, Clone)]
+pub struct Field {
+    /// The path, like `subject.address.postcode` or `contacts[].date`.
+    pub path: Arc<str>,
+    /// The data category, like `identifying.address`.
+    pub category: Arc<str>,
+    /// The value type.
+    pub value_type: ValueType,
+    /// Whether the path goes through an array.
+    pub in_array: bool,
+}
+
+/// A data category.
+#[derive(Debug, Clone)]
+pub struct Category {
+    /// A human title.
+    pub title: String,
+    /// The extra basis a rule needs to let this category cross, if any.
+    pub requires: Option<Grant>,
+}
+
+/// A legal basis from the catalogue.
+#[derive(Debug, Clone)]
+pub struct LegalBasis {
+    /// A human title, like "AVG art. 6(1)(e): public task".
+    pub title: String,
+    /// What it grants.
+    pub grants: Vec<Grant>,
+}
+
+/// The compiled schema.
+#[derive(Debug)]
+pub struct Schema {
+    /// The schema's version text.
+    pub version: String,
+    /// Purpose ids and titles, in id order.
+    pub purposes: BTreeMap<String, String>,
+    /// The legal-basis catalogue.
+    pub legal_bases: BTreeMap<String, LegalBasis>,
+    /// The categories.
+    pub categories: BTreeMap<String, Category>,
+    fields: Vec<Field>,
+    by_path: HashMap<Arc<str>, FieldId>,
+    pub(crate) tree: Node,
+}
+
+/// The record shape, for walking a record once.
+#[derive(Debug)]
+pub(crate) enum Node {
+    Leaf(FieldId),
+    /// Members sorted by key, for binary search.
+    Object(Vec<(Box<str>, Node)>),
+    Array(Box<Node>),
+}
+
+impl Node {
+    pub(crate) fn member<'a>(children: &'a [(Box<str>, Node)], key: &str) -> Option<&'a Node> {
+        children
+            .binary_search_by(|(k, _)| (**k).cmp(key))
+            .ok()
+            .and_then(|i| children.get(i))
+            .map(|(_, node)| node)
+    }
+}
+
+impl Schema {
+    /// Every field, in path order.
+    pub fn fields(&self) -> &[Field] {
+        &self.fields
+    }
+
+    /// The field at `path`.
+    pub fn field(&self, path: &str) -> Option<FieldId> {
+        self.by_path.get(path).copied()
+    }
+
+    /// The field with this id.
+    pub fn field_by_id(&self, id: FieldId) -> Option<&Field> {
+        self.fields.get(id)
+    }
+
+    /// Fields of a category.
+    pub fn fields_of<'a>(&'a self, category: &'a str) -> impl Iterator<Item = (FieldId, &'a Field)> + 'a {
+        self.fields
+            .iter()
+            .enumerate()
+            .filter(move |(_, f)| &*f.category == category)
+    }
+
+    /// Whether `basis` (an id from the catalogue) grants `grant`.
+    pub fn basis_grants(&self, basis: &str, grant: Grant) -> bool {
+        self.legal_bases
+            .get(basis)
+            .is_some_and(|b| b.grants.contains(&grant))
+    }
+
+    /// Parses and checks a schema file's text. `file` names it in diagnostics.
+    pub(crate) fn parse(file: &str, text: &str, diags: &mut Diagnostics) -> Option<Schema> {
+        let raw: SchemaFile = crate::diag::parse_file(file, text, None, diags)?;
+        let errors_before = diags.error_count();
+        let mut error = |pointer: String, message: String| {
+            diags.push(Diagnostic::error(file, message).at_pointer(text, &pointer));
+        };
+
+        for (id, basis) in &raw.legal_bases {
+            if basis.grants.is_empty() {
+                error(
+                    format!("/legal_bases/{}/grants", crate::json::escape_pointer_segment(id)),
+                    format!("legal basis `{id}` grants nothing"),
+                );
+            }
+        }
+        let mut fields = Vec::new();
+        for (path, field) in &raw.fields {
+            let pointer = format!("/fields/{}", crate::json::escape_pointer_segment(path));
+            if !valid_path(path) {
+                error(
+                    pointer.clone(),
+                    format!("invalid field path `{path}`: segments of `[a-z0-9_]` joined by `.`, arrays written `name[]`, not starting with `_`"),
+                );
+                continue;
+            }
+            if !raw.categories.contains_key(&field.category) {
+                error(
+                    format!("{pointer}/category"),
+                    format!(
+                        "unknown category `{}`{}",
+                        field.category,
+                        crate::suggest::hint(&field.category, raw.categories.keys())
+                    ),
+                );
+                continue;
+            }
+            fields.push(Field {
+                path: Arc::from(path.as_str()),
+                category: Arc::from(field.category.as_str()),
+                value_type: field.value_type,
+                in_array: path.contains("[]"),
+            });
+        }
+        let mut tree = Node::Object(Vec::new());
+        for (id, field) in fields.iter().enumerate() {
+            let segments: Vec<&str> = field.path.split('.').collect();
+            if let Err(message) = insert(&mut tree, &field.path, &segments, id) {
+                error(format!("/fields/{}", crate::json::escape_pointer_segment(&field.path)), message);
+            }
+        }
+        if diags.error_count() > errors_before {
+            return None;
+        }
+        sort_tree(&mut tree);
+        let by_path = fields
+            .iter()
+            .enumerate()
+            .map(|(id, f)| (f.path.clone(), id))
+            .collect();
+        Some(Schema {
+            version: raw.version,
+            purposes: raw.purposes.into_iter().map(|(id, p)| (id, p.title)).collect(),
+            legal_bases: raw
+                .legal_bases
+                .into_iter()
+                .map(|(id, b)| (id, LegalBasis { title: b.title, grants: b.grants }))
+                .collect(),
+            categories: raw
+                .categories
+                .into_iter()
+                .map(|(id, c)| (id, Category { title: c.title, requires: c.requires }))
+                .collect(),
+            fields,
+            by_path,
+            tree,
+        })
+    }
+}
+
+fn valid_path(path: &str) -> bool {
+    !path.starts_with('_')
+        && path.split('.').all(|segment| {
+            let name = segment.strip_suffix("[]").unwrap_or(segment);
+            !name.is_empty()
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        })
+}
+
+fn insert(node: &mut Node, path: &str, segments: &[&str], id: FieldId) -> Result<(), String> {
+    let clash = || format!("field path `{path}` clashes with another field's path");
+    let Some((segment, rest)) = segments.split_first() else {
+        return Err(clash());
+    };
+    let (name, is_array) = match segment.strip_suffix("[]") {
+        Some(name) => (name, true),
+        None => (*segment, false),
+    };
+    let Node::Object(children) = node else {
+        return Err(clash());
+    };
+    let last = rest.is_empty();
+    let position = match children.iter().position(|(k, _)| &**k == name) {
+        Some(_) if last => return Err(clash()),
+        Some(position) => position,
+        None => {
+            let fresh = match (is_array, last) {
+                (false, true) => Node::Leaf(id),
+                (false, false) => Node::Object(Vec::new()),
+                (true, true) => Node::Array(Box::new(Node::Leaf(id))),
+                (true, false) => Node::Array(Box::new(Node::Object(Vec::new()))),
+            };
+            children.push((Box::from(name), fresh));
+            if last {
+                return Ok(());
+            }
+            children.len() - 1
+        }
+    };
+    let Some((_, child)) = children.get_mut(position) else {
+        return Err(clash());
+    };
+    let next = if is_array {
+        match child {
+            Node::Array(inner) => inner.as_mut(),
+            _ => return Err(clash()),
+        }
+    } else if matches!(child, Node::Object(_)) {
+        child
+    } else {
+        return Err(clash());
+    };
+    insert(next, path, rest, id)
+}
+
+fn sort_tree(node: &mut Node) {
+    match node {
+        Node::Leaf(_) => {}
+        Node::Array(inner) => sort_tree(inner),
+        Node::Object(children) => {
+            children.sort_by(|a, b| a.0.cmp(&b.0));
+            for (_, child) in children {
+                sort_tree(child);
+            }
+        }
+    }
+}
