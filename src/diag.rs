@@ -172,11 +172,7 @@ pub(crate) fn parse_file<T: DeserializeOwned>(
     diags: &mut Diagnostics,
 ) -> Option<T> {
     if let Err(e) = crate::json::parse_strict(text.as_bytes(), crate::json::POLICY_MAX_DEPTH) {
-        let message = match e.kind {
-            crate::json::JsonErrorKind::Syntax(msg) => msg,
-            other => crate::json::JsonError { line: 0, column: 0, kind: other }.to_string(),
-        };
-        diags.push(Diagnostic::error(file, message).at_line(e.line, e.column).in_agreement(agreement));
+        diags.push(Diagnostic::error(file, e.kind.to_string()).at_line(e.line, e.column).in_agreement(agreement));
         return None;
     }
     match serde_json::from_str::<T>(text) {

@@ -598,6 +598,11 @@ impl Flow<'_> {
         self.plan
     }
 
+    /// The last day the recipient may keep what crosses, if the sender's rule sets one.
+    pub fn retain_until(&self) -> Option<NaiveDate> {
+        self.retain_until
+    }
+
     /// Parses `bytes` strictly and gates the record.
     ///
     /// # Errors

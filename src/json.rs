@@ -33,13 +33,19 @@ pub enum JsonErrorKind {
     TooDeep(usize),
 }
 
+impl fmt::Display for JsonErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JsonErrorKind::Syntax(msg) => write!(f, "{msg}"),
+            JsonErrorKind::DuplicateKey => write!(f, "duplicate key in object"),
+            JsonErrorKind::TooDeep(limit) => write!(f, "nesting deeper than {limit} levels"),
+        }
+    }
+}
+
 impl fmt::Display for JsonError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.kind {
-            JsonErrorKind::Syntax(msg) => write!(f, "{msg}")?,
-            JsonErrorKind::DuplicateKey => write!(f, "duplicate key in object")?,
-            JsonErrorKind::TooDeep(limit) => write!(f, "nesting deeper than {limit} levels")?,
-        }
+        write!(f, "{}", self.kind)?;
         if self.line > 0 {
             write!(f, " at line {} column {}", self.line, self.column)?;
         }

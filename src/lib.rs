@@ -6,6 +6,7 @@ pub mod agreement;
 pub mod diag;
 pub mod gate;
 pub(crate) mod json;
+pub mod lines;
 pub mod plan;
 pub mod pseudonym;
 pub mod registry;
@@ -20,6 +21,7 @@ pub use gate::{
     Decision, FieldDecision, Flow, Gate, Outcome, RecordError, Refusal, Released, Removal, RemovalReason, Side,
     Transfer, PLACEHOLDER, TRANSFER_MEMBER,
 };
+pub use lines::{gate_json_lines, LineProblem, LineStats};
 pub use json::{JsonError, JsonErrorKind, DEFAULT_MAX_DEPTH};
 pub use plan::{ClauseRef, FieldPlan, FlowPlan, Via};
 pub use pseudonym::{KeyFileError, KeyRing, ValueProblem};

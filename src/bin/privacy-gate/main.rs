@@ -1,1 +1,252 @@
-fn main() {}
+//! `privacy-gate`: check agreements, gate records, explain decisions.
+//!
+//! Exit codes: 0 success, 1 problems found or the tool failed, 2 usage error,
+//! 3 the transfer (or a record) was refused.
+
+mod demo;
+mod explain;
+
+use chrono::{DateTime, Utc};
+use clap::{Args, Parser, Subcommand};
+use privacy_gate::{gate_json_lines, DomainId, Gate, KeyRing, LineProblem, RecordError, Registry, Transfer};
+use std::io::{self, BufRead, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Exit code: the transfer, or a record, was refused.
+const EXIT_REFUSED: u8 = 3;
+
+#[derive(Parser)]
+#[command(name = "privacy-gate", version, about = "Enforce data-sharing agreements field by field")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Load and validate every agreement; print every problem at once.
+    Check {
+        /// The policy folder.
+        #[arg(long, default_value = "policies")]
+        policies: PathBuf,
+    },
+    /// Gate records (JSON Lines) from INPUT or stdin; write released records to stdout.
+    Gate {
+        #[command(flatten)]
+        flow: FlowArgs,
+        /// JSON Lines input; stdin when absent.
+        input: Option<PathBuf>,
+    },
+    /// Explain, field by field, what the gate does with one record.
+    Explain {
+        #[command(flatten)]
+        flow: FlowArgs,
+        /// Print the decision as JSON.
+        #[arg(long)]
+        json: bool,
+        /// A file holding one JSON record; stdin when absent.
+        input: Option<PathBuf>,
+    },
+    /// Gate the example records along characteristic flows of all three provinces.
+    Demo {
+        /// The policy folder.
+        #[arg(long, default_value = "policies")]
+        policies: PathBuf,
+        /// The example records.
+        #[arg(long, default_value = "examples/records.jsonl")]
+        records: PathBuf,
+        /// Key file; without one the demo makes throw-away keys.
+        #[arg(long)]
+        keys: Option<PathBuf>,
+        /// Moment of the transfers (RFC 3339); default now.
+        #[arg(long)]
+        at: Option<DateTime<Utc>>,
+    },
+    /// Write a key file with fresh random secrets.
+    Keygen {
+        /// A pseudonymisation domain (repeatable); default: every domain the policies use.
+        #[arg(long = "domain")]
+        domains: Vec<String>,
+        /// Add an audit key.
+        #[arg(long)]
+        audit: bool,
+        /// The policy folder (to find domains when none is named).
+        #[arg(long, default_value = "policies")]
+        policies: PathBuf,
+        /// Output file (created with mode 0600, never overwritten); stdout when absent.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+}
+
+#[derive(Args)]
+struct FlowArgs {
+    /// Sender organisation, like `drenthe/ggd`.
+    #[arg(long)]
+    from: String,
+    /// Recipient organisation, like `drenthe/politie`.
+    #[arg(long)]
+    to: String,
+    /// Purpose, like `criminal-investigation`.
+    #[arg(long)]
+    purpose: String,
+    /// Moment of transfer (RFC 3339); default now.
+    #[arg(long)]
+    at: Option<DateTime<Utc>>,
+    /// The policy folder.
+    #[arg(long, default_value = "policies")]
+    policies: PathBuf,
+    /// Key file; default: the path in PRIVACY_GATE_KEYS.
+    #[arg(long)]
+    keys: Option<PathBuf>,
+}
+
+/// A failure of the tool itself (exit 1), with a message for stderr.
+struct Failure(String);
+
+impl<E: std::fmt::Display> From<E> for Failure {
+    fn from(e: E) -> Failure {
+        Failure(e.to_string())
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check { policies } => check(&policies),
+        Command::Gate { flow, input } => gate(&flow, input.as_deref()),
+        Command::Explain { flow, json, input } => explain::run(&flow, json, input.as_deref()),
+        Command::Demo { policies, records, keys, at } => demo::run(&policies, &records, keys.as_deref(), at),
+        Command::Keygen { domains, audit, policies, out } => keygen(&domains, audit, &policies, out.as_deref()),
+    };
+    match result {
+        Ok(code) => code,
+        Err(Failure(message)) => {
+            eprintln!("privacy-gate: error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Loads the policy set, printing its diagnostics on failure.
+fn load(policies: &Path) -> Result<Registry, Failure> {
+    Registry::load_dir(policies).map_err(|e| Failure(format!("cannot load policies from `{}`:\n{e}", policies.display())))
+}
+
+/// Keys from `--keys`, else `PRIVACY_GATE_KEYS`, else none.
+fn load_keys(keys: Option<&Path>) -> Result<KeyRing, Failure> {
+    let from_env = std::env::var_os("PRIVACY_GATE_KEYS").map(PathBuf::from);
+    match keys.map(Path::to_path_buf).or(from_env) {
+        Some(path) => Ok(KeyRing::from_file(&path)?),
+        None => Ok(KeyRing::empty()),
+    }
+}
+
+fn check(policies: &Path) -> Result<ExitCode, Failure> {
+    match Registry::load_dir(policies) {
+        Ok(registry) => {
+            for warning in registry.warnings().iter() {
+                println!("{warning}");
+            }
+            println!(
+                "ok: {} agreements, {} flows compiled, {} warning(s)",
+                registry.agreements().count(),
+                registry.plans().count(),
+                registry.warnings().warning_count()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            println!("{}", e.diagnostics);
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+/// Builds the gate for a flow's arguments.
+fn build_gate(flow: &FlowArgs) -> Result<Gate, Failure> {
+    let registry = load(&flow.policies)?;
+    let keys = load_keys(flow.keys.as_deref())?;
+    Ok(Gate::new(registry, keys))
+}
+
+fn gate(args: &FlowArgs, input: Option<&Path>) -> Result<ExitCode, Failure> {
+    let gate = build_gate(args)?;
+    let transfer = Transfer {
+        from: &args.from,
+        to: &args.to,
+        purpose: &args.purpose,
+        at: args.at.unwrap_or_else(Utc::now),
+    };
+    let flow = match gate.flow(&transfer) {
+        Ok(flow) => flow,
+        Err(refusal) => {
+            eprintln!("privacy-gate: refused: {refusal}");
+            return Ok(ExitCode::from(EXIT_REFUSED));
+        }
+    };
+    let reader: Box<dyn BufRead> = match input {
+        Some(path) => Box::new(io::BufReader::new(
+            std::fs::File::open(path).map_err(|e| Failure(format!("cannot open `{}`: {e}", path.display())))?,
+        )),
+        None => Box::new(io::stdin().lock()),
+    };
+    let stdout = io::stdout().lock();
+    let mut out = BufWriter::with_capacity(64 * 1024, stdout);
+    let stats = gate_json_lines(&flow, reader, &mut out, |problem| match problem {
+        LineProblem::Refused(line, refusal) => eprintln!("privacy-gate: line {line}: refused: {refusal}"),
+        LineProblem::Malformed(line, RecordError::Json(e)) if e.line <= 1 => {
+            eprintln!("privacy-gate: line {line}, column {}: malformed record: {}", e.column, e.kind);
+        }
+        LineProblem::Malformed(line, error) => eprintln!("privacy-gate: line {line}: {error}"),
+    })
+    .map_err(|e| Failure(format!("cannot gate input: {e}")))?;
+    match out.flush() {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
+        other => other?,
+    }
+    eprintln!(
+        "privacy-gate: {} released, {} refused, {} malformed",
+        stats.released, stats.refused, stats.malformed
+    );
+    Ok(if stats.malformed > 0 {
+        ExitCode::FAILURE
+    } else if stats.refused > 0 {
+        ExitCode::from(EXIT_REFUSED)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn keygen(domains: &[String], audit: bool, policies: &Path, out: Option<&Path>) -> Result<ExitCode, Failure> {
+    let mut ids = Vec::new();
+    for d in domains {
+        ids.push(DomainId::new(d).ok_or_else(|| {
+            Failure(format!("invalid domain `{d}`: expected `<group>/<name>` of lowercase letters, digits and `-`"))
+        })?);
+    }
+    if ids.is_empty() {
+        let registry = load(policies)?;
+        ids = registry.plans().flat_map(|p| p.domains.iter().cloned()).collect();
+        ids.sort();
+        ids.dedup();
+    }
+    let text = KeyRing::generate_file(&ids, audit).map_err(|e| Failure(format!("no random source: {e}")))?;
+    match out {
+        None => io::stdout().write_all(text.as_bytes())?,
+        Some(path) => {
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let mut file = options
+                .open(path)
+                .map_err(|e| Failure(format!("cannot create `{}`: {e}", path.display())))?;
+            file.write_all(text.as_bytes())?;
+            file.sync_all()?;
+            eprintln!("privacy-gate: wrote keys for {} domain(s) to {}", ids.len(), path.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,126 @@
+//! `privacy-gate explain`: a readable table of one record's decision.
+
+use crate::{build_gate, Failure, FlowArgs, EXIT_REFUSED};
+use chrono::Utc;
+use privacy_gate::{ClauseRef, Decision, Outcome, Transfer};
+use std::io::Read;
+use std::path::Path;
+use std::process::ExitCode;
+
+pub(crate) fn run(args: &FlowArgs, json: bool, input: Option<&Path>) -> Result<ExitCode, Failure> {
+    let gate = build_gate(args)?;
+    let bytes = match input {
+        Some(path) => std::fs::read(path).map_err(|e| Failure(format!("cannot read `{}`: {e}", path.display())))?,
+        None => {
+            let mut buf = Vec::new();
+            std::io::stdin().read_to_end(&mut buf)?;
+            buf
+        }
+    };
+    let transfer = Transfer {
+        from: &args.from,
+        to: &args.to,
+        purpose: &args.purpose,
+        at: args.at.unwrap_or_else(Utc::now),
+    };
+    match gate.apply_json(&transfer, &bytes) {
+        Ok(Outcome::Released(released)) => {
+            if json {
+                println!("{}", serde_json::to_string_pretty(&released.decision.to_json())?);
+            } else {
+                print!("{}", explain_text(&released.decision));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok(Outcome::Refused(refusal)) => {
+            if json {
+                println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "refused": refusal }))?);
+            } else {
+                println!("refused: {refusal}");
+            }
+            Ok(ExitCode::from(EXIT_REFUSED))
+        }
+        Err(e) => Err(Failure(e.to_string())),
+    }
+}
+
+/// `rule-id (action)` or the default-deny marker.
+pub(crate) fn clause(c: Option<&ClauseRef>, action: &privacy_gate::Action) -> String {
+    match c {
+        Some(c) => format!("{} ({action})", c.rule),
+        None => "none: default deny".to_owned(),
+    }
+}
+
+/// The heading, the per-field table and the removed values of a decision.
+pub(crate) fn explain_text(decision: &Decision) -> String {
+    let plan = decision.plan();
+    let mut out = format!(
+        "{} ({}) -> {} ({}), purpose {}, regime {}, at {}\n",
+        plan.sender.id,
+        plan.sender.version,
+        plan.recipient.id,
+        plan.recipient.version,
+        plan.purpose,
+        decision.regime(),
+        decision.at().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+    );
+    match decision.retain_until() {
+        Some(day) => out.push_str(&format!("the recipient may keep this until {day}\n\n")),
+        None => out.push_str("the sender's rule sets no retention period\n\n"),
+    }
+    let mut rows = vec![[
+        "path".to_owned(),
+        "category".to_owned(),
+        "action".to_owned(),
+        "sender clause".to_owned(),
+        "recipient clause".to_owned(),
+        "legal basis".to_owned(),
+    ]];
+    for f in decision.fields() {
+        let mut action = f.action.to_string();
+        if f.action.releases() && f.released < f.occurrences {
+            action.push_str(&format!(" ({} of {} removed)", f.occurrences - f.released, f.occurrences));
+        } else if f.occurrences > 1 {
+            action.push_str(&format!(" (x{})", f.occurrences));
+        }
+        rows.push([
+            f.path.to_owned(),
+            f.category.to_owned(),
+            action,
+            clause(f.sender_clause, f.sender_action),
+            clause(f.recipient_clause, f.recipient_action),
+            if f.action.releases() { f.legal_basis.join(", ") } else { "-".to_owned() },
+        ]);
+    }
+    out.push_str(&table(&rows));
+    if !decision.removed().is_empty() {
+        out.push_str("\nremoved before the plan applied:\n");
+        for r in decision.removed() {
+            out.push_str(&format!("  {}: {}\n", r.pointer, r.reason));
+        }
+    }
+    out
+}
+
+/// Left-aligned columns, two spaces apart, a rule under the header.
+pub(crate) fn table<const N: usize>(rows: &[[String; N]]) -> String {
+    let mut widths = [0usize; N];
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for (i, row) in rows.iter().enumerate() {
+        let line: Vec<String> = row.iter().zip(widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+        if i == 0 {
+            let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
+            out.push_str(&rule.join("  "));
+            out.push('\n');
+        }
+    }
+    out
+}

@@ -1,0 +1,74 @@
+//! Gating a JSON Lines stream: one record per line, output in input order.
+
+use crate::gate::{Flow, Outcome, RecordError, Refusal};
+use std::io::{self, BufRead, Write};
+
+/// What happened to a stream.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LineStats {
+    /// Records released (one output line each).
+    pub released: u64,
+    /// Records refused (e.g. a condition such as consent did not hold).
+    pub refused: u64,
+    /// Lines that were not a record (malformed JSON, duplicate keys, not an object).
+    pub malformed: u64,
+}
+
+/// A line that released nothing, by its 1-based number. Holds none of its content.
+#[derive(Debug)]
+pub enum LineProblem<'a> {
+    /// The record was refused.
+    Refused(u64, &'a Refusal),
+    /// The line was not a record.
+    Malformed(u64, &'a RecordError),
+}
+
+/// Gates each line of `input` through `flow` and writes each released record as one
+/// line to `output`. Blank lines are skipped. Problem lines release nothing and are
+/// passed to `on_problem`; the stream goes on.
+///
+/// # Errors
+///
+/// Reading or writing failed. A closed output (`BrokenPipe`) ends the stream early
+/// without an error.
+pub fn gate_json_lines(
+    flow: &Flow<'_>,
+    mut input: impl BufRead,
+    output: &mut impl Write,
+    mut on_problem: impl FnMut(LineProblem<'_>),
+) -> io::Result<LineStats> {
+    let mut stats = LineStats::default();
+    let mut line = Vec::new();
+    let mut number = 0u64;
+    loop {
+        line.clear();
+        if input.read_until(b'\n', &mut line)? == 0 {
+            break;
+        }
+        number += 1;
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match flow.apply_json(&line) {
+            Ok(Outcome::Released(released)) => {
+                let written = serde_json::to_writer(&mut *output, &released.record)
+                    .map_err(io::Error::from)
+                    .and_then(|()| output.write_all(b"\n"));
+                match written {
+                    Ok(()) => stats.released += 1,
+                    Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(stats),
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(Outcome::Refused(refusal)) => {
+                stats.refused += 1;
+                on_problem(LineProblem::Refused(number, &refusal));
+            }
+            Err(e) => {
+                stats.malformed += 1;
+                on_problem(LineProblem::Malformed(number, &e));
+            }
+        }
+    }
+    Ok(stats)
+}
