@@ -82,8 +82,11 @@ pub struct DomainId(pub(crate) Arc<str>);
 impl DomainId {
     /// Makes a domain id; it must look like `<group>/<name>` of `[a-z0-9-]`.
     pub fn new(id: &str) -> Option<DomainId> {
-        let valid_part =
-            |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        let valid_part = |p: &str| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        };
         let (a, b) = id.split_once('/')?;
         (valid_part(a) && valid_part(b)).then(|| DomainId(Arc::from(id)))
     }
@@ -198,7 +201,9 @@ impl<'de> Visitor<'de> for ActionVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Action, A::Error> {
         let Some(key) = map.next_key::<String>()? else {
-            return Err(de::Error::custom(format_args!("empty action: expected {ACTION_FORMS}")));
+            return Err(de::Error::custom(format_args!(
+                "empty action: expected {ACTION_FORMS}"
+            )));
         };
         let action = match key.as_str() {
             "generalise" => {

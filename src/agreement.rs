@@ -141,7 +141,8 @@ impl Selector {
         match self {
             Selector::Organisation(id) => *id == agreement.id,
             Selector::Kind { kind, province } => {
-                *kind == agreement.kind && province.as_ref().is_none_or(|p| *p == agreement.province)
+                *kind == agreement.kind
+                    && province.as_ref().is_none_or(|p| *p == agreement.province)
             }
         }
     }
@@ -151,8 +152,14 @@ impl fmt::Display for Selector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Selector::Organisation(id) => f.write_str(id),
-            Selector::Kind { kind, province: Some(p) } => write!(f, "every {kind} in {p}"),
-            Selector::Kind { kind, province: None } => write!(f, "every {kind}"),
+            Selector::Kind {
+                kind,
+                province: Some(p),
+            } => write!(f, "every {kind} in {p}"),
+            Selector::Kind {
+                kind,
+                province: None,
+            } => write!(f, "every {kind}"),
         }
     }
 }
@@ -280,9 +287,13 @@ impl Agreement {
         if self.status == Status::Draft {
             Err(NotInForce::Draft)
         } else if day < self.valid_from {
-            Err(NotInForce::NotYetValid { from: self.valid_from })
+            Err(NotInForce::NotYetValid {
+                from: self.valid_from,
+            })
         } else if day > self.valid_until {
-            Err(NotInForce::Expired { until: self.valid_until })
+            Err(NotInForce::Expired {
+                until: self.valid_until,
+            })
         } else {
             Ok(())
         }

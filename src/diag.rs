@@ -119,12 +119,18 @@ impl Diagnostics {
 
     /// The number of errors.
     pub fn error_count(&self) -> usize {
-        self.items.iter().filter(|d| d.severity == Severity::Error).count()
+        self.items
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count()
     }
 
     /// The number of warnings.
     pub fn warning_count(&self) -> usize {
-        self.items.iter().filter(|d| d.severity == Severity::Warning).count()
+        self.items
+            .iter()
+            .filter(|d| d.severity == Severity::Warning)
+            .count()
     }
 
     /// Whether there is no diagnostic at all.
@@ -148,7 +154,8 @@ impl Diagnostics {
 
     pub(crate) fn sort(&mut self) {
         self.items.sort_by(|a, b| {
-            (a.severity, &a.file, a.line, a.column, &a.message).cmp(&(b.severity, &b.file, b.line, b.column, &b.message))
+            (a.severity, &a.file, a.line, a.column, &a.message)
+                .cmp(&(b.severity, &b.file, b.line, b.column, &b.message))
         });
         self.items.dedup();
     }
@@ -159,7 +166,12 @@ impl fmt::Display for Diagnostics {
         for d in &self.items {
             writeln!(f, "{d}")?;
         }
-        write!(f, "{} error(s), {} warning(s)", self.error_count(), self.warning_count())
+        write!(
+            f,
+            "{} error(s), {} warning(s)",
+            self.error_count(),
+            self.warning_count()
+        )
     }
 }
 
@@ -172,14 +184,21 @@ pub(crate) fn parse_file<T: DeserializeOwned>(
     diags: &mut Diagnostics,
 ) -> Option<T> {
     if let Err(e) = crate::json::parse_strict(text.as_bytes(), crate::json::POLICY_MAX_DEPTH) {
-        diags.push(Diagnostic::error(file, e.kind.to_string()).at_line(e.line, e.column).in_agreement(agreement));
+        diags.push(
+            Diagnostic::error(file, e.kind.to_string())
+                .at_line(e.line, e.column)
+                .in_agreement(agreement),
+        );
         return None;
     }
     match serde_json::from_str::<T>(text) {
         Ok(value) => Some(value),
         Err(e) => {
             let text = e.to_string();
-            let message = text.rfind(" at line ").and_then(|cut| text.get(..cut)).unwrap_or(&text);
+            let message = text
+                .rfind(" at line ")
+                .and_then(|cut| text.get(..cut))
+                .unwrap_or(&text);
             diags.push(
                 Diagnostic::error(file, message)
                     .at_line(e.line(), e.column())

@@ -122,36 +122,77 @@ pub enum Refusal {
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Refusal::UnknownOrganisation { side, organisation, suggestion } => {
-                write!(f, "unknown {side} organisation `{organisation}`: no agreement of it is loaded")?;
+            Refusal::UnknownOrganisation {
+                side,
+                organisation,
+                suggestion,
+            } => {
+                write!(
+                    f,
+                    "unknown {side} organisation `{organisation}`: no agreement of it is loaded"
+                )?;
                 if let Some(s) = suggestion {
                     write!(f, " (did you mean `{s}`?)")?;
                 }
                 Ok(())
             }
-            Refusal::UnknownPurpose { purpose, suggestion } => {
+            Refusal::UnknownPurpose {
+                purpose,
+                suggestion,
+            } => {
                 write!(f, "unknown purpose `{purpose}`")?;
                 if let Some(s) = suggestion {
                     write!(f, " (did you mean `{s}`?)")?;
                 }
                 Ok(())
             }
-            Refusal::NotInForce { side, agreement, version, why } => {
+            Refusal::NotInForce {
+                side,
+                agreement,
+                version,
+                why,
+            } => {
                 write!(f, "the {side}'s agreement `{agreement}` (version {version}) is not in force: {why}")
             }
-            Refusal::PurposeNotAgreed { side, agreement, purpose } => {
-                write!(f, "the {side}'s agreement `{agreement}` does not cover purpose `{purpose}`")
+            Refusal::PurposeNotAgreed {
+                side,
+                agreement,
+                purpose,
+            } => {
+                write!(
+                    f,
+                    "the {side}'s agreement `{agreement}` does not cover purpose `{purpose}`"
+                )
             }
-            Refusal::NoRule { side: Side::Sender, agreement } => {
-                write!(f, "no outbound rule of `{agreement}` allows this recipient and purpose")
+            Refusal::NoRule {
+                side: Side::Sender,
+                agreement,
+            } => {
+                write!(
+                    f,
+                    "no outbound rule of `{agreement}` allows this recipient and purpose"
+                )
             }
-            Refusal::NoRule { side: Side::Recipient, agreement } => {
-                write!(f, "no inbound rule of `{agreement}` allows this sender and purpose")
+            Refusal::NoRule {
+                side: Side::Recipient,
+                agreement,
+            } => {
+                write!(
+                    f,
+                    "no inbound rule of `{agreement}` allows this sender and purpose"
+                )
             }
             Refusal::MissingKey { domain } => {
-                write!(f, "the flow pseudonymises in domain `{domain}`, and no key for it was loaded")
+                write!(
+                    f,
+                    "the flow pseudonymises in domain `{domain}`, and no key for it was loaded"
+                )
             }
-            Refusal::ConditionNotMet { agreement, rule, path } => {
+            Refusal::ConditionNotMet {
+                agreement,
+                rule,
+                path,
+            } => {
                 write!(f, "rule `{rule}` of `{agreement}` requires a value of `{path}` the record does not have")
             }
         }
@@ -331,10 +372,10 @@ impl Decision {
         }
         fn agreement(a: &crate::agreement::Agreement) -> Agreement<'_> {
             Agreement {
-            id: &a.id,
-            version: &a.version,
-            sha256: a.sha256_hex(),
-        }
+                id: &a.id,
+                version: &a.version,
+                sha256: a.sha256_hex(),
+            }
         }
         let view = View {
             from: &self.plan.sender.id,
@@ -343,7 +384,10 @@ impl Decision {
             at: self.at.to_rfc3339_opts(SecondsFormat::Secs, true),
             regime: self.plan.regime,
             retain_until: self.retain_until,
-            agreements: [agreement(&self.plan.sender), agreement(&self.plan.recipient)],
+            agreements: [
+                agreement(&self.plan.sender),
+                agreement(&self.plan.recipient),
+            ],
             fields: self.fields().collect(),
             removed: &self.removed,
         };
@@ -455,9 +499,19 @@ impl Gate {
                 let keys = plan
                     .domains
                     .iter()
-                    .map(|d| keys.domain(d).map(|set| set.active().clone()).ok_or_else(|| d.to_string()))
+                    .map(|d| {
+                        keys.domain(d)
+                            .map(|set| set.active().clone())
+                            .ok_or_else(|| d.to_string())
+                    })
                     .collect();
-                (*key, GateFlow { plan: plan.clone(), keys })
+                (
+                    *key,
+                    GateFlow {
+                        plan: plan.clone(),
+                        keys,
+                    },
+                )
             })
             .collect();
         Gate {
@@ -483,18 +537,23 @@ impl Gate {
     pub fn flow(&self, transfer: &Transfer<'_>) -> Result<Flow<'_>, Refusal> {
         let registry = &self.registry;
         let side_index = |side: Side, id: &str| {
-            registry.index_of(id).ok_or_else(|| Refusal::UnknownOrganisation {
-                side,
-                organisation: id.to_owned(),
-                suggestion: registry.suggest_organisation(id),
-            })
+            registry
+                .index_of(id)
+                .ok_or_else(|| Refusal::UnknownOrganisation {
+                    side,
+                    organisation: id.to_owned(),
+                    suggestion: registry.suggest_organisation(id),
+                })
         };
         let si = side_index(Side::Sender, transfer.from)?;
         let ri = side_index(Side::Recipient, transfer.to)?;
-        let pi = registry.purpose_index(transfer.purpose).ok_or_else(|| Refusal::UnknownPurpose {
-            purpose: transfer.purpose.to_owned(),
-            suggestion: registry.suggest_purpose(transfer.purpose),
-        })?;
+        let pi =
+            registry
+                .purpose_index(transfer.purpose)
+                .ok_or_else(|| Refusal::UnknownPurpose {
+                    purpose: transfer.purpose.to_owned(),
+                    suggestion: registry.suggest_purpose(transfer.purpose),
+                })?;
         let day = amsterdam_date(transfer.at);
         let agreements = [
             (Side::Sender, registry.agreement(transfer.from)),
@@ -522,7 +581,10 @@ impl Gate {
         let Some(flow) = self.flows.get(&(si, ri, pi)) else {
             let (side, agreement) = match agreements {
                 [(_, Some(sender)), (_, Some(recipient))] => {
-                    let outbound = sender.outbound.iter().any(|r| r.purpose == transfer.purpose && r.selector.matches(recipient));
+                    let outbound = sender
+                        .outbound
+                        .iter()
+                        .any(|r| r.purpose == transfer.purpose && r.selector.matches(recipient));
                     if outbound {
                         (Side::Recipient, recipient.id.clone())
                     } else {
@@ -533,7 +595,9 @@ impl Gate {
             };
             return Err(Refusal::NoRule { side, agreement });
         };
-        let keys = flow.keys.as_ref().map_err(|domain| Refusal::MissingKey { domain: domain.clone() })?;
+        let keys = flow.keys.as_ref().map_err(|domain| Refusal::MissingKey {
+            domain: domain.clone(),
+        })?;
         let retain_until = flow.plan.retention.and_then(|p| p.deadline(day));
         Ok(Flow {
             plan: &flow.plan,
@@ -565,7 +629,11 @@ impl Gate {
     ///
     /// [`RecordError`] for malformed JSON, duplicate keys, excessive nesting, or a
     /// value that is not an object.
-    pub fn apply_json(&self, transfer: &Transfer<'_>, bytes: &[u8]) -> Result<Outcome, RecordError> {
+    pub fn apply_json(
+        &self,
+        transfer: &Transfer<'_>,
+        bytes: &[u8],
+    ) -> Result<Outcome, RecordError> {
         let record = crate::json::parse_strict(bytes, self.max_depth).map_err(RecordError::Json)?;
         self.apply(transfer, record)
     }
@@ -634,7 +702,11 @@ impl Flow<'_> {
             });
             let text = match value {
                 Ok(Some(v @ (Value::String(_) | Value::Bool(_) | Value::Number(_)))) => {
-                    let field_type = self.plan.schema.field_by_id(c.field).map_or(ValueType::String, |f| f.value_type);
+                    let field_type = self
+                        .plan
+                        .schema
+                        .field_by_id(c.field)
+                        .map_or(ValueType::String, |f| f.value_type);
                     normalise(field_type, v).ok()
                 }
                 _ => None,
@@ -673,13 +745,26 @@ impl Flow<'_> {
 
     fn terms(&self) -> Value {
         let mut terms = Map::new();
-        terms.insert("from".into(), Value::String(self.plan.sender.id.to_string()));
-        terms.insert("to".into(), Value::String(self.plan.recipient.id.to_string()));
-        terms.insert("purpose".into(), Value::String(self.plan.purpose.to_string()));
-        terms.insert("at".into(), Value::String(self.at.to_rfc3339_opts(SecondsFormat::Secs, true)));
+        terms.insert(
+            "from".into(),
+            Value::String(self.plan.sender.id.to_string()),
+        );
+        terms.insert(
+            "to".into(),
+            Value::String(self.plan.recipient.id.to_string()),
+        );
+        terms.insert(
+            "purpose".into(),
+            Value::String(self.plan.purpose.to_string()),
+        );
+        terms.insert(
+            "at".into(),
+            Value::String(self.at.to_rfc3339_opts(SecondsFormat::Secs, true)),
+        );
         terms.insert(
             "retain_until".into(),
-            self.retain_until.map_or(Value::Null, |d| Value::String(d.to_string())),
+            self.retain_until
+                .map_or(Value::Null, |d| Value::String(d.to_string())),
         );
         Value::Object(terms)
     }
@@ -721,7 +806,9 @@ impl Crumb<'_> {
 fn is_plain_key(key: &str) -> bool {
     !key.is_empty()
         && key.len() <= 64
-        && key.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.[]".contains(&b))
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"_-.[]".contains(&b))
 }
 
 struct Walker<'p> {
@@ -733,10 +820,18 @@ struct Walker<'p> {
 }
 
 impl Walker<'_> {
-    fn object(&mut self, children: &[(Box<str>, Node)], input: Map<String, Value>, parent: Option<&Crumb<'_>>) -> Map<String, Value> {
+    fn object(
+        &mut self,
+        children: &[(Box<str>, Node)],
+        input: Map<String, Value>,
+        parent: Option<&Crumb<'_>>,
+    ) -> Map<String, Value> {
         let mut output = Map::new();
         for (key, value) in input {
-            let crumb = Crumb { parent, step: Step::Key(&key) };
+            let crumb = Crumb {
+                parent,
+                step: Step::Key(&key),
+            };
             let kept = match Node::member(children, &key) {
                 Some(node) => self.node(node, value, &crumb),
                 None => {
@@ -761,7 +856,10 @@ impl Walker<'_> {
             (Node::Array(element), Value::Array(items)) => {
                 let mut out = Vec::with_capacity(items.len());
                 for (i, item) in items.into_iter().enumerate() {
-                    let crumb = Crumb { parent: Some(crumb), step: Step::Index(i) };
+                    let crumb = Crumb {
+                        parent: Some(crumb),
+                        step: Step::Index(i),
+                    };
                     out.extend(self.node(element, item, &crumb));
                 }
                 (!out.is_empty()).then_some(Value::Array(out))
@@ -783,8 +881,13 @@ impl Walker<'_> {
             Action::Block => return None,
             Action::Pass => check_type(value_type, &value).map(|()| value),
             Action::Generalise(method) => generalise(*method, value_type, &value, self.today),
-            Action::Pseudonymise(_) => match (normalise(value_type, &value), plan.domain_slot.and_then(|s| self.keys.get(s))) {
-                (Ok(normalised), Some(key)) => Ok(Value::String(key.pseudonym(value_type, &normalised))),
+            Action::Pseudonymise(_) => match (
+                normalise(value_type, &value),
+                plan.domain_slot.and_then(|s| self.keys.get(s)),
+            ) {
+                (Ok(normalised), Some(key)) => {
+                    Ok(Value::String(key.pseudonym(value_type, &normalised)))
+                }
                 (Err(problem), _) => Err(problem),
                 // Unreachable: a flow without all its keys is refused before any record.
                 (Ok(_), None) => return None,
@@ -827,11 +930,19 @@ const AGE_BANDS: [(u32, &str); 9] = [
     (0, "0-11"),
 ];
 
-fn generalise(method: Method, value_type: ValueType, value: &Value, today: NaiveDate) -> Result<Value, ValueProblem> {
+fn generalise(
+    method: Method,
+    value_type: ValueType,
+    value: &Value,
+    today: NaiveDate,
+) -> Result<Value, ValueProblem> {
     check_type(value_type, value)?;
     let text = value.as_str().ok_or(ValueProblem::WrongType)?;
     let out = match method {
-        Method::Year => format!("{:04}", parse_date(text).ok_or(ValueProblem::WrongType)?.year()),
+        Method::Year => format!(
+            "{:04}",
+            parse_date(text).ok_or(ValueProblem::WrongType)?.year()
+        ),
         Method::YearMonth => {
             let d = parse_date(text).ok_or(ValueProblem::WrongType)?;
             format!("{:04}-{:02}", d.year(), d.month())
@@ -839,7 +950,10 @@ fn generalise(method: Method, value_type: ValueType, value: &Value, today: Naive
         Method::AgeBand => {
             let born = parse_date(text).ok_or(ValueProblem::WrongType)?;
             let age = today.years_since(born).ok_or(ValueProblem::InvalidValue)?;
-            let label = AGE_BANDS.iter().find(|(low, _)| age >= *low).map_or("0-11", |(_, l)| l);
+            let label = AGE_BANDS
+                .iter()
+                .find(|(low, _)| age >= *low)
+                .map_or("0-11", |(_, l)| l);
             label.to_owned()
         }
         Method::Postcode4 => {
@@ -852,7 +966,10 @@ fn generalise(method: Method, value_type: ValueType, value: &Value, today: Naive
             if !valid {
                 return Err(ValueProblem::InvalidValue);
             }
-            compact.get(..4).ok_or(ValueProblem::InvalidValue)?.to_owned()
+            compact
+                .get(..4)
+                .ok_or(ValueProblem::InvalidValue)?
+                .to_owned()
         }
         Method::Placeholder => PLACEHOLDER.to_owned(),
     };
@@ -868,31 +985,75 @@ mod tests {
         let today = NaiveDate::from_ymd_opt(2026, 6, 1).unwrap();
         let date = Value::String("1990-07-15".into());
         let g = |m, t, v: &Value| generalise(m, t, v, today);
-        assert_eq!(g(Method::Year, ValueType::Date, &date), Ok(Value::String("1990".into())));
-        assert_eq!(g(Method::YearMonth, ValueType::Date, &date), Ok(Value::String("1990-07".into())));
-        assert_eq!(g(Method::AgeBand, ValueType::Date, &date), Ok(Value::String("35-44".into())));
-        let minor = Value::String("2010-06-02".into());
-        assert_eq!(g(Method::AgeBand, ValueType::Date, &minor), Ok(Value::String("12-15".into())));
-        let future = Value::String("2030-01-01".into());
-        assert_eq!(g(Method::AgeBand, ValueType::Date, &future), Err(ValueProblem::InvalidValue));
-        let pc = Value::String("9401 ab".into());
-        assert_eq!(g(Method::Postcode4, ValueType::Postcode, &pc), Ok(Value::String("9401".into())));
-        let bad = Value::String("0401AB".into());
-        assert_eq!(g(Method::Postcode4, ValueType::Postcode, &bad), Err(ValueProblem::InvalidValue));
-        assert_eq!(g(Method::Year, ValueType::Date, &Value::String("15-07-1990".into())), Err(ValueProblem::WrongType));
         assert_eq!(
-            g(Method::Placeholder, ValueType::Text, &Value::String("secret".into())),
+            g(Method::Year, ValueType::Date, &date),
+            Ok(Value::String("1990".into()))
+        );
+        assert_eq!(
+            g(Method::YearMonth, ValueType::Date, &date),
+            Ok(Value::String("1990-07".into()))
+        );
+        assert_eq!(
+            g(Method::AgeBand, ValueType::Date, &date),
+            Ok(Value::String("35-44".into()))
+        );
+        let minor = Value::String("2010-06-02".into());
+        assert_eq!(
+            g(Method::AgeBand, ValueType::Date, &minor),
+            Ok(Value::String("12-15".into()))
+        );
+        let future = Value::String("2030-01-01".into());
+        assert_eq!(
+            g(Method::AgeBand, ValueType::Date, &future),
+            Err(ValueProblem::InvalidValue)
+        );
+        let pc = Value::String("9401 ab".into());
+        assert_eq!(
+            g(Method::Postcode4, ValueType::Postcode, &pc),
+            Ok(Value::String("9401".into()))
+        );
+        let bad = Value::String("0401AB".into());
+        assert_eq!(
+            g(Method::Postcode4, ValueType::Postcode, &bad),
+            Err(ValueProblem::InvalidValue)
+        );
+        assert_eq!(
+            g(
+                Method::Year,
+                ValueType::Date,
+                &Value::String("15-07-1990".into())
+            ),
+            Err(ValueProblem::WrongType)
+        );
+        assert_eq!(
+            g(
+                Method::Placeholder,
+                ValueType::Text,
+                &Value::String("secret".into())
+            ),
             Ok(Value::String(PLACEHOLDER.into()))
         );
     }
 
     #[test]
     fn pointers_hide_unusual_keys() {
-        let root = Crumb { parent: None, step: Step::Key("subject") };
-        let odd = Crumb { parent: Some(&root), step: Step::Key("Jan Jansen") };
-        let idx = Crumb { parent: Some(&odd), step: Step::Index(2) };
+        let root = Crumb {
+            parent: None,
+            step: Step::Key("subject"),
+        };
+        let odd = Crumb {
+            parent: Some(&root),
+            step: Step::Key("Jan Jansen"),
+        };
+        let idx = Crumb {
+            parent: Some(&odd),
+            step: Step::Index(2),
+        };
         assert_eq!(idx.pointer(), "/subject/<key>/2");
-        let dotted = Crumb { parent: None, step: Step::Key("subject.bsn") };
+        let dotted = Crumb {
+            parent: None,
+            step: Step::Key("subject.bsn"),
+        };
         assert_eq!(dotted.pointer(), "/subject.bsn");
     }
 }

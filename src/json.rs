@@ -60,9 +60,11 @@ const TOO_DEEP: &str = "\u{0}too deep";
 /// than `max_depth`.
 pub(crate) fn parse_strict(bytes: &[u8], max_depth: usize) -> Result<Value, JsonError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = StrictValue { depth_left: max_depth }
-        .deserialize(&mut de)
-        .map_err(|e| convert(&e, max_depth))?;
+    let value = StrictValue {
+        depth_left: max_depth,
+    }
+    .deserialize(&mut de)
+    .map_err(|e| convert(&e, max_depth))?;
     de.end().map_err(|e| convert(&e, max_depth))?;
     Ok(value)
 }
@@ -281,7 +283,10 @@ impl Scanner<'_> {
                 }
             }
             _ => {
-                while !matches!(self.peek(), None | Some(b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t')) {
+                while !matches!(
+                    self.peek(),
+                    None | Some(b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t')
+                ) {
                     self.pos += 1;
                 }
                 Some(())

@@ -1,5 +1,13 @@
 #![doc = include_str!("../README.md")]
-#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing))]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
 
 pub mod action;
 pub mod agreement;
@@ -18,11 +26,11 @@ pub use action::{Action, DomainId, Method};
 pub use agreement::{Agreement, NotInForce, Regime, Status};
 pub use diag::{Diagnostic, Diagnostics, Severity};
 pub use gate::{
-    Decision, FieldDecision, Flow, Gate, Outcome, RecordError, Refusal, Released, Removal, RemovalReason, Side,
-    Transfer, PLACEHOLDER, TRANSFER_MEMBER,
+    Decision, FieldDecision, Flow, Gate, Outcome, RecordError, Refusal, Released, Removal,
+    RemovalReason, Side, Transfer, PLACEHOLDER, TRANSFER_MEMBER,
 };
-pub use lines::{gate_json_lines, LineProblem, LineStats};
 pub use json::{JsonError, JsonErrorKind, DEFAULT_MAX_DEPTH};
+pub use lines::{gate_json_lines, LineProblem, LineStats};
 pub use plan::{ClauseRef, FieldPlan, FlowPlan, Via};
 pub use pseudonym::{KeyFileError, KeyRing, ValueProblem};
 pub use registry::{LoadError, PolicySource, Registry};

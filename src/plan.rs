@@ -113,7 +113,8 @@ pub(crate) fn compile(
     let mut domains: Vec<DomainId> = Vec::new();
     let mut fields = Vec::with_capacity(schema.fields().len());
     for (id, field) in schema.fields().iter().enumerate() {
-        let (sender_action, sender_clause) = side_action(sender, outbound, id, &field.path, &field.category, errors);
+        let (sender_action, sender_clause) =
+            side_action(sender, outbound, id, &field.path, &field.category, errors);
         let (recipient_action, recipient_clause) =
             side_action(recipient, inbound, id, &field.path, &field.category, errors);
         let action = sender_action.join(&recipient_action);
@@ -127,7 +128,10 @@ pub(crate) fn compile(
             }),
             _ => None,
         };
-        let requirement = schema.categories.get(&*field.category).and_then(|c| c.requires);
+        let requirement = schema
+            .categories
+            .get(&*field.category)
+            .and_then(|c| c.requires);
         let mut legal_basis: Vec<Arc<str>> = Vec::new();
         for agreement in [sender, recipient] {
             for basis in agreement.purposes.get(purpose).into_iter().flatten() {
@@ -148,8 +152,14 @@ pub(crate) fn compile(
             domain_slot,
         });
     }
-    let retention = outbound.iter().filter_map(|r| r.retention).min_by_key(|p| p.max_days());
-    let regime = outbound.iter().find_map(|r| r.regime).unwrap_or(sender.regime);
+    let retention = outbound
+        .iter()
+        .filter_map(|r| r.retention)
+        .min_by_key(|p| p.max_days());
+    let regime = outbound
+        .iter()
+        .find_map(|r| r.regime)
+        .unwrap_or(sender.regime);
     let conditions = outbound
         .iter()
         .map(|r| (sender, *r))

@@ -81,7 +81,9 @@ impl ActiveKey {
 
 impl fmt::Debug for ActiveKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ActiveKey").field("id", &self.id).finish_non_exhaustive()
+        f.debug_struct("ActiveKey")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
     }
 }
 
@@ -198,10 +200,15 @@ impl KeyRing {
     pub fn from_json(file: &str, bytes: &[u8]) -> Result<KeyRing, KeyFileError> {
         let fail = |pointer: &str, message: String| KeyFileError {
             file: file.to_owned(),
-            place: if pointer.is_empty() { String::new() } else { format!("at `{pointer}`: ") },
+            place: if pointer.is_empty() {
+                String::new()
+            } else {
+                format!("at `{pointer}`: ")
+            },
             message,
         };
-        let value = crate::json::parse_strict(bytes, 8).map_err(|e| fail("", format!("not a valid key file: {e}")))?;
+        let value = crate::json::parse_strict(bytes, 8)
+            .map_err(|e| fail("", format!("not a valid key file: {e}")))?;
         let Value::Object(top) = value else {
             return Err(fail("", "a key file is a JSON object".into()));
         };
@@ -213,18 +220,23 @@ impl KeyRing {
                         return Err(fail("/domains", "expected an object of domains".into()));
                     };
                     for (domain, set) in domains {
-                        let pointer = format!("/domains/{}", crate::json::escape_pointer_segment(&domain));
+                        let pointer =
+                            format!("/domains/{}", crate::json::escape_pointer_segment(&domain));
                         let id = DomainId::new(&domain).ok_or_else(|| {
                             fail(&pointer, "invalid domain name: expected `<group>/<name>` of lowercase letters, digits and `-`".into())
                         })?;
-                        ring.domains.insert(id, parse_key_set(&pointer, set, &fail)?);
+                        ring.domains
+                            .insert(id, parse_key_set(&pointer, set, &fail)?);
                     }
                 }
                 "audit" => ring.audit = Some(parse_key_set("/audit", member, &fail)?),
                 _ => {
                     return Err(fail(
                         "",
-                        format!("unknown field `{}`: expected `domains` or `audit`", printable(&name)),
+                        format!(
+                            "unknown field `{}`: expected `domains` or `audit`",
+                            printable(&name)
+                        ),
                     ))
                 }
             }
@@ -237,7 +249,10 @@ impl KeyRing {
     /// # Errors
     ///
     /// The operating system's random source failed.
-    pub fn generate_file(domains: &[DomainId], audit: bool) -> Result<Zeroizing<String>, getrandom::Error> {
+    pub fn generate_file(
+        domains: &[DomainId],
+        audit: bool,
+    ) -> Result<Zeroizing<String>, getrandom::Error> {
         let fresh = || -> Result<Value, getrandom::Error> {
             let mut secret = Zeroizing::new([0u8; MIN_SECRET_BYTES]);
             getrandom::fill(secret.as_mut())?;
@@ -260,7 +275,11 @@ impl KeyRing {
 
 /// Shows a key name only if it is plainly an identifier.
 fn printable(name: &str) -> &str {
-    if name.len() <= 64 && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_/.".contains(&b)) {
+    if name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_/.".contains(&b))
+    {
         name
     } else {
         "<unprintable>"
@@ -268,7 +287,11 @@ fn printable(name: &str) -> &str {
 }
 
 fn valid_key_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 fn parse_key_set(
@@ -277,7 +300,10 @@ fn parse_key_set(
     fail: &dyn Fn(&str, String) -> KeyFileError,
 ) -> Result<KeySet, KeyFileError> {
     let Value::Object(members) = value else {
-        return Err(fail(pointer, "expected an object with `active` and `keys`".into()));
+        return Err(fail(
+            pointer,
+            "expected an object with `active` and `keys`".into(),
+        ));
     };
     let mut active = None;
     let mut keys = None;
@@ -286,11 +312,19 @@ fn parse_key_set(
             ("active", Value::String(id)) => active = Some(id),
             ("active", _) => return Err(fail(pointer, "`active` must be a key id string".into())),
             ("keys", Value::Object(map)) => keys = Some(map),
-            ("keys", _) => return Err(fail(pointer, "`keys` must be an object of key ids to hex secrets".into())),
+            ("keys", _) => {
+                return Err(fail(
+                    pointer,
+                    "`keys` must be an object of key ids to hex secrets".into(),
+                ))
+            }
             (other, _) => {
                 return Err(fail(
                     pointer,
-                    format!("unknown field `{}`: expected `active` or `keys`", printable(other)),
+                    format!(
+                        "unknown field `{}`: expected `active` or `keys`",
+                        printable(other)
+                    ),
                 ))
             }
         }
@@ -299,22 +333,33 @@ fn parse_key_set(
     let keys = keys.ok_or_else(|| fail(pointer, "missing field `keys`".into()))?;
     let mut parsed = BTreeMap::new();
     for (id, secret) in keys {
-        let key_pointer = format!("{pointer}/keys/{}", crate::json::escape_pointer_segment(printable(&id)));
+        let key_pointer = format!(
+            "{pointer}/keys/{}",
+            crate::json::escape_pointer_segment(printable(&id))
+        );
         if !valid_key_id(&id) {
-            return Err(fail(&key_pointer, "invalid key id: use ASCII letters, digits, `-` and `_`".into()));
+            return Err(fail(
+                &key_pointer,
+                "invalid key id: use ASCII letters, digits, `-` and `_`".into(),
+            ));
         }
         let Value::String(text) = secret else {
             return Err(fail(&key_pointer, "a secret must be a hex string".into()));
         };
         let text = Zeroizing::new(text);
-        let bytes = decode_hex(&text).ok_or_else(|| fail(&key_pointer, "secret is not valid hex".into()))?;
+        let bytes = decode_hex(&text)
+            .ok_or_else(|| fail(&key_pointer, "secret is not valid hex".into()))?;
         if bytes.len() < MIN_SECRET_BYTES {
             return Err(fail(
                 &key_pointer,
-                format!("secret is {} bytes; at least {MIN_SECRET_BYTES} are required", bytes.len()),
+                format!(
+                    "secret is {} bytes; at least {MIN_SECRET_BYTES} are required",
+                    bytes.len()
+                ),
             ));
         }
-        let key = ActiveKey::new(&id, &bytes).ok_or_else(|| fail(&key_pointer, "unusable secret".into()))?;
+        let key = ActiveKey::new(&id, &bytes)
+            .ok_or_else(|| fail(&key_pointer, "unusable secret".into()))?;
         parsed.insert(id, Arc::new(key));
     }
     let Some(active_key) = parsed.remove(&active) else {
@@ -386,10 +431,15 @@ pub fn normalise(value_type: ValueType, value: &Value) -> Result<Cow<'_, str>, V
             Ok(Cow::Borrowed(s))
         }
         (ValueType::Postcode, Value::String(s)) => Ok(Cow::Owned(
-            s.chars().filter(|c| !c.is_whitespace()).flat_map(char::to_uppercase).collect(),
+            s.chars()
+                .filter(|c| !c.is_whitespace())
+                .flat_map(char::to_uppercase)
+                .collect(),
         )),
         (ValueType::String | ValueType::Text, Value::String(s)) => Ok(Cow::Borrowed(s)),
-        (ValueType::Boolean, Value::Bool(b)) => Ok(Cow::Borrowed(if *b { "true" } else { "false" })),
+        (ValueType::Boolean, Value::Bool(b)) => {
+            Ok(Cow::Borrowed(if *b { "true" } else { "false" }))
+        }
         (ValueType::Number, Value::Number(n)) => Ok(Cow::Owned(n.to_string())),
         _ => Err(ValueProblem::WrongType),
     }
@@ -399,8 +449,13 @@ pub fn normalise(value_type: ValueType, value: &Value) -> Result<Cow<'_, str>, V
 pub(crate) fn check_type(value_type: ValueType, value: &Value) -> Result<(), ValueProblem> {
     match (value_type, value) {
         (ValueType::Bsn, Value::String(s)) => normalise_bsn(s).map(drop),
-        (ValueType::Date, Value::String(s)) => parse_date(s).map(drop).ok_or(ValueProblem::WrongType),
-        (ValueType::Name | ValueType::Postcode | ValueType::String | ValueType::Text, Value::String(_))
+        (ValueType::Date, Value::String(s)) => {
+            parse_date(s).map(drop).ok_or(ValueProblem::WrongType)
+        }
+        (
+            ValueType::Name | ValueType::Postcode | ValueType::String | ValueType::Text,
+            Value::String(_),
+        )
         | (ValueType::Boolean, Value::Bool(_))
         | (ValueType::Number, Value::Number(_)) => Ok(()),
         _ => Err(ValueProblem::WrongType),
@@ -411,9 +466,13 @@ pub(crate) fn check_type(value_type: ValueType, value: &Value) -> Result<(), Val
 pub(crate) fn parse_date(s: &str) -> Option<chrono::NaiveDate> {
     let b = s.as_bytes();
     let shape_ok = b.len() == 10
-        && b.iter()
-            .enumerate()
-            .all(|(i, c)| if i == 4 || i == 7 { *c == b'-' } else { c.is_ascii_digit() });
+        && b.iter().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                *c == b'-'
+            } else {
+                c.is_ascii_digit()
+            }
+        });
     if !shape_ok {
         return None;
     }
@@ -458,12 +517,33 @@ mod tests {
 
     #[test]
     fn eleven_proof_edge_cases() {
-        for valid in ["999998523", "999998535", "999996708", "999992934", "999995844", "9999.98.523", "999 998 523"] {
+        for valid in [
+            "999998523",
+            "999998535",
+            "999996708",
+            "999992934",
+            "999995844",
+            "9999.98.523",
+            "999 998 523",
+        ] {
             assert!(normalise_bsn(valid).is_ok(), "{valid}");
         }
         assert_eq!(normalise_bsn("9999.98.523").unwrap(), "999998523");
-        for invalid in ["999998620", "000000000", "00000000", "12345678", "1234567890", "99999852a", "", "９９９９９８５２３"] {
-            assert_eq!(normalise_bsn(invalid), Err(ValueProblem::InvalidBsn), "{invalid}");
+        for invalid in [
+            "999998620",
+            "000000000",
+            "00000000",
+            "12345678",
+            "1234567890",
+            "99999852a",
+            "",
+            "９９９９９８５２３",
+        ] {
+            assert_eq!(
+                normalise_bsn(invalid),
+                Err(ValueProblem::InvalidBsn),
+                "{invalid}"
+            );
         }
         // 8 digits get a leading zero before the 11-proof.
         assert_eq!(normalise_bsn("12345672").unwrap(), "012345672");
@@ -480,7 +560,9 @@ mod tests {
     #[test]
     fn key_files_reject_bad_secrets_without_showing_them() {
         let secret = "ab".repeat(32);
-        let good = format!(r#"{{"domains": {{"drenthe/mensenhandel": {{"active": "k2", "keys": {{"k1": "{secret}", "k2": "{secret}"}}}}}}}}"#);
+        let good = format!(
+            r#"{{"domains": {{"drenthe/mensenhandel": {{"active": "k2", "keys": {{"k1": "{secret}", "k2": "{secret}"}}}}}}}}"#
+        );
         let ring = KeyRing::from_json("k.json", good.as_bytes()).unwrap();
         let d = DomainId::new("drenthe/mensenhandel").unwrap();
         assert_eq!(ring.domain(&d).unwrap().active().id(), "k2");
@@ -490,15 +572,27 @@ mod tests {
         let e = KeyRing::from_json("k.json", short.as_bytes()).unwrap_err();
         assert!(e.to_string().contains("at least 32"), "{e}");
         assert!(!e.to_string().contains("abcd"));
-        let nonhex = format!(r#"{{"domains": {{"a/b": {{"active": "k1", "keys": {{"k1": "{}zz"}}}}}}}}"#, "ab".repeat(32));
+        let nonhex = format!(
+            r#"{{"domains": {{"a/b": {{"active": "k1", "keys": {{"k1": "{}zz"}}}}}}}}"#,
+            "ab".repeat(32)
+        );
         let e = KeyRing::from_json("k.json", nonhex.as_bytes()).unwrap_err();
         assert!(e.to_string().contains("not valid hex"), "{e}");
         assert!(!e.to_string().contains("abab"));
-        let missing = format!(r#"{{"domains": {{"a/b": {{"active": "k9", "keys": {{"k1": "{secret}"}}}}}}}}"#);
-        assert!(KeyRing::from_json("k.json", missing.as_bytes()).unwrap_err().to_string().contains("not among"));
+        let missing = format!(
+            r#"{{"domains": {{"a/b": {{"active": "k9", "keys": {{"k1": "{secret}"}}}}}}}}"#
+        );
+        assert!(KeyRing::from_json("k.json", missing.as_bytes())
+            .unwrap_err()
+            .to_string()
+            .contains("not among"));
         let unknown = r#"{"domains": {}, "extra": 1}"#;
-        assert!(KeyRing::from_json("k.json", unknown.as_bytes()).unwrap_err().to_string().contains("unknown field"));
-        let numeric = r#"{"domains": {"a/b": {"active": "k1", "keys": {"k1": 12345678901234567890}}}}"#;
+        assert!(KeyRing::from_json("k.json", unknown.as_bytes())
+            .unwrap_err()
+            .to_string()
+            .contains("unknown field"));
+        let numeric =
+            r#"{"domains": {"a/b": {"active": "k1", "keys": {"k1": 12345678901234567890}}}}"#;
         let e = KeyRing::from_json("k.json", numeric.as_bytes()).unwrap_err();
         assert!(!e.to_string().contains("12345678901234567890"));
     }

@@ -1,7 +1,9 @@
 //! Loading, validating and compiling a policy set: the schema and every agreement.
 
 use crate::action::{Action, Method};
-use crate::agreement::{Agreement, AgreementFile, Condition, Rule, RuleFile, Selector, SelectorFile};
+use crate::agreement::{
+    Agreement, AgreementFile, Condition, Rule, RuleFile, Selector, SelectorFile,
+};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::json::escape_pointer_segment as esc;
 use crate::plan::{compile, FlowPlan};
@@ -74,7 +76,10 @@ impl Registry {
             match result {
                 Ok(text) => Some(PolicySource { file, text }),
                 Err(e) => {
-                    diags.push(Diagnostic::error(&file, format!("cannot read policy file: {e}")));
+                    diags.push(Diagnostic::error(
+                        &file,
+                        format!("cannot read policy file: {e}"),
+                    ));
                     None
                 }
             }
@@ -87,8 +92,14 @@ impl Registry {
                     match sorted_entries(&province) {
                         Ok(files) => {
                             for file in files {
-                                let name = file.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-                                if file.is_file() && name.ends_with(".json") && !name.ends_with(".schema.json") {
+                                let name = file
+                                    .file_name()
+                                    .and_then(|n| n.to_str())
+                                    .unwrap_or_default();
+                                if file.is_file()
+                                    && name.ends_with(".json")
+                                    && !name.ends_with(".schema.json")
+                                {
                                     agreements.extend(read(&file, &mut diags));
                                 }
                             }
@@ -100,10 +111,15 @@ impl Registry {
                     }
                 }
             }
-            Err(e) => diags.push(Diagnostic::error(&dir.display().to_string(), format!("cannot read policy folder: {e}"))),
+            Err(e) => diags.push(Diagnostic::error(
+                &dir.display().to_string(),
+                format!("cannot read policy folder: {e}"),
+            )),
         }
         match schema {
-            Some(schema) if diags.error_count() == 0 => Registry::from_sources(&schema, &agreements),
+            Some(schema) if diags.error_count() == 0 => {
+                Registry::from_sources(&schema, &agreements)
+            }
             _ => {
                 diags.sort();
                 Err(LoadError { diagnostics: diags })
@@ -116,7 +132,10 @@ impl Registry {
     /// # Errors
     ///
     /// As [`Registry::load_dir`].
-    pub fn from_sources(schema: &PolicySource, agreements: &[PolicySource]) -> Result<Registry, LoadError> {
+    pub fn from_sources(
+        schema: &PolicySource,
+        agreements: &[PolicySource],
+    ) -> Result<Registry, LoadError> {
         let mut diags = Diagnostics::default();
         let Some(schema) = Schema::parse(&schema.file, &schema.text, &mut diags) else {
             diags.sort();
@@ -127,7 +146,8 @@ impl Registry {
         let parsed: Vec<(&PolicySource, AgreementFile)> = agreements
             .iter()
             .filter_map(|src| {
-                crate::diag::parse_file::<AgreementFile>(&src.file, &src.text, None, &mut diags).map(|a| (src, a))
+                crate::diag::parse_file::<AgreementFile>(&src.file, &src.text, None, &mut diags)
+                    .map(|a| (src, a))
             })
             .collect();
         let known = Known {
@@ -151,11 +171,17 @@ impl Registry {
             };
             if let Some(agreement) = ctx.agreement(file) {
                 if let Some(&first) = by_id.get(&agreement.id) {
-                    let other = checked.get(first).map(|a| a.file.clone()).unwrap_or_default();
+                    let other = checked
+                        .get(first)
+                        .map(|a| a.file.clone())
+                        .unwrap_or_default();
                     diags.push(
                         Diagnostic::error(
                             &src.file,
-                            format!("organisation `{}` already has an agreement in `{other}`", agreement.id),
+                            format!(
+                                "organisation `{}` already has an agreement in `{other}`",
+                                agreement.id
+                            ),
                         )
                         .at_pointer(&src.text, "/organisation")
                         .in_agreement(Some(&agreement.id)),
@@ -167,15 +193,21 @@ impl Registry {
             }
         }
 
-        let purposes: HashMap<String, usize> =
-            schema.purposes.keys().enumerate().map(|(i, p)| (p.clone(), i)).collect();
+        let purposes: HashMap<String, usize> = schema
+            .purposes
+            .keys()
+            .enumerate()
+            .map(|(i, p)| (p.clone(), i))
+            .collect();
         let mut flows = HashMap::new();
         let mut conflicts = Vec::new();
         if diags.error_count() == 0 {
             for (si, sender) in checked.iter().enumerate() {
                 for (ri, recipient) in checked.iter().enumerate() {
                     for (purpose, &pi) in &purposes {
-                        if !sender.purposes.contains_key(purpose) || !recipient.purposes.contains_key(purpose) {
+                        if !sender.purposes.contains_key(purpose)
+                            || !recipient.purposes.contains_key(purpose)
+                        {
                             continue;
                         }
                         let outbound: Vec<&Rule> = sender
@@ -191,7 +223,15 @@ impl Registry {
                         if outbound.is_empty() || inbound.is_empty() {
                             continue;
                         }
-                        let plan = compile(&schema, sender, recipient, purpose, &outbound, &inbound, &mut conflicts);
+                        let plan = compile(
+                            &schema,
+                            sender,
+                            recipient,
+                            purpose,
+                            &outbound,
+                            &inbound,
+                            &mut conflicts,
+                        );
                         flows.insert((si, ri, pi), Arc::new(plan));
                     }
                 }
@@ -200,7 +240,10 @@ impl Registry {
         for conflict in conflicts {
             diags.push(conflict);
         }
-        let sources: HashMap<&str, &str> = agreements.iter().map(|s| (s.file.as_str(), s.text.as_str())).collect();
+        let sources: HashMap<&str, &str> = agreements
+            .iter()
+            .map(|s| (s.file.as_str(), s.text.as_str()))
+            .collect();
         diags.locate_pointers(|file| sources.get(file).map(|t| (*t).to_owned()));
         diags.sort();
         if diags.error_count() > 0 {
@@ -268,7 +311,10 @@ fn sorted_entries(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut entries = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
-        let hidden = path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.'));
+        let hidden = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with('.'));
         if !hidden {
             entries.push(path);
         }
@@ -292,7 +338,10 @@ struct Checker<'a> {
 }
 
 fn valid_name(text: &str) -> bool {
-    !text.is_empty() && text.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+    !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
 impl Checker<'_> {
@@ -340,7 +389,10 @@ impl Checker<'_> {
             }
         };
         let path = Path::new(&self.src.file);
-        let file_name = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+        let file_name = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
         let folder = path
             .parent()
             .and_then(|p| p.file_name())
@@ -349,14 +401,29 @@ impl Checker<'_> {
         if !province.is_empty() && (file_name != name || folder != province) {
             self.error(
                 "/organisation",
-                format!("the agreement of `{}` must be in `{province}/{name}.json`", file.organisation),
+                format!(
+                    "the agreement of `{}` must be in `{province}/{name}.json`",
+                    file.organisation
+                ),
             );
         }
         if !valid_name(&file.kind) {
-            self.error("/kind", format!("invalid kind `{}`: use lowercase letters, digits and `-`", file.kind));
+            self.error(
+                "/kind",
+                format!(
+                    "invalid kind `{}`: use lowercase letters, digits and `-`",
+                    file.kind
+                ),
+            );
         }
         if file.valid.from > file.valid.until {
-            self.error("/valid", format!("validity starts ({}) after it ends ({})", file.valid.from, file.valid.until));
+            self.error(
+                "/valid",
+                format!(
+                    "validity starts ({}) after it ends ({})",
+                    file.valid.from, file.valid.until
+                ),
+            );
         }
         let max_retention = self.period("/max_retention", file.max_retention.as_deref());
 
@@ -366,7 +433,10 @@ impl Checker<'_> {
             if !self.schema.purposes.contains_key(purpose) {
                 self.error(
                     &pointer,
-                    format!("unknown purpose `{purpose}`{}", hint(purpose, self.schema.purposes.keys())),
+                    format!(
+                        "unknown purpose `{purpose}`{}",
+                        hint(purpose, self.schema.purposes.keys())
+                    ),
                 );
             }
             let mut bases = Vec::new();
@@ -376,11 +446,18 @@ impl Checker<'_> {
                 } else {
                     self.error(
                         &format!("{pointer}/legal_basis/{i}"),
-                        format!("unknown legal basis `{basis}`{}", hint(basis, self.schema.legal_bases.keys())),
+                        format!(
+                            "unknown legal basis `{basis}`{}",
+                            hint(basis, self.schema.legal_bases.keys())
+                        ),
                     );
                 }
             }
-            if !spec.legal_basis.iter().any(|b| self.schema.basis_grants(b, Grant::Lawfulness)) {
+            if !spec
+                .legal_basis
+                .iter()
+                .any(|b| self.schema.basis_grants(b, Grant::Lawfulness))
+            {
                 self.error(
                     &format!("{pointer}/legal_basis"),
                     format!("purpose `{purpose}` has no legal basis that grants lawfulness (AVG art. 6 or a sector law)"),
@@ -396,9 +473,18 @@ impl Checker<'_> {
             for (i, rule) in rules.into_iter().enumerate() {
                 let pointer = format!("/{direction}/{i}");
                 if !ids.insert(rule.id.clone()) {
-                    self.error(&format!("{pointer}/id"), format!("duplicate rule id `{}`", rule.id));
+                    self.error(
+                        &format!("{pointer}/id"),
+                        format!("duplicate rule id `{}`", rule.id),
+                    );
                 }
-                if let Some(rule) = self.rule(&pointer, direction == "outbound", rule, &purposes, max_retention) {
+                if let Some(rule) = self.rule(
+                    &pointer,
+                    direction == "outbound",
+                    rule,
+                    &purposes,
+                    max_retention,
+                ) {
                     if direction == "outbound" {
                         outbound.push(rule);
                     } else {
@@ -441,15 +527,29 @@ impl Checker<'_> {
         if !valid_name(&rule.id) {
             self.error(
                 &format!("{pointer}/id"),
-                format!("invalid rule id `{}`: use lowercase letters, digits and `-`", rule.id),
+                format!(
+                    "invalid rule id `{}`: use lowercase letters, digits and `-`",
+                    rule.id
+                ),
             );
         }
-        let (wanted, unwanted) = if outbound { ("to", "from") } else { ("from", "to") };
-        let (selector_file, stray) = if outbound { (rule.to, rule.from) } else { (rule.from, rule.to) };
+        let (wanted, unwanted) = if outbound {
+            ("to", "from")
+        } else {
+            ("from", "to")
+        };
+        let (selector_file, stray) = if outbound {
+            (rule.to, rule.from)
+        } else {
+            (rule.from, rule.to)
+        };
         if stray.is_some() {
             self.error(
                 &format!("{pointer}/{unwanted}"),
-                format!("an {} rule names its counterparty with `{wanted}`, not `{unwanted}`", if outbound { "outbound" } else { "inbound" }),
+                format!(
+                    "an {} rule names its counterparty with `{wanted}`, not `{unwanted}`",
+                    if outbound { "outbound" } else { "inbound" }
+                ),
             );
         }
         let selector = match selector_file {
@@ -472,7 +572,10 @@ impl Checker<'_> {
         }
         let retention = self.period(&format!("{pointer}/retention"), rule.retention.as_deref());
         if outbound && rule.retention.is_none() {
-            self.warning(pointer, format!("outbound rule `{}` sets no retention period", rule.id));
+            self.warning(
+                pointer,
+                format!("outbound rule `{}` sets no retention period", rule.id),
+            );
         }
         if let (Some(r), Some(max)) = (retention, max_retention) {
             if r.max_days() > max.max_days() {
@@ -488,12 +591,21 @@ impl Checker<'_> {
         for (category, action) in rule.categories {
             let at = format!("{pointer}/categories/{}", esc(&category));
             let Some(def) = self.schema.categories.get(&category) else {
-                self.error(&at, format!("unknown category `{category}`{}", hint(&category, self.schema.categories.keys())));
+                self.error(
+                    &at,
+                    format!(
+                        "unknown category `{category}`{}",
+                        hint(&category, self.schema.categories.keys())
+                    ),
+                );
                 continue;
             };
             let requires = def.requires;
-            let field_types: Vec<(String, ValueType)> =
-                self.schema.fields_of(&category).map(|(_, f)| (f.path.to_string(), f.value_type)).collect();
+            let field_types: Vec<(String, ValueType)> = self
+                .schema
+                .fields_of(&category)
+                .map(|(_, f)| (f.path.to_string(), f.value_type))
+                .collect();
             for (path, value_type) in field_types {
                 self.action_fits(&at, &action, &path, value_type);
             }
@@ -505,20 +617,37 @@ impl Checker<'_> {
             let at = format!("{pointer}/paths/{}", esc(&path));
             let Some(id) = self.schema.field(&path) else {
                 let candidates = self.schema.fields().iter().map(|f| f.path.to_string());
-                self.error(&at, format!("unknown field path `{path}`{}", hint(&path, candidates)));
+                self.error(
+                    &at,
+                    format!("unknown field path `{path}`{}", hint(&path, candidates)),
+                );
                 continue;
             };
-            let Some(field) = self.schema.field_by_id(id) else { continue };
+            let Some(field) = self.schema.field_by_id(id) else {
+                continue;
+            };
             let (category, value_type) = (field.category.to_string(), field.value_type);
-            let requires = self.schema.categories.get(&category).and_then(|c| c.requires);
+            let requires = self
+                .schema
+                .categories
+                .get(&category)
+                .and_then(|c| c.requires);
             self.action_fits(&at, &action, &path, value_type);
             self.basis_covers(&at, &action, &category, requires, &bases, &rule.purpose);
             paths.insert(id, action);
         }
         if categories.is_empty() && paths.is_empty() {
-            self.warning(pointer, format!("rule `{}` names no category and no path, so it lets nothing cross", rule.id));
+            self.warning(
+                pointer,
+                format!(
+                    "rule `{}` names no category and no path, so it lets nothing cross",
+                    rule.id
+                ),
+            );
         }
-        let condition = rule.when.and_then(|w| self.condition(&format!("{pointer}/when"), w.path, w.allowed));
+        let condition = rule
+            .when
+            .and_then(|w| self.condition(&format!("{pointer}/when"), w.path, w.allowed));
         if self.diags.error_count() > errors_before {
             return None;
         }
@@ -555,7 +684,10 @@ impl Checker<'_> {
                 if !self.known.kinds.contains(&kind) {
                     self.error(
                         &format!("{pointer}/kind"),
-                        format!("no organisation of kind `{kind}` has an agreement{}", hint(&kind, &self.known.kinds)),
+                        format!(
+                            "no organisation of kind `{kind}` has an agreement{}",
+                            hint(&kind, &self.known.kinds)
+                        ),
                     );
                     ok = false;
                 }
@@ -581,11 +713,16 @@ impl Checker<'_> {
     }
 
     fn action_fits(&mut self, pointer: &str, action: &Action, path: &str, value_type: ValueType) {
-        let Action::Generalise(method) = action else { return };
+        let Action::Generalise(method) = action else {
+            return;
+        };
         let fits = match method {
             Method::Year | Method::YearMonth | Method::AgeBand => value_type == ValueType::Date,
             Method::Postcode4 => value_type == ValueType::Postcode,
-            Method::Placeholder => matches!(value_type, ValueType::String | ValueType::Text | ValueType::Name),
+            Method::Placeholder => matches!(
+                value_type,
+                ValueType::String | ValueType::Text | ValueType::Name
+            ),
         };
         if !fits {
             self.error(
@@ -619,14 +756,27 @@ impl Checker<'_> {
         );
     }
 
-    fn condition(&mut self, pointer: &str, path: String, allowed: Vec<String>) -> Option<Condition> {
+    fn condition(
+        &mut self,
+        pointer: &str,
+        path: String,
+        allowed: Vec<String>,
+    ) -> Option<Condition> {
         let Some(field) = self.schema.field(&path) else {
             let candidates = self.schema.fields().iter().map(|f| f.path.to_string());
-            self.error(&format!("{pointer}/path"), format!("unknown field path `{path}`{}", hint(&path, candidates)));
+            self.error(
+                &format!("{pointer}/path"),
+                format!("unknown field path `{path}`{}", hint(&path, candidates)),
+            );
             return None;
         };
         let def = self.schema.field_by_id(field)?;
-        if def.in_array || !matches!(def.value_type, ValueType::String | ValueType::Boolean | ValueType::Number) {
+        if def.in_array
+            || !matches!(
+                def.value_type,
+                ValueType::String | ValueType::Boolean | ValueType::Number
+            )
+        {
             self.error(
                 &format!("{pointer}/path"),
                 format!("a condition needs a string, boolean or number field outside arrays; `{path}` is not one"),
@@ -634,7 +784,10 @@ impl Checker<'_> {
             return None;
         }
         if allowed.is_empty() {
-            self.error(&format!("{pointer}/in"), "a condition needs at least one allowed value".into());
+            self.error(
+                &format!("{pointer}/in"),
+                "a condition needs at least one allowed value".into(),
+            );
             return None;
         }
         Some(Condition {

@@ -198,7 +198,10 @@ impl Schema {
     }
 
     /// Fields of a category.
-    pub fn fields_of<'a>(&'a self, category: &'a str) -> impl Iterator<Item = (FieldId, &'a Field)> + 'a {
+    pub fn fields_of<'a>(
+        &'a self,
+        category: &'a str,
+    ) -> impl Iterator<Item = (FieldId, &'a Field)> + 'a {
         self.fields
             .iter()
             .enumerate()
@@ -223,7 +226,10 @@ impl Schema {
         for (id, basis) in &raw.legal_bases {
             if basis.grants.is_empty() {
                 error(
-                    format!("/legal_bases/{}/grants", crate::json::escape_pointer_segment(id)),
+                    format!(
+                        "/legal_bases/{}/grants",
+                        crate::json::escape_pointer_segment(id)
+                    ),
                     format!("legal basis `{id}` grants nothing"),
                 );
             }
@@ -260,7 +266,13 @@ impl Schema {
         for (id, field) in fields.iter().enumerate() {
             let segments: Vec<&str> = field.path.split('.').collect();
             if let Err(message) = insert(&mut tree, &field.path, &segments, id) {
-                error(format!("/fields/{}", crate::json::escape_pointer_segment(&field.path)), message);
+                error(
+                    format!(
+                        "/fields/{}",
+                        crate::json::escape_pointer_segment(&field.path)
+                    ),
+                    message,
+                );
             }
         }
         if diags.error_count() > errors_before {
@@ -274,16 +286,36 @@ impl Schema {
             .collect();
         Some(Schema {
             version: raw.version,
-            purposes: raw.purposes.into_iter().map(|(id, p)| (id, p.title)).collect(),
+            purposes: raw
+                .purposes
+                .into_iter()
+                .map(|(id, p)| (id, p.title))
+                .collect(),
             legal_bases: raw
                 .legal_bases
                 .into_iter()
-                .map(|(id, b)| (id, LegalBasis { title: b.title, grants: b.grants }))
+                .map(|(id, b)| {
+                    (
+                        id,
+                        LegalBasis {
+                            title: b.title,
+                            grants: b.grants,
+                        },
+                    )
+                })
                 .collect(),
             categories: raw
                 .categories
                 .into_iter()
-                .map(|(id, c)| (id, Category { title: c.title, requires: c.requires }))
+                .map(|(id, c)| {
+                    (
+                        id,
+                        Category {
+                            title: c.title,
+                            requires: c.requires,
+                        },
+                    )
+                })
                 .collect(),
             fields,
             by_path,

@@ -45,7 +45,9 @@ fn distance(a: &str, b: &str) -> usize {
         for (j, cb) in b.iter().enumerate() {
             let cost = usize::from(ca != cb);
             let get = |i, j| d.get(at(i, j)).copied().unwrap_or(usize::MAX / 2);
-            let mut best = (get(i, j + 1) + 1).min(get(i + 1, j) + 1).min(get(i, j) + cost);
+            let mut best = (get(i, j + 1) + 1)
+                .min(get(i + 1, j) + 1)
+                .min(get(i, j) + cost);
             if i > 0 && j > 0 && a.get(i - 1) == Some(cb) && b.get(j - 1) == Some(ca) {
                 best = best.min(get(i - 1, j - 1) + 1);
             }
@@ -65,8 +67,14 @@ mod tests {
     fn close_names_are_suggested() {
         assert_eq!(distance("politie", "poltie"), 1);
         assert_eq!(distance("ggd", "gdg"), 1);
-        assert_eq!(closest("drente/ggd", ["drenthe/ggd", "groningen/ggd"]).as_deref(), Some("drenthe/ggd"));
-        assert_eq!(closest("helth", ["health", "case"]).as_deref(), Some("health"));
+        assert_eq!(
+            closest("drente/ggd", ["drenthe/ggd", "groningen/ggd"]).as_deref(),
+            Some("drenthe/ggd")
+        );
+        assert_eq!(
+            closest("helth", ["health", "case"]).as_deref(),
+            Some("health")
+        );
         assert_eq!(closest("zzzzzz", ["health", "case"]), None);
         assert_eq!(hint("x", ["y"]), " (did you mean `y`?)");
     }

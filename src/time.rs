@@ -42,7 +42,10 @@ impl Period {
         for (unit, slot) in [('Y', &mut years), ('M', &mut months), ('D', &mut days)] {
             if let Some(end) = rest.find(unit) {
                 let digits = rest.get(..end)?;
-                if digits.is_empty() || digits.len() > 5 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                if digits.is_empty()
+                    || digits.len() > 5
+                    || !digits.bytes().all(|b| b.is_ascii_digit())
+                {
                     return None;
                 }
                 *slot = digits.parse().ok()?;
@@ -98,14 +101,32 @@ mod tests {
     #[test]
     fn amsterdam_dates_follow_dst() {
         // Winter: 23:30 UTC is already the next day in Amsterdam (UTC+1).
-        assert_eq!(amsterdam_date(utc("2026-01-15T23:30:00Z")).to_string(), "2026-01-16");
-        assert_eq!(amsterdam_date(utc("2026-01-15T22:59:00Z")).to_string(), "2026-01-15");
+        assert_eq!(
+            amsterdam_date(utc("2026-01-15T23:30:00Z")).to_string(),
+            "2026-01-16"
+        );
+        assert_eq!(
+            amsterdam_date(utc("2026-01-15T22:59:00Z")).to_string(),
+            "2026-01-15"
+        );
         // Summer: UTC+2.
-        assert_eq!(amsterdam_date(utc("2026-07-15T22:00:00Z")).to_string(), "2026-07-16");
-        assert_eq!(amsterdam_date(utc("2026-07-15T21:59:59Z")).to_string(), "2026-07-15");
+        assert_eq!(
+            amsterdam_date(utc("2026-07-15T22:00:00Z")).to_string(),
+            "2026-07-16"
+        );
+        assert_eq!(
+            amsterdam_date(utc("2026-07-15T21:59:59Z")).to_string(),
+            "2026-07-15"
+        );
         // 2026: DST from 29 March to 25 October, 01:00 UTC.
-        assert_eq!(amsterdam_date(utc("2026-03-29T22:30:00Z")).to_string(), "2026-03-30");
-        assert_eq!(amsterdam_date(utc("2026-10-25T22:30:00Z")).to_string(), "2026-10-25");
+        assert_eq!(
+            amsterdam_date(utc("2026-03-29T22:30:00Z")).to_string(),
+            "2026-03-30"
+        );
+        assert_eq!(
+            amsterdam_date(utc("2026-10-25T22:30:00Z")).to_string(),
+            "2026-10-25"
+        );
     }
 
     #[test]
@@ -113,9 +134,25 @@ mod tests {
         let p = Period::parse("P1Y6M").unwrap();
         assert_eq!(p.to_string(), "P1Y6M");
         let start = NaiveDate::from_ymd_opt(2024, 2, 29).unwrap();
-        assert_eq!(Period::parse("P1Y").unwrap().deadline(start).unwrap().to_string(), "2025-02-28");
-        assert_eq!(Period::parse("P90D").unwrap().deadline(start).unwrap().to_string(), "2024-05-29");
-        for bad in ["", "P", "2Y", "P2", "PY", "P-1Y", "P1D1Y", "P1W", "P1000Y", "P1YT1H"] {
+        assert_eq!(
+            Period::parse("P1Y")
+                .unwrap()
+                .deadline(start)
+                .unwrap()
+                .to_string(),
+            "2025-02-28"
+        );
+        assert_eq!(
+            Period::parse("P90D")
+                .unwrap()
+                .deadline(start)
+                .unwrap()
+                .to_string(),
+            "2024-05-29"
+        );
+        for bad in [
+            "", "P", "2Y", "P2", "PY", "P-1Y", "P1D1Y", "P1W", "P1000Y", "P1YT1H",
+        ] {
             assert!(Period::parse(bad).is_none(), "{bad}");
         }
     }

@@ -20,19 +20,29 @@ const FLOWS: [(&str, &str, &str); 4] = [
 
 const PROVINCES: [&str; 3] = ["drenthe", "groningen", "friesland"];
 
-pub(crate) fn run(policies: &Path, records: &Path, keys: Option<&Path>, at: Option<DateTime<Utc>>) -> Result<ExitCode, Failure> {
+pub(crate) fn run(
+    policies: &Path,
+    records: &Path,
+    keys: Option<&Path>,
+    at: Option<DateTime<Utc>>,
+) -> Result<ExitCode, Failure> {
     let registry = load(policies)?;
     let keys = match keys {
         Some(path) => load_keys(Some(path))?,
         None => {
-            let mut domains: Vec<_> = registry.plans().flat_map(|p| p.domains.iter().cloned()).collect();
+            let mut domains: Vec<_> = registry
+                .plans()
+                .flat_map(|p| p.domains.iter().cloned())
+                .collect();
             domains.sort();
             domains.dedup();
-            let text = KeyRing::generate_file(&domains, false).map_err(|e| Failure(format!("no random source: {e}")))?;
+            let text = KeyRing::generate_file(&domains, false)
+                .map_err(|e| Failure(format!("no random source: {e}")))?;
             KeyRing::from_json("throw-away demo keys", text.as_bytes())?
         }
     };
-    let text = std::fs::read_to_string(records).map_err(|e| Failure(format!("cannot read `{}`: {e}", records.display())))?;
+    let text = std::fs::read_to_string(records)
+        .map_err(|e| Failure(format!("cannot read `{}`: {e}", records.display())))?;
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     let gate = Gate::new(registry, keys);
     let at = at.unwrap_or_else(Utc::now);
@@ -46,7 +56,20 @@ pub(crate) fn run(policies: &Path, records: &Path, keys: Option<&Path>, at: Opti
         for (from_kind, to_kind, purpose) in FLOWS {
             let from = format!("{province}/{from_kind}");
             let to = format!("{province}/{to_kind}");
-            print!("{}", flow_report(&gate, &Transfer { from: &from, to: &to, purpose, at }, province, &lines));
+            print!(
+                "{}",
+                flow_report(
+                    &gate,
+                    &Transfer {
+                        from: &from,
+                        to: &to,
+                        purpose,
+                        at
+                    },
+                    province,
+                    &lines
+                )
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -58,7 +81,10 @@ fn record_province(line: &str) -> Option<String> {
 }
 
 fn flow_report(gate: &Gate, transfer: &Transfer<'_>, province: &str, lines: &[&str]) -> String {
-    let mut out = format!("== {} -> {} for {} ==\n", transfer.from, transfer.to, transfer.purpose);
+    let mut out = format!(
+        "== {} -> {} for {} ==\n",
+        transfer.from, transfer.to, transfer.purpose
+    );
     let flow = match gate.flow(transfer) {
         Ok(flow) => flow,
         Err(refusal) => {
@@ -78,7 +104,11 @@ fn flow_report(gate: &Gate, transfer: &Transfer<'_>, province: &str, lines: &[&s
         plan.sender_rules.join(", "),
         plan.recipient_rules.join(", "),
     );
-    let mine: Vec<&str> = lines.iter().copied().filter(|l| record_province(l).as_deref() == Some(province)).collect();
+    let mine: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| record_province(l).as_deref() == Some(province))
+        .collect();
     let mut by_action: BTreeMap<u8, BTreeMap<String, String>> = BTreeMap::new();
     let mut dropped: BTreeMap<String, u32> = BTreeMap::new();
     let (mut released, mut refused) = (0, Vec::new());
@@ -101,12 +131,18 @@ fn flow_report(gate: &Gate, transfer: &Transfer<'_>, province: &str, lines: &[&s
                             ),
                         ),
                     };
-                    by_action.entry(rank).or_default().insert(f.path.to_owned(), label);
+                    by_action
+                        .entry(rank)
+                        .or_default()
+                        .insert(f.path.to_owned(), label);
                 }
                 for removal in r.decision.removed() {
                     let what = match removal.reason {
                         RemovalReason::UnknownField => format!("unknown field {}", removal.pointer),
-                        reason => format!("{reason} at {}", removal.path.as_deref().unwrap_or(&removal.pointer)),
+                        reason => format!(
+                            "{reason} at {}",
+                            removal.path.as_deref().unwrap_or(&removal.pointer)
+                        ),
                     };
                     *dropped.entry(what).or_default() += 1;
                 }
@@ -127,9 +163,15 @@ fn flow_report(gate: &Gate, transfer: &Transfer<'_>, province: &str, lines: &[&s
     );
     let headings = ["plain", "generalised", "pseudonymised", "removed"];
     for (rank, heading) in headings.iter().enumerate() {
-        let Some(fields) = by_action.get(&u8::try_from(rank).unwrap_or(0)) else { continue };
+        let Some(fields) = by_action.get(&u8::try_from(rank).unwrap_or(0)) else {
+            continue;
+        };
         if rank == 0 || rank == 3 && fields.values().all(String::is_empty) {
-            let _ = writeln!(out, "   {heading:<14} {}", fields.keys().cloned().collect::<Vec<_>>().join(", "));
+            let _ = writeln!(
+                out,
+                "   {heading:<14} {}",
+                fields.keys().cloned().collect::<Vec<_>>().join(", ")
+            );
         } else {
             for (path, label) in fields {
                 let _ = writeln!(out, "   {heading:<14} {path}{label}");
@@ -148,4 +190,3 @@ fn flow_report(gate: &Gate, transfer: &Transfer<'_>, province: &str, lines: &[&s
     out.push('\n');
     out
 }
-

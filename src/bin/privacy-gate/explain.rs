@@ -10,7 +10,8 @@ use std::process::ExitCode;
 pub(crate) fn run(args: &FlowArgs, json: bool, input: Option<&Path>) -> Result<ExitCode, Failure> {
     let gate = build_gate(args)?;
     let bytes = match input {
-        Some(path) => std::fs::read(path).map_err(|e| Failure(format!("cannot read `{}`: {e}", path.display())))?,
+        Some(path) => std::fs::read(path)
+            .map_err(|e| Failure(format!("cannot read `{}`: {e}", path.display())))?,
         None => {
             let mut buf = Vec::new();
             std::io::stdin().read_to_end(&mut buf)?;
@@ -26,7 +27,10 @@ pub(crate) fn run(args: &FlowArgs, json: bool, input: Option<&Path>) -> Result<E
     match gate.apply_json(&transfer, &bytes) {
         Ok(Outcome::Released(released)) => {
             if json {
-                println!("{}", serde_json::to_string_pretty(&released.decision.to_json())?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&released.decision.to_json())?
+                );
             } else {
                 print!("{}", explain_text(&released.decision));
             }
@@ -34,7 +38,10 @@ pub(crate) fn run(args: &FlowArgs, json: bool, input: Option<&Path>) -> Result<E
         }
         Ok(Outcome::Refused(refusal)) => {
             if json {
-                println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "refused": refusal }))?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({ "refused": refusal }))?
+                );
             } else {
                 println!("refused: {refusal}");
             }
@@ -63,7 +70,9 @@ pub(crate) fn explain_text(decision: &Decision) -> String {
         plan.recipient.version,
         plan.purpose,
         decision.regime(),
-        decision.at().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        decision
+            .at()
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     );
     match decision.retain_until() {
         Some(day) => out.push_str(&format!("the recipient may keep this until {day}\n\n")),
@@ -80,7 +89,11 @@ pub(crate) fn explain_text(decision: &Decision) -> String {
     for f in decision.fields() {
         let mut action = f.action.to_string();
         if f.action.releases() && f.released < f.occurrences {
-            action.push_str(&format!(" ({} of {} removed)", f.occurrences - f.released, f.occurrences));
+            action.push_str(&format!(
+                " ({} of {} removed)",
+                f.occurrences - f.released,
+                f.occurrences
+            ));
         } else if f.occurrences > 1 {
             action.push_str(&format!(" (x{})", f.occurrences));
         }
@@ -90,7 +103,11 @@ pub(crate) fn explain_text(decision: &Decision) -> String {
             action,
             clause(f.sender_clause, f.sender_action),
             clause(f.recipient_clause, f.recipient_action),
-            if f.action.releases() { f.legal_basis.join(", ") } else { "-".to_owned() },
+            if f.action.releases() {
+                f.legal_basis.join(", ")
+            } else {
+                "-".to_owned()
+            },
         ]);
     }
     out.push_str(&table(&rows));
@@ -113,7 +130,11 @@ pub(crate) fn table<const N: usize>(rows: &[[String; N]]) -> String {
     }
     let mut out = String::new();
     for (i, row) in rows.iter().enumerate() {
-        let line: Vec<String> = row.iter().zip(widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
+        let line: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
         out.push_str(line.join("  ").trim_end());
         out.push('\n');
         if i == 0 {

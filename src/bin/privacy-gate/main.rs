@@ -8,7 +8,9 @@ mod explain;
 
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
-use privacy_gate::{gate_json_lines, DomainId, Gate, KeyRing, LineProblem, RecordError, Registry, Transfer};
+use privacy_gate::{
+    gate_json_lines, DomainId, Gate, KeyRing, LineProblem, RecordError, Registry, Transfer,
+};
 use std::io::{self, BufRead, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -17,7 +19,11 @@ use std::process::ExitCode;
 const EXIT_REFUSED: u8 = 3;
 
 #[derive(Parser)]
-#[command(name = "privacy-gate", version, about = "Enforce data-sharing agreements field by field")]
+#[command(
+    name = "privacy-gate",
+    version,
+    about = "Enforce data-sharing agreements field by field"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -117,8 +123,18 @@ fn main() -> ExitCode {
         Command::Check { policies } => check(&policies),
         Command::Gate { flow, input } => gate(&flow, input.as_deref()),
         Command::Explain { flow, json, input } => explain::run(&flow, json, input.as_deref()),
-        Command::Demo { policies, records, keys, at } => demo::run(&policies, &records, keys.as_deref(), at),
-        Command::Keygen { domains, audit, policies, out } => keygen(&domains, audit, &policies, out.as_deref()),
+        Command::Demo {
+            policies,
+            records,
+            keys,
+            at,
+        } => demo::run(&policies, &records, keys.as_deref(), at),
+        Command::Keygen {
+            domains,
+            audit,
+            policies,
+            out,
+        } => keygen(&domains, audit, &policies, out.as_deref()),
     };
     match result {
         Ok(code) => code,
@@ -131,7 +147,12 @@ fn main() -> ExitCode {
 
 /// Loads the policy set, printing its diagnostics on failure.
 fn load(policies: &Path) -> Result<Registry, Failure> {
-    Registry::load_dir(policies).map_err(|e| Failure(format!("cannot load policies from `{}`:\n{e}", policies.display())))
+    Registry::load_dir(policies).map_err(|e| {
+        Failure(format!(
+            "cannot load policies from `{}`:\n{e}",
+            policies.display()
+        ))
+    })
 }
 
 /// Keys from `--keys`, else `PRIVACY_GATE_KEYS`, else none.
@@ -188,16 +209,22 @@ fn gate(args: &FlowArgs, input: Option<&Path>) -> Result<ExitCode, Failure> {
     };
     let reader: Box<dyn BufRead> = match input {
         Some(path) => Box::new(io::BufReader::new(
-            std::fs::File::open(path).map_err(|e| Failure(format!("cannot open `{}`: {e}", path.display())))?,
+            std::fs::File::open(path)
+                .map_err(|e| Failure(format!("cannot open `{}`: {e}", path.display())))?,
         )),
         None => Box::new(io::stdin().lock()),
     };
     let stdout = io::stdout().lock();
     let mut out = BufWriter::with_capacity(64 * 1024, stdout);
     let stats = gate_json_lines(&flow, reader, &mut out, |problem| match problem {
-        LineProblem::Refused(line, refusal) => eprintln!("privacy-gate: line {line}: refused: {refusal}"),
+        LineProblem::Refused(line, refusal) => {
+            eprintln!("privacy-gate: line {line}: refused: {refusal}")
+        }
         LineProblem::Malformed(line, RecordError::Json(e)) if e.line <= 1 => {
-            eprintln!("privacy-gate: line {line}, column {}: malformed record: {}", e.column, e.kind);
+            eprintln!(
+                "privacy-gate: line {line}, column {}: malformed record: {}",
+                e.column, e.kind
+            );
         }
         LineProblem::Malformed(line, error) => eprintln!("privacy-gate: line {line}: {error}"),
     })
@@ -219,7 +246,12 @@ fn gate(args: &FlowArgs, input: Option<&Path>) -> Result<ExitCode, Failure> {
     })
 }
 
-fn keygen(domains: &[String], audit: bool, policies: &Path, out: Option<&Path>) -> Result<ExitCode, Failure> {
+fn keygen(
+    domains: &[String],
+    audit: bool,
+    policies: &Path,
+    out: Option<&Path>,
+) -> Result<ExitCode, Failure> {
     let mut ids = Vec::new();
     for d in domains {
         ids.push(DomainId::new(d).ok_or_else(|| {
@@ -228,11 +260,15 @@ fn keygen(domains: &[String], audit: bool, policies: &Path, out: Option<&Path>) 
     }
     if ids.is_empty() {
         let registry = load(policies)?;
-        ids = registry.plans().flat_map(|p| p.domains.iter().cloned()).collect();
+        ids = registry
+            .plans()
+            .flat_map(|p| p.domains.iter().cloned())
+            .collect();
         ids.sort();
         ids.dedup();
     }
-    let text = KeyRing::generate_file(&ids, audit).map_err(|e| Failure(format!("no random source: {e}")))?;
+    let text = KeyRing::generate_file(&ids, audit)
+        .map_err(|e| Failure(format!("no random source: {e}")))?;
     match out {
         None => io::stdout().write_all(text.as_bytes())?,
         Some(path) => {
@@ -245,7 +281,11 @@ fn keygen(domains: &[String], audit: bool, policies: &Path, out: Option<&Path>) 
                 .map_err(|e| Failure(format!("cannot create `{}`: {e}", path.display())))?;
             file.write_all(text.as_bytes())?;
             file.sync_all()?;
-            eprintln!("privacy-gate: wrote keys for {} domain(s) to {}", ids.len(), path.display());
+            eprintln!(
+                "privacy-gate: wrote keys for {} domain(s) to {}",
+                ids.len(),
+                path.display()
+            );
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -1,0 +1,10 @@
+//! Integration tests of the library: one test binary, modules by subject.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod fixtures;
+mod properties;
