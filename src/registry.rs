@@ -150,14 +150,27 @@ impl Registry {
                     .map(|a| (src, a))
             })
             .collect();
-        let known = Known {
-            ids: parsed.iter().map(|(_, a)| a.organisation.clone()).collect(),
-            kinds: parsed.iter().map(|(_, a)| a.kind.clone()).collect(),
-            provinces: parsed
-                .iter()
-                .filter_map(|(_, a)| a.organisation.split_once('/').map(|(p, _)| p.to_owned()))
-                .collect(),
+        // Names come from every file, even one that failed to parse, so that one
+        // broken file does not make every reference to it an error too.
+        let mut known = Known {
+            ids: BTreeSet::new(),
+            kinds: BTreeSet::new(),
+            provinces: BTreeSet::new(),
         };
+        for src in agreements {
+            let Ok(serde_json::Value::Object(doc)) = serde_json::from_str(&src.text) else {
+                continue;
+            };
+            if let Some(id) = doc.get("organisation").and_then(|v| v.as_str()) {
+                known.ids.insert(id.to_owned());
+                if let Some((province, _)) = id.split_once('/') {
+                    known.provinces.insert(province.to_owned());
+                }
+            }
+            if let Some(kind) = doc.get("kind").and_then(|v| v.as_str()) {
+                known.kinds.insert(kind.to_owned());
+            }
+        }
 
         let mut checked: Vec<Arc<Agreement>> = Vec::new();
         let mut by_id: HashMap<Arc<str>, usize> = HashMap::new();

@@ -6,5 +6,6 @@
     clippy::indexing_slicing
 )]
 
+mod diagnostics;
 mod fixtures;
 mod properties;

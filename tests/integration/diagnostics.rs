@@ -1,0 +1,220 @@
+//! Bad policy files: every problem reported at once, with file, line, column,
+//! pointer, agreement and a hint; no registry built from a set with errors.
+
+use crate::fixtures::schema_source;
+use privacy_gate::{PolicySource, Registry, Severity};
+use serde_json::{json, Value};
+
+fn agreement(id: &str, kind: &str, body: Value) -> PolicySource {
+    let mut doc = json!({
+        "organisation": id,
+        "kind": kind,
+        "version": "1",
+        "status": "signed",
+        "valid": {"from": "2025-01-01", "until": "2027-12-31"},
+        "regime": "avg",
+        "purposes": {"p": {"legal_basis": ["law"]}},
+    });
+    for (k, v) in body.as_object().unwrap() {
+        doc[k] = v.clone();
+    }
+    PolicySource {
+        file: format!("t/{id}.json"),
+        text: serde_json::to_string_pretty(&doc).unwrap(),
+    }
+}
+
+fn recipient() -> PolicySource {
+    agreement(
+        "x/recipient",
+        "zvh",
+        json!({"inbound": [{"id": "in", "from": {"kind": "ggd"}, "purpose": "p", "categories": {"c1": "pass"}}]}),
+    )
+}
+
+fn errors(sources: &[PolicySource]) -> Vec<String> {
+    let err = Registry::from_sources(&schema_source(), sources).expect_err("the set must not load");
+    err.diagnostics
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .map(ToString::to_string)
+        .collect()
+}
+
+#[test]
+fn misspelt_names_get_hints_and_all_problems_come_at_once() {
+    let sender = agreement(
+        "x/sender",
+        "ggd",
+        json!({"outbound": [{
+            "id": "out", "to": {"organisation": "x/recipeint"}, "purpose": "pp", "retention": "P1Y",
+            "categories": {"c11": "pass"}, "paths": {"a.ss": "pass"}
+        }]}),
+    );
+    let all = errors(&[sender, recipient()]);
+    let text = all.join("\n");
+    assert!(
+        text.contains("unknown organisation `x/recipeint` (did you mean `x/recipient`?)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("purpose `pp` is not among this agreement's purposes (did you mean `p`?)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("unknown category `c11` (did you mean `c1`?)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("unknown field path `a.ss` (did you mean `a.s`?)"),
+        "{text}"
+    );
+    assert_eq!(all.len(), 4, "{text}");
+    // Each names the file, line and column, the agreement and the pointer.
+    let org = all.iter().find(|e| e.contains("x/recipeint")).unwrap();
+    assert_eq!(
+        org,
+        "error: t/x/sender.json:16:25: x/sender at `/outbound/0/to/organisation`: \
+         unknown organisation `x/recipeint` (did you mean `x/recipient`?)"
+    );
+}
+
+#[test]
+fn unknown_fields_and_duplicate_keys_name_line_and_column() {
+    let mut src = agreement("x/sender", "ggd", json!({}));
+    src.text = src
+        .text
+        .replacen("\"kind\"", "\"knid\": \"ggd\",\n  \"kind\"", 1);
+    let all = errors(&[src, recipient()]);
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert!(
+        all[0].starts_with("error: t/x/sender.json:2:8: "),
+        "{}",
+        all[0]
+    );
+    assert!(all[0].contains("unknown field `knid`"), "{}", all[0]);
+
+    let mut dup = agreement("x/sender", "ggd", json!({}));
+    dup.text = dup.text.replacen(
+        "\"kind\": \"ggd\"",
+        "\"kind\": \"ggd\", \"kind\": \"ggd\"",
+        1,
+    );
+    let all = errors(&[dup, recipient()]);
+    assert!(all[0].contains("duplicate key in object"), "{}", all[0]);
+    assert!(all[0].starts_with("error: t/x/sender.json:"), "{}", all[0]);
+}
+
+#[test]
+fn structural_mistakes_are_errors() {
+    let sender = agreement(
+        "x/sender",
+        "ggd",
+        json!({
+            "outbound": [
+                {"id": "dup", "to": {"kind": "zvh"}, "purpose": "p", "retention": "P1Y", "paths": {"a.s": {"generalise": "year"}}},
+                {"id": "dup", "from": {"kind": "zvh"}, "purpose": "p", "retention": "soon"}
+            ],
+        }),
+    );
+    let mut misplaced = agreement("x/wrong", "ggd", json!({}));
+    misplaced.file = "t/y/other.json".into();
+    let text = errors(&[sender, misplaced, recipient()]).join("\n");
+    assert!(text.contains("duplicate rule id `dup`"), "{text}");
+    assert!(
+        text.contains("generalisation `year` does not apply to field `a.s` of type `string`"),
+        "{text}"
+    );
+    assert!(
+        text.contains("names its counterparty with `to`, not `from`"),
+        "{text}"
+    );
+    assert!(text.contains("invalid period `soon`"), "{text}");
+    assert!(
+        text.contains("the agreement of `x/wrong` must be in `x/wrong.json`"),
+        "{text}"
+    );
+}
+
+#[test]
+fn special_categories_need_their_legal_basis() {
+    let mut schema: Value = serde_json::from_str(&schema_source().text).unwrap();
+    schema["categories"]["health"] = json!({"title": "health", "requires": "art9"});
+    schema["fields"]["h.summary"] = json!({"category": "health", "type": "text"});
+    schema["legal_bases"]["avg-9-2-g"] = json!({"title": "art 9", "grants": ["art9"]});
+    let schema = PolicySource {
+        file: "t/schema.json".into(),
+        text: schema.to_string(),
+    };
+    let sender = |bases: Value| {
+        agreement(
+            "x/sender",
+            "ggd",
+            json!({
+                "purposes": {"p": {"legal_basis": bases}},
+                "outbound": [{"id": "out", "to": {"kind": "zvh"}, "purpose": "p", "retention": "P1Y",
+                              "categories": {"health": "pass"}}],
+            }),
+        )
+    };
+    let err = Registry::from_sources(&schema, &[sender(json!(["law"])), recipient()]).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("category `health` may cross only with an AVG art. 9 exception"),
+        "{text}"
+    );
+    assert!(
+        Registry::from_sources(&schema, &[sender(json!(["law", "avg-9-2-g"])), recipient()])
+            .is_ok()
+    );
+    let err =
+        Registry::from_sources(&schema, &[sender(json!(["avg-9-2-g"])), recipient()]).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("no legal basis that grants lawfulness"),
+        "{err}"
+    );
+}
+
+#[test]
+fn overlapping_rules_with_contradicting_actions_are_errors() {
+    let sender = agreement(
+        "x/sender",
+        "ggd",
+        json!({"outbound": [
+            {"id": "by-kind", "to": {"kind": "zvh"}, "purpose": "p", "retention": "P1Y", "categories": {"c1": "pass"}},
+            {"id": "by-id", "to": {"organisation": "x/recipient"}, "purpose": "p", "retention": "P1Y", "paths": {"a.s": "block"}}
+        ]}),
+    );
+    let text = errors(&[sender, recipient()]).join("\n");
+    assert!(
+        text.contains("rules `by-kind` and `by-id` both apply to the same flow and give field `a.s` different actions (`pass` and `block`)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_bad_schema_stops_everything() {
+    let mut schema: Value = serde_json::from_str(&schema_source().text).unwrap();
+    schema["fields"]["a.s.deeper"] = json!({"category": "c1", "type": "string"});
+    schema["fields"]["Bad Path"] = json!({"category": "c1", "type": "string"});
+    schema["fields"]["a.x"] = json!({"category": "cc1", "type": "string"});
+    let schema = PolicySource {
+        file: "t/schema.json".into(),
+        text: serde_json::to_string_pretty(&schema).unwrap(),
+    };
+    let err = Registry::from_sources(&schema, &[recipient()]).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("clashes with another field"), "{text}");
+    assert!(text.contains("invalid field path `Bad Path`"), "{text}");
+    assert!(
+        text.contains("unknown category `cc1` (did you mean `c1`?)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn an_unreadable_policy_folder_is_an_error() {
+    let err = Registry::load_dir("does/not/exist".as_ref()).unwrap_err();
+    assert!(err.to_string().contains("cannot read"), "{err}");
+}
