@@ -211,7 +211,7 @@ pub enum RecordError {
 }
 
 /// Why a value was removed from a record although its field may cross.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RemovalReason {
     /// The path is not in the schema.

@@ -9,3 +9,5 @@
 mod diagnostics;
 mod fixtures;
 mod properties;
+mod provinces;
+mod records;
