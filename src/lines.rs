@@ -49,7 +49,10 @@ pub fn gate_json_lines(
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        match flow.apply_json(&line) {
+        // The line ending is not part of the record (and would shift error positions).
+        let record = line.strip_suffix(b"\n").unwrap_or(&line);
+        let record = record.strip_suffix(b"\r").unwrap_or(record);
+        match flow.apply_json(record) {
             Ok(Outcome::Released(released)) => {
                 let written = serde_json::to_writer(&mut *output, &released.record)
                     .map_err(io::Error::from)

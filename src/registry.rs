@@ -598,7 +598,9 @@ impl Checker<'_> {
                 );
             }
         }
-        let bases = purposes.get(&rule.purpose).cloned().unwrap_or_default();
+        // With an unknown purpose the bases are unknown too: skip the basis checks
+        // rather than report a cascade of missing bases.
+        let bases = purposes.get(&rule.purpose).cloned();
 
         let mut categories = std::collections::BTreeMap::new();
         for (category, action) in rule.categories {
@@ -622,7 +624,9 @@ impl Checker<'_> {
             for (path, value_type) in field_types {
                 self.action_fits(&at, &action, &path, value_type);
             }
-            self.basis_covers(&at, &action, &category, requires, &bases, &rule.purpose);
+            if let Some(bases) = &bases {
+                self.basis_covers(&at, &action, &category, requires, bases, &rule.purpose);
+            }
             categories.insert(category, action);
         }
         let mut paths = std::collections::BTreeMap::new();
@@ -646,7 +650,9 @@ impl Checker<'_> {
                 .get(&category)
                 .and_then(|c| c.requires);
             self.action_fits(&at, &action, &path, value_type);
-            self.basis_covers(&at, &action, &category, requires, &bases, &rule.purpose);
+            if let Some(bases) = &bases {
+                self.basis_covers(&at, &action, &category, requires, bases, &rule.purpose);
+            }
             paths.insert(id, action);
         }
         if categories.is_empty() && paths.is_empty() {

@@ -134,7 +134,8 @@ fn arrays_keep_their_order_and_each_element_is_gated() {
 
 #[test]
 fn malformed_records_are_errors_that_quote_nothing() {
-    let cases: [(&[u8], fn(&RecordError) -> bool); 5] = [
+    type Check = fn(&RecordError) -> bool;
+    let cases: [(&[u8], Check); 5] = [
         (
             br#"{"subject": {"bsn": "999998523", "bsn": "999998535"}}"#,
             |e| matches!(e, RecordError::Json(j) if j.kind == JsonErrorKind::DuplicateKey),
