@@ -97,6 +97,24 @@ impl FlowPlan {
     pub fn schema(&self) -> &Arc<Schema> {
         &self.schema
     }
+
+    /// The rules that make up the flow: the sender's outbound rules, then the
+    /// recipient's inbound rules, each with its agreement.
+    pub fn rules(&self) -> impl Iterator<Item = (&Agreement, &Rule)> {
+        let outbound = self
+            .sender
+            .outbound
+            .iter()
+            .filter(|r| self.sender_rules.contains(&r.id))
+            .map(|r| (&*self.sender, r));
+        let inbound = self
+            .recipient
+            .inbound
+            .iter()
+            .filter(|r| self.recipient_rules.contains(&r.id))
+            .map(|r| (&*self.recipient, r));
+        outbound.chain(inbound)
+    }
 }
 
 /// Compiles the plan for a flow from the matching rules on both sides. Conflicting

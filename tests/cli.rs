@@ -301,6 +301,13 @@ fn explain_prints_a_table_with_clauses_and_legal_basis() {
         "{bsn}"
     );
     assert!(!stdout.contains("999998523"));
+    let clauses = stdout.split("clauses:\n").nth(1).unwrap();
+    assert!(
+        clauses
+            .lines()
+            .any(|l| l.starts_with("  drenthe/ggd dr-ggd-out-politie-crim (")),
+        "{clauses}"
+    );
 
     let out = run(
         bin()

@@ -111,6 +111,17 @@ pub(crate) fn explain_text(decision: &Decision) -> String {
         ]);
     }
     out.push_str(&table(&rows));
+    out.push_str("\nclauses:\n");
+    for (agreement, rule) in plan.rules() {
+        out.push_str(&format!("  {} {}", agreement.id, rule.id));
+        if let Some(covenant) = &rule.covenant {
+            out.push_str(&format!(" ({covenant})"));
+        }
+        if let Some(note) = &rule.note {
+            out.push_str(&format!(": {note}"));
+        }
+        out.push('\n');
+    }
     if !decision.removed().is_empty() {
         out.push_str("\nremoved before the plan applied:\n");
         for r in decision.removed() {
