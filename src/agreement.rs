@@ -100,6 +100,8 @@ pub(crate) struct RuleFile {
     pub paths: BTreeMap<String, Action>,
     #[serde(default)]
     pub when: Option<ConditionFile>,
+    #[serde(default)]
+    pub legal_basis: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -199,6 +201,9 @@ pub struct Rule {
     pub paths: BTreeMap<FieldId, Action>,
     /// A condition records must meet.
     pub condition: Option<Condition>,
+    /// The legal bases this rule rests on: a subset of its purpose's bases, or all of
+    /// them when the rule names none.
+    pub legal_basis: Vec<Arc<str>>,
     /// Where the rule stands in its file (JSON pointer).
     pub pointer: String,
 }

@@ -48,8 +48,9 @@ pub struct FieldPlan {
     pub sender: Option<ClauseRef>,
     /// The recipient's clause, `None` when no rule names the field (default deny).
     pub recipient: Option<ClauseRef>,
-    /// Legal bases for the field: the sender's, then the recipient's, for lawfulness
-    /// and for the category's special requirement.
+    /// Legal bases for the field: those of the deciding rule on the sender's side,
+    /// then on the recipient's, that grant lawfulness or the category's special
+    /// requirement (art. 9 or 10). Empty when no rule on either side names the field.
     pub legal_basis: Arc<[Arc<str>]>,
     /// Index into the plan's domains when pseudonymised.
     pub(crate) domain_slot: Option<usize>,
@@ -131,9 +132,9 @@ pub(crate) fn compile(
     let mut domains: Vec<DomainId> = Vec::new();
     let mut fields = Vec::with_capacity(schema.fields().len());
     for (id, field) in schema.fields().iter().enumerate() {
-        let (sender_action, sender_clause) =
+        let (sender_action, sender_clause, sender_rule) =
             side_action(sender, outbound, id, &field.path, &field.category, errors);
-        let (recipient_action, recipient_clause) =
+        let (recipient_action, recipient_clause, recipient_rule) =
             side_action(recipient, inbound, id, &field.path, &field.category, errors);
         let action = sender_action.join(&recipient_action);
         let domain_slot = match &action {
@@ -146,13 +147,10 @@ pub(crate) fn compile(
             }),
             _ => None,
         };
-        let requirement = schema
-            .categories
-            .get(&*field.category)
-            .and_then(|c| c.requires);
+        let requirement = schema.categories.get(&*field.category).and_then(|c| c.requires);
         let mut legal_basis: Vec<Arc<str>> = Vec::new();
-        for agreement in [sender, recipient] {
-            for basis in agreement.purposes.get(purpose).into_iter().flatten() {
+        for rule in [sender_rule, recipient_rule].into_iter().flatten() {
+            for basis in &rule.legal_basis {
                 let relevant = schema.basis_grants(basis, Grant::Lawfulness)
                     || requirement.is_some_and(|g| schema.basis_grants(basis, g));
                 if relevant && !legal_basis.contains(basis) {
@@ -205,14 +203,14 @@ pub(crate) fn compile(
     }
 }
 
-fn side_action(
+fn side_action<'r>(
     agreement: &Agreement,
-    rules: &[&Rule],
+    rules: &[&'r Rule],
     field: usize,
     path: &str,
     category: &str,
     errors: &mut Vec<Diagnostic>,
-) -> (Action, Option<ClauseRef>) {
+) -> (Action, Option<ClauseRef>, Option<&'r Rule>) {
     let mut decided: Option<(&Action, &Rule, bool)> = None;
     for rule in rules {
         let Some((action, by_path)) = rule.action_for(field, category) else {
@@ -237,7 +235,7 @@ fn side_action(
         }
     }
     match decided {
-        None => (Action::Block, None),
+        None => (Action::Block, None, None),
         Some((action, rule, by_path)) => (
             action.clone(),
             Some(ClauseRef {
@@ -247,6 +245,7 @@ fn side_action(
                 via: if by_path { Via::Path } else { Via::Category },
                 covenant: rule.covenant.clone(),
             }),
+            Some(rule),
         ),
     }
 }
