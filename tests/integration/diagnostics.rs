@@ -174,6 +174,43 @@ fn special_categories_need_their_legal_basis() {
             .contains("no legal basis that grants lawfulness"),
         "{err}"
     );
+
+    // A rule may narrow its purpose's bases; narrowed without art. 9, health may not cross.
+    let narrowed = |bases: Value| {
+        let mut src = sender(json!(["law", "avg-9-2-g"]));
+        let mut doc: Value = serde_json::from_str(&src.text).unwrap();
+        doc["outbound"][0]["legal_basis"] = bases;
+        src.text = doc.to_string();
+        src
+    };
+    let err =
+        Registry::from_sources(&schema, &[narrowed(json!(["law"])), recipient()]).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("category `health` may cross only with an AVG art. 9 exception"),
+        "{err}"
+    );
+    let err = Registry::from_sources(
+        &schema,
+        &[narrowed(json!(["law", "avg-9-2-h"])), recipient()],
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("legal basis `avg-9-2-h` is not among the bases of purpose `p` (did you mean `avg-9-2-g`?)"),
+        "{err}"
+    );
+    let ok = Registry::from_sources(
+        &schema,
+        &[narrowed(json!(["law", "avg-9-2-g"])), recipient()],
+    )
+    .unwrap();
+    let plan = ok.plans().next().unwrap();
+    let health = ok.schema().field("h.summary").unwrap();
+    // The sender's deciding rule names health, so the decision cites its art. 9 basis.
+    assert!(plan.fields[health]
+        .legal_basis
+        .iter()
+        .any(|b| &**b == "avg-9-2-g"));
 }
 
 #[test]
