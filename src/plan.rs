@@ -147,7 +147,10 @@ pub(crate) fn compile(
             }),
             _ => None,
         };
-        let requirement = schema.categories.get(&*field.category).and_then(|c| c.requires);
+        let requirement = schema
+            .categories
+            .get(&*field.category)
+            .and_then(|c| c.requires);
         let mut legal_basis: Vec<Arc<str>> = Vec::new();
         for rule in [sender_rule, recipient_rule].into_iter().flatten() {
             for basis in &rule.legal_basis {

@@ -600,32 +600,42 @@ impl Checker<'_> {
         }
         // With an unknown purpose the bases are unknown too: skip the basis checks
         // rather than report a cascade of missing bases.
-        let bases = purposes.get(&rule.purpose).cloned().map(|purpose_bases| match &rule.legal_basis {
-            None => purpose_bases,
-            Some(narrowed) => {
-                let mut kept = Vec::new();
-                for (i, basis) in narrowed.iter().enumerate() {
-                    match purpose_bases.iter().find(|b| ***b == **basis) {
-                        Some(b) => kept.push(b.clone()),
-                        None => self.error(
-                            &format!("{pointer}/legal_basis/{i}"),
-                            format!(
+        let bases =
+            purposes
+                .get(&rule.purpose)
+                .cloned()
+                .map(|purpose_bases| match &rule.legal_basis {
+                    None => purpose_bases,
+                    Some(narrowed) => {
+                        let mut kept = Vec::new();
+                        for (i, basis) in narrowed.iter().enumerate() {
+                            match purpose_bases.iter().find(|b| ***b == **basis) {
+                                Some(b) => kept.push(b.clone()),
+                                None => self.error(
+                                    &format!("{pointer}/legal_basis/{i}"),
+                                    format!(
                                 "legal basis `{basis}` is not among the bases of purpose `{}`{}",
                                 rule.purpose,
                                 hint(basis, purpose_bases.iter().map(|b| &**b))
                             ),
-                        ),
+                                ),
+                            }
+                        }
+                        if !kept
+                            .iter()
+                            .any(|b| self.schema.basis_grants(b, Grant::Lawfulness))
+                        {
+                            self.error(
+                                &format!("{pointer}/legal_basis"),
+                                format!(
+                                    "rule `{}` names no legal basis that grants lawfulness",
+                                    rule.id
+                                ),
+                            );
+                        }
+                        kept
                     }
-                }
-                if !kept.iter().any(|b| self.schema.basis_grants(b, Grant::Lawfulness)) {
-                    self.error(
-                        &format!("{pointer}/legal_basis"),
-                        format!("rule `{}` names no legal basis that grants lawfulness", rule.id),
-                    );
-                }
-                kept
-            }
-        });
+                });
 
         let mut categories = std::collections::BTreeMap::new();
         for (category, action) in rule.categories {
