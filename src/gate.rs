@@ -407,6 +407,15 @@ impl fmt::Debug for Decision {
     }
 }
 
+/// The outcome of [`Flow::write_json`]: the record was written, or nothing was.
+#[derive(Debug)]
+pub enum Written {
+    /// The released record was written; why each field crossed as it did.
+    Released(Decision),
+    /// Nothing was written.
+    Refused(Refusal),
+}
+
 /// A released record and the decision that shaped it.
 pub struct Released {
     /// The record as it may cross, with a `_transfer` member holding the transfer's
@@ -599,6 +608,7 @@ impl Gate {
             domain: domain.clone(),
         })?;
         let retain_until = flow.plan.retention.and_then(|p| p.deadline(day));
+        let terms = transfer_terms(&flow.plan, transfer.at, retain_until);
         Ok(Flow {
             plan: &flow.plan,
             keys,
@@ -606,6 +616,8 @@ impl Gate {
             today: day,
             retain_until,
             max_depth: self.max_depth,
+            terms_json: serde_json::to_vec(&terms).unwrap_or_default(),
+            terms,
         })
     }
 
@@ -647,6 +659,8 @@ pub struct Flow<'g> {
     today: NaiveDate,
     retain_until: Option<NaiveDate>,
     max_depth: usize,
+    terms: Value,
+    terms_json: Vec<u8>,
 }
 
 impl fmt::Debug for Flow<'_> {
@@ -687,87 +701,131 @@ impl Flow<'_> {
     ///
     /// [`RecordError::NotAnObject`] when the record is not a JSON object.
     pub fn apply(&self, record: Value) -> Result<Outcome, RecordError> {
+        let Value::Object(mut input) = record else {
+            return Err(RecordError::NotAnObject);
+        };
+        if let Some(refusal) = self.unmet_condition(&input) {
+            return Ok(Outcome::Refused(refusal));
+        }
+        let mut walker = self.walker();
+        walker.object_in_place(self.root(), &mut input, None);
+        input.insert(TRANSFER_MEMBER.to_owned(), self.terms.clone());
+        Ok(Outcome::Released(Released {
+            record: Value::Object(input),
+            decision: self.decision(walker),
+        }))
+    }
+
+    /// Parses `bytes` strictly, gates the record and appends the released record as
+    /// compact JSON to `out`, without building it as a [`Value`] first. The bytes
+    /// are those `serde_json::to_vec(&released.record)` gives for [`Flow::apply_json`].
+    /// Nothing is written when the record is refused or malformed.
+    ///
+    /// # Errors
+    ///
+    /// As [`Gate::apply_json`].
+    pub fn write_json(&self, bytes: &[u8], out: &mut Vec<u8>) -> Result<Written, RecordError> {
+        let record = crate::json::parse_strict(bytes, self.max_depth).map_err(RecordError::Json)?;
         let Value::Object(input) = record else {
             return Err(RecordError::NotAnObject);
         };
-        for planned in &self.plan.conditions {
-            let c = &planned.condition;
-            let value = c.segments.iter().try_fold(None::<&Value>, |at, seg| {
-                let map = match at {
-                    None => Some(&input),
-                    Some(Value::Object(m)) => Some(m),
-                    Some(_) => None,
-                };
-                map.and_then(|m| m.get(&**seg)).map(Some).ok_or(())
-            });
-            let text = match value {
-                Ok(Some(v @ (Value::String(_) | Value::Bool(_) | Value::Number(_)))) => {
-                    let field_type = self
-                        .plan
-                        .schema
-                        .field_by_id(c.field)
-                        .map_or(ValueType::String, |f| f.value_type);
-                    normalise(field_type, v).ok()
-                }
-                _ => None,
-            };
-            if !text.is_some_and(|t| c.allowed.iter().any(|a| *a == *t)) {
-                return Ok(Outcome::Refused(Refusal::ConditionNotMet {
-                    agreement: planned.agreement.clone(),
-                    rule: planned.rule.clone(),
-                    path: c.path.clone(),
-                }));
-            }
+        if let Some(refusal) = self.unmet_condition(&input) {
+            return Ok(Written::Refused(refusal));
         }
-        let mut walker = Walker {
+        let mut walker = self.walker();
+        walker.object_to_json(self.root(), &input, None, out, Some(&self.terms_json));
+        Ok(Written::Released(self.decision(walker)))
+    }
+
+    fn root(&self) -> &[(Box<str>, Node)] {
+        match &self.plan.schema.tree {
+            Node::Object(root) => root,
+            _ => &[],
+        }
+    }
+
+    fn walker(&self) -> Walker<'_> {
+        Walker {
             plan: self.plan,
             keys: self.keys,
             today: self.today,
             counts: vec![FieldCount::default(); self.plan.fields.len()],
             removed: Vec::new(),
-        };
-        let Node::Object(root) = &self.plan.schema.tree else {
-            return Err(RecordError::NotAnObject);
-        };
-        let mut output = walker.object(root, input, None);
-        output.insert(TRANSFER_MEMBER.to_owned(), self.terms());
-        Ok(Outcome::Released(Released {
-            record: Value::Object(output),
-            decision: Decision {
-                plan: self.plan.clone(),
-                at: self.at,
-                retain_until: self.retain_until,
-                counts: walker.counts,
-                removed: walker.removed,
-            },
-        }))
+        }
     }
 
-    fn terms(&self) -> Value {
-        let mut terms = Map::new();
-        terms.insert(
-            "from".into(),
-            Value::String(self.plan.sender.id.to_string()),
-        );
-        terms.insert(
-            "to".into(),
-            Value::String(self.plan.recipient.id.to_string()),
-        );
-        terms.insert(
-            "purpose".into(),
-            Value::String(self.plan.purpose.to_string()),
-        );
-        terms.insert(
-            "at".into(),
-            Value::String(self.at.to_rfc3339_opts(SecondsFormat::Secs, true)),
-        );
-        terms.insert(
-            "retain_until".into(),
-            self.retain_until
-                .map_or(Value::Null, |d| Value::String(d.to_string())),
-        );
-        Value::Object(terms)
+    fn decision(&self, walker: Walker<'_>) -> Decision {
+        Decision {
+            plan: self.plan.clone(),
+            at: self.at,
+            retain_until: self.retain_until,
+            counts: walker.counts,
+            removed: walker.removed,
+        }
     }
+
+    /// The first rule condition the record does not meet, as a refusal.
+    fn unmet_condition(&self, input: &Map<String, Value>) -> Option<Refusal> {
+        let planned = self
+            .plan
+            .conditions
+            .iter()
+            .find(|planned| !self.condition_met(input, &planned.condition))?;
+        Some(Refusal::ConditionNotMet {
+            agreement: planned.agreement.clone(),
+            rule: planned.rule.clone(),
+            path: planned.condition.path.clone(),
+        })
+    }
+
+    /// Whether the record holds one of the condition's values; a missing value does not.
+    fn condition_met(
+        &self,
+        input: &Map<String, Value>,
+        condition: &crate::agreement::Condition,
+    ) -> bool {
+        let mut at: Option<&Value> = None;
+        for segment in &condition.segments {
+            let map = match at {
+                None => input,
+                Some(Value::Object(m)) => m,
+                Some(_) => return false,
+            };
+            match map.get(&**segment) {
+                Some(value) => at = Some(value),
+                None => return false,
+            }
+        }
+        let field_type = self
+            .plan
+            .schema
+            .field_by_id(condition.field)
+            .map_or(ValueType::String, |f| f.value_type);
+        match at {
+            Some(v @ (Value::String(_) | Value::Bool(_) | Value::Number(_))) => {
+                normalise(field_type, v)
+                    .is_ok_and(|text| condition.allowed.iter().any(|allowed| *allowed == *text))
+            }
+            _ => false,
+        }
+    }
+}
+
+/// The `_transfer` member of released records.
+fn transfer_terms(plan: &FlowPlan, at: DateTime<Utc>, retain_until: Option<NaiveDate>) -> Value {
+    let mut terms = Map::new();
+    terms.insert("from".into(), Value::String(plan.sender.id.to_string()));
+    terms.insert("to".into(), Value::String(plan.recipient.id.to_string()));
+    terms.insert("purpose".into(), Value::String(plan.purpose.to_string()));
+    terms.insert(
+        "at".into(),
+        Value::String(at.to_rfc3339_opts(SecondsFormat::Secs, true)),
+    );
+    terms.insert(
+        "retain_until".into(),
+        retain_until.map_or(Value::Null, |d| Value::String(d.to_string())),
+    );
+    Value::Object(terms)
 }
 
 /// A step on the way from the record's root to a value, for pointers on the error path only.
@@ -819,86 +877,230 @@ struct Walker<'p> {
     removed: Vec<Removal>,
 }
 
+/// What a leaf becomes.
+enum Kept {
+    /// The value crosses unchanged.
+    Same,
+    /// The value crosses in this form.
+    Replaced(Value),
+}
+
+/// The schema member for `key`, trying the child after the previous match first:
+/// records and schema children are both sorted by key.
+fn child<'n>(children: &'n [(Box<str>, Node)], next: &mut usize, key: &str) -> Option<&'n Node> {
+    let index = match children.get(*next) {
+        Some((k, _)) if **k == *key => *next,
+        _ => children.binary_search_by(|(k, _)| (**k).cmp(key)).ok()?,
+    };
+    *next = index + 1;
+    children.get(index).map(|(_, node)| node)
+}
+
+fn write_key(out: &mut Vec<u8>, key: &str) {
+    // Writing JSON into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, key);
+    out.push(b':');
+}
+
 impl Walker<'_> {
-    fn object(
+    /// Gates `map` in place: what may not cross is removed, transformed values replaced.
+    fn object_in_place(
         &mut self,
         children: &[(Box<str>, Node)],
-        input: Map<String, Value>,
+        map: &mut Map<String, Value>,
         parent: Option<&Crumb<'_>>,
-    ) -> Map<String, Value> {
-        let mut output = Map::new();
-        for (key, value) in input {
+    ) {
+        let mut next = 0;
+        map.retain(|key, value| {
             let crumb = Crumb {
                 parent,
-                step: Step::Key(&key),
+                step: Step::Key(key),
             };
-            let kept = match Node::member(children, &key) {
-                Some(node) => self.node(node, value, &crumb),
+            match child(children, &mut next, key) {
+                Some(node) => self.node_in_place(node, value, &crumb),
                 None => {
                     self.remove(&crumb, None, RemovalReason::UnknownField);
-                    None
+                    false
                 }
-            };
-            if let Some(kept) = kept {
-                output.insert(key, kept);
             }
-        }
-        output
+        });
     }
 
-    fn node(&mut self, node: &Node, value: Value, crumb: &Crumb<'_>) -> Option<Value> {
+    fn node_in_place(&mut self, node: &Node, value: &mut Value, crumb: &Crumb<'_>) -> bool {
         match (node, value) {
-            (Node::Leaf(field), value) => self.leaf(*field, value, crumb),
+            (Node::Leaf(field), value) => match self.leaf(*field, value, crumb) {
+                None => false,
+                Some(Kept::Same) => true,
+                Some(Kept::Replaced(new)) => {
+                    *value = new;
+                    true
+                }
+            },
             (Node::Object(children), Value::Object(map)) => {
-                let out = self.object(children, map, Some(crumb));
-                (!out.is_empty()).then_some(Value::Object(out))
+                self.object_in_place(children, map, Some(crumb));
+                !map.is_empty()
             }
             (Node::Array(element), Value::Array(items)) => {
-                let mut out = Vec::with_capacity(items.len());
-                for (i, item) in items.into_iter().enumerate() {
+                let mut index = 0;
+                items.retain_mut(|item| {
                     let crumb = Crumb {
                         parent: Some(crumb),
-                        step: Step::Index(i),
+                        step: Step::Index(index),
                     };
-                    out.extend(self.node(element, item, &crumb));
-                }
-                (!out.is_empty()).then_some(Value::Array(out))
+                    index += 1;
+                    self.node_in_place(element, item, &crumb)
+                });
+                !items.is_empty()
             }
             _ => {
                 self.remove(crumb, None, RemovalReason::WrongType);
-                None
+                false
             }
         }
     }
 
-    fn leaf(&mut self, field: FieldId, value: Value, crumb: &Crumb<'_>) -> Option<Value> {
-        let plan = &self.plan.fields.get(field)?;
+    /// Writes the gated `map` as JSON to `out`; writes nothing and returns false when
+    /// nothing in it may cross (except at the root, which is always written).
+    /// `terms` is the serialised `_transfer` member, written at its sorted place.
+    fn object_to_json(
+        &mut self,
+        children: &[(Box<str>, Node)],
+        map: &Map<String, Value>,
+        parent: Option<&Crumb<'_>>,
+        out: &mut Vec<u8>,
+        mut terms: Option<&[u8]>,
+    ) -> bool {
+        let start = out.len();
+        out.push(b'{');
+        let mut any = false;
+        let mut next = 0;
+        for (key, value) in map {
+            if let Some(t) = terms.filter(|_| key.as_str() > TRANSFER_MEMBER) {
+                if any {
+                    out.push(b',');
+                }
+                write_key(out, TRANSFER_MEMBER);
+                out.extend_from_slice(t);
+                any = true;
+                terms = None;
+            }
+            let crumb = Crumb {
+                parent,
+                step: Step::Key(key),
+            };
+            let mark = out.len();
+            if any {
+                out.push(b',');
+            }
+            write_key(out, key);
+            let kept = match child(children, &mut next, key) {
+                Some(node) => self.node_to_json(node, value, &crumb, out),
+                None => {
+                    self.remove(&crumb, None, RemovalReason::UnknownField);
+                    false
+                }
+            };
+            if kept {
+                any = true;
+            } else {
+                out.truncate(mark);
+            }
+        }
+        if let Some(t) = terms {
+            if any {
+                out.push(b',');
+            }
+            write_key(out, TRANSFER_MEMBER);
+            out.extend_from_slice(t);
+            any = true;
+        }
+        if !any && parent.is_some() {
+            out.truncate(start);
+            return false;
+        }
+        out.push(b'}');
+        true
+    }
+
+    fn node_to_json(
+        &mut self,
+        node: &Node,
+        value: &Value,
+        crumb: &Crumb<'_>,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        match (node, value) {
+            (Node::Leaf(field), value) => {
+                let written = match self.leaf(*field, value, crumb) {
+                    None => return false,
+                    Some(Kept::Same) => serde_json::to_writer(&mut *out, value),
+                    Some(Kept::Replaced(new)) => serde_json::to_writer(&mut *out, &new),
+                };
+                written.is_ok()
+            }
+            (Node::Object(children), Value::Object(map)) => {
+                self.object_to_json(children, map, Some(crumb), out, None)
+            }
+            (Node::Array(element), Value::Array(items)) => {
+                let start = out.len();
+                out.push(b'[');
+                let mut any = false;
+                for (index, item) in items.iter().enumerate() {
+                    let crumb = Crumb {
+                        parent: Some(crumb),
+                        step: Step::Index(index),
+                    };
+                    let mark = out.len();
+                    if any {
+                        out.push(b',');
+                    }
+                    if self.node_to_json(element, item, &crumb, out) {
+                        any = true;
+                    } else {
+                        out.truncate(mark);
+                    }
+                }
+                if !any {
+                    out.truncate(start);
+                    return false;
+                }
+                out.push(b']');
+                true
+            }
+            _ => {
+                self.remove(crumb, None, RemovalReason::WrongType);
+                false
+            }
+        }
+    }
+
+    /// Decides one leaf: `None` when it does not cross.
+    fn leaf(&mut self, field: FieldId, value: &Value, crumb: &Crumb<'_>) -> Option<Kept> {
+        let plan = self.plan.fields.get(field)?;
         let value_type = self.plan.schema.field_by_id(field)?.value_type;
         if let Some(count) = self.counts.get_mut(field) {
             count.seen += 1;
         }
         let result = match &plan.action {
             Action::Block => return None,
-            Action::Pass => check_type(value_type, &value).map(|()| value),
-            Action::Generalise(method) => generalise(*method, value_type, &value, self.today),
-            Action::Pseudonymise(_) => match (
-                normalise(value_type, &value),
-                plan.domain_slot.and_then(|s| self.keys.get(s)),
-            ) {
-                (Ok(normalised), Some(key)) => {
-                    Ok(Value::String(key.pseudonym(value_type, &normalised)))
-                }
-                (Err(problem), _) => Err(problem),
-                // Unreachable: a flow without all its keys is refused before any record.
-                (Ok(_), None) => return None,
-            },
+            Action::Pass => check_type(value_type, value).map(|()| Kept::Same),
+            Action::Generalise(method) => {
+                generalise(*method, value_type, value, self.today).map(Kept::Replaced)
+            }
+            Action::Pseudonymise(_) => {
+                // A flow without all its keys is refused before any record, so the
+                // key is always there; without it the value simply does not cross.
+                let key = plan.domain_slot.and_then(|slot| self.keys.get(slot))?;
+                normalise(value_type, value)
+                    .map(|n| Kept::Replaced(Value::String(key.pseudonym(value_type, &n))))
+            }
         };
         match result {
-            Ok(out) => {
+            Ok(kept) => {
                 if let Some(count) = self.counts.get_mut(field) {
                     count.released += 1;
                 }
-                Some(out)
+                Some(kept)
             }
             Err(problem) => {
                 let path = self.plan.schema.field_by_id(field).map(|f| f.path.clone());

@@ -58,7 +58,7 @@ const TOO_DEEP: &str = "\u{0}too deep";
 
 /// Parses `bytes` as one JSON value, rejecting duplicate keys and nesting deeper
 /// than `max_depth`.
-pub(crate) fn parse_strict(bytes: &[u8], max_depth: usize) -> Result<Value, JsonError> {
+pub fn parse_strict(bytes: &[u8], max_depth: usize) -> Result<Value, JsonError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value = StrictValue {
         depth_left: max_depth,
@@ -152,11 +152,12 @@ impl<'de> Visitor<'de> for StrictValue {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
         let mut object = Map::new();
         while let Some(key) = map.next_key::<String>()? {
-            if object.contains_key(&key) {
-                return Err(A::Error::custom(DUPLICATE));
+            match object.entry(key) {
+                serde_json::map::Entry::Occupied(_) => return Err(A::Error::custom(DUPLICATE)),
+                serde_json::map::Entry::Vacant(slot) => {
+                    slot.insert(map.next_value_seed(self.nested()?)?);
+                }
             }
-            let value = map.next_value_seed(self.nested()?)?;
-            object.insert(key, value);
         }
         Ok(Value::Object(object))
     }

@@ -13,7 +13,7 @@ pub mod action;
 pub mod agreement;
 pub mod diag;
 pub mod gate;
-pub(crate) mod json;
+pub mod json;
 pub mod lines;
 pub mod plan;
 pub mod pseudonym;
@@ -27,7 +27,7 @@ pub use agreement::{Agreement, NotInForce, Regime, Status};
 pub use diag::{Diagnostic, Diagnostics, Severity};
 pub use gate::{
     Decision, FieldDecision, Flow, Gate, Outcome, RecordError, Refusal, Released, Removal,
-    RemovalReason, Side, Transfer, PLACEHOLDER, TRANSFER_MEMBER,
+    RemovalReason, Side, Transfer, Written, PLACEHOLDER, TRANSFER_MEMBER,
 };
 pub use json::{JsonError, JsonErrorKind, DEFAULT_MAX_DEPTH};
 pub use lines::{gate_json_lines, LineProblem, LineStats};

@@ -1,6 +1,6 @@
 //! Gating a JSON Lines stream: one record per line, output in input order.
 
-use crate::gate::{Flow, Outcome, RecordError, Refusal};
+use crate::gate::{Flow, RecordError, Refusal, Written};
 use std::io::{self, BufRead, Write};
 
 /// What happened to a stream.
@@ -39,6 +39,7 @@ pub fn gate_json_lines(
 ) -> io::Result<LineStats> {
     let mut stats = LineStats::default();
     let mut line = Vec::new();
+    let mut buffer = Vec::new();
     let mut number = 0u64;
     loop {
         line.clear();
@@ -52,18 +53,17 @@ pub fn gate_json_lines(
         // The line ending is not part of the record (and would shift error positions).
         let record = line.strip_suffix(b"\n").unwrap_or(&line);
         let record = record.strip_suffix(b"\r").unwrap_or(record);
-        match flow.apply_json(record) {
-            Ok(Outcome::Released(released)) => {
-                let written = serde_json::to_writer(&mut *output, &released.record)
-                    .map_err(io::Error::from)
-                    .and_then(|()| output.write_all(b"\n"));
-                match written {
+        buffer.clear();
+        match flow.write_json(record, &mut buffer) {
+            Ok(Written::Released(_)) => {
+                buffer.push(b'\n');
+                match output.write_all(&buffer) {
                     Ok(()) => stats.released += 1,
                     Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(stats),
                     Err(e) => return Err(e),
                 }
             }
-            Ok(Outcome::Refused(refusal)) => {
+            Ok(Written::Refused(refusal)) => {
                 stats.refused += 1;
                 on_problem(LineProblem::Refused(number, &refusal));
             }

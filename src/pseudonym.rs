@@ -89,10 +89,18 @@ impl fmt::Debug for ActiveKey {
 
 /// Appends lowercase hex of `bytes` to `out`.
 pub(crate) fn push_hex(out: &mut String, bytes: &[u8]) {
-    for b in bytes {
-        for nibble in [b >> 4, b & 0x0f] {
-            out.push(char::from_digit(u32::from(nibble), 16).unwrap_or('0'));
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut buf = [0u8; 64];
+    for chunk in bytes.chunks(32) {
+        let mut n = 0;
+        for (b, pair) in chunk.iter().zip(buf.chunks_exact_mut(2)) {
+            if let [hi, lo] = pair {
+                *hi = DIGITS.get(usize::from(b >> 4)).copied().unwrap_or(b'0');
+                *lo = DIGITS.get(usize::from(b & 0x0f)).copied().unwrap_or(b'0');
+            }
+            n += 2;
         }
+        out.push_str(std::str::from_utf8(buf.get(..n).unwrap_or_default()).unwrap_or_default());
     }
 }
 
@@ -476,7 +484,12 @@ pub(crate) fn parse_date(s: &str) -> Option<chrono::NaiveDate> {
     if !shape_ok {
         return None;
     }
-    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()
+    let num = |r: std::ops::Range<usize>| {
+        b.get(r)
+            .map(|d| d.iter().fold(0u32, |n, c| n * 10 + u32::from(c - b'0')))
+    };
+    let year = i32::try_from(num(0..4)?).ok()?;
+    chrono::NaiveDate::from_ymd_opt(year, num(5..7)?, num(8..10)?)
 }
 
 /// A BSN without spaces and dots, 8 digits padded to 9, checked by the 11-proof.
@@ -506,6 +519,18 @@ pub fn normalise_bsn(raw: &str) -> Result<String, ValueProblem> {
 
 /// NFC, trimmed, white-space runs collapsed to one space, lowercased.
 pub fn normalise_name(raw: &str) -> String {
+    if raw.is_ascii() {
+        // ASCII is already NFC, and its lowercase is ASCII lowercase.
+        let mut out = String::with_capacity(raw.len());
+        for word in raw.split_whitespace() {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(word);
+        }
+        out.make_ascii_lowercase();
+        return out;
+    }
     let nfc: String = raw.nfc().collect();
     let collapsed = nfc.split_whitespace().collect::<Vec<_>>().join(" ");
     collapsed.to_lowercase()

@@ -171,16 +171,6 @@ pub(crate) enum Node {
     Array(Box<Node>),
 }
 
-impl Node {
-    pub(crate) fn member<'a>(children: &'a [(Box<str>, Node)], key: &str) -> Option<&'a Node> {
-        children
-            .binary_search_by(|(k, _)| (**k).cmp(key))
-            .ok()
-            .and_then(|i| children.get(i))
-            .map(|(_, node)| node)
-    }
-}
-
 impl Schema {
     /// Every field, in path order.
     pub fn fields(&self) -> &[Field] {

@@ -3,7 +3,7 @@
 use crate::fixtures::{self, RuleActions, CATEGORIES, FIELDS};
 use chrono::{DateTime, Utc};
 use privacy_gate::pseudonym::{normalise, ActiveKey};
-use privacy_gate::{Action, DomainId, Gate, Method, Outcome, Transfer, ValueType};
+use privacy_gate::{Action, DomainId, Gate, Method, Outcome, Transfer, ValueType, Written};
 use proptest::prelude::*;
 use serde_json::{Map, Value};
 use std::collections::BTreeSet;
@@ -371,6 +371,35 @@ proptest! {
             for key in keys {
                 prop_assert!(["a", "b", "list", "flag", "num", "_transfer"].contains(&key.as_str()));
             }
+        }
+    }
+
+    /// The streaming path (`write_json`) and the in-place path (`apply`) are two walks
+    /// of one decision: they must release the same bytes and decide the same.
+    #[test]
+    fn streaming_and_in_place_gating_agree(
+        record in prop_oneof![arbitrary_json(), (1usize..4).prop_map(full_record)],
+        sender in rule_actions(), recipient in rule_actions()) {
+        let gate = Gate::new(fixtures::registry(&sender, &recipient), fixtures::keys());
+        let flow = gate.flow(&transfer()).unwrap();
+        let text = serde_json::to_vec(&record).unwrap();
+        let mut written = Vec::new();
+        let streamed = flow.write_json(&text, &mut written);
+        let applied = flow.apply_json(&text);
+        match (streamed, applied) {
+            (Ok(Written::Released(d1)), Ok(Outcome::Released(r))) => {
+                prop_assert_eq!(&written, &serde_json::to_vec(&r.record).unwrap());
+                prop_assert_eq!(d1.to_json(), r.decision.to_json());
+            }
+            (Err(e1), Err(e2)) => {
+                prop_assert_eq!(e1, e2);
+                prop_assert!(written.is_empty());
+            }
+            (Ok(Written::Refused(a)), Ok(Outcome::Refused(b))) => {
+                prop_assert_eq!(a, b);
+                prop_assert!(written.is_empty());
+            }
+            (a, b) => prop_assert!(false, "paths disagree: {:?} vs {:?}", a.is_ok(), b.is_ok()),
         }
     }
 
