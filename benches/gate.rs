@@ -15,7 +15,9 @@
 //!   - `gate/bytes`: `Flow::apply_json` + `serde_json::to_vec` of the released record.
 //! - `stream`: about 20,000 lines built by repeating `examples/records.jsonl`.
 //!   - `floor/parse+serialise-lines`: per line, parse to `Value` and write it back.
-//!   - `gate/json-lines`: `gate_json_lines`, the CLI's loop.
+//!   - `gate/json-lines`: `gate_json_lines`, one thread.
+//!   - `gate/json-lines-N-threads`: `gate_json_lines_parallel` with one thread per core
+//!     (at most 8), what `privacy-gate gate` runs.
 //! - `load`: `Registry::load_dir("policies")` + `Gate::new` (all 15 agreements).
 //!
 //! Targets: `gate/parsed` <= 0.5 x `floor/parse+serialise`; `gate/json-lines` rate >=
@@ -44,7 +46,10 @@ use criterion::{
     black_box, criterion_group, criterion_main, BatchSize, Criterion, SamplingMode, Throughput,
 };
 use privacy_gate::pseudonym::{normalise, ActiveKey};
-use privacy_gate::{gate_json_lines, Action, Flow, Gate, KeyRing, Outcome, Registry, Transfer};
+use privacy_gate::{
+    gate_json_lines, gate_json_lines_parallel, Action, Flow, Gate, KeyRing, Outcome, Registry,
+    Transfer,
+};
 use serde_json::Value;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -200,7 +205,7 @@ fn record(c: &mut Criterion) {
         b.iter_batched(
             || value.clone(),
             |v| flow.apply(v).unwrap(),
-            BatchSize::SmallInput,
+            BatchSize::PerIteration,
         );
     });
     group.bench_function("gate/bytes", |b| {
@@ -272,6 +277,15 @@ fn stream(c: &mut Criterion) {
         b.iter(|| {
             let mut out = Vec::with_capacity(input.len());
             gate_json_lines(&flow, &input[..], &mut out, |_| {}).unwrap();
+            out
+        });
+    });
+    // What `privacy-gate gate` runs: one thread per core (here 2), output in order.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    group.bench_function(format!("gate/json-lines-{threads}-threads"), |b| {
+        b.iter(|| {
+            let mut out = Vec::with_capacity(input.len());
+            gate_json_lines_parallel(&flow, &input[..], &mut out, threads, |_| {}).unwrap();
             out
         });
     });

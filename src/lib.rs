@@ -30,7 +30,7 @@ pub use gate::{
     RemovalReason, Side, Transfer, Written, PLACEHOLDER, TRANSFER_MEMBER,
 };
 pub use json::{JsonError, JsonErrorKind, DEFAULT_MAX_DEPTH};
-pub use lines::{gate_json_lines, LineProblem, LineStats};
+pub use lines::{gate_json_lines, gate_json_lines_parallel, LineProblem, LineStats};
 pub use plan::{ClauseRef, FieldPlan, FlowPlan, Via};
 pub use pseudonym::{KeyFileError, KeyRing, ValueProblem};
 pub use registry::{LoadError, PolicySource, Registry};

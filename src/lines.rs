@@ -1,7 +1,17 @@
 //! Gating a JSON Lines stream: one record per line, output in input order.
+//!
+//! Lines are read in batches; each batch is gated into one output buffer. With more
+//! than one thread, batches are gated in parallel and written in input order.
 
 use crate::gate::{Flow, RecordError, Refusal, Written};
+use std::collections::BTreeMap;
 use std::io::{self, BufRead, Write};
+use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::Mutex;
+
+/// Lines per batch: large enough to amortise hand-over between threads, small enough
+/// to keep memory and latency low.
+const BATCH_LINES: usize = 256;
 
 /// What happened to a stream.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -14,6 +24,14 @@ pub struct LineStats {
     pub malformed: u64,
 }
 
+impl LineStats {
+    fn add(&mut self, other: LineStats) {
+        self.released += other.released;
+        self.refused += other.refused;
+        self.malformed += other.malformed;
+    }
+}
+
 /// A line that released nothing, by its 1-based number. Holds none of its content.
 #[derive(Debug)]
 pub enum LineProblem<'a> {
@@ -23,9 +41,142 @@ pub enum LineProblem<'a> {
     Malformed(u64, &'a RecordError),
 }
 
+enum Problem {
+    Refused(Refusal),
+    Malformed(RecordError),
+}
+
+/// Buffers passed around and reused, so that batches do not allocate afresh.
+#[derive(Default)]
+struct Buffers {
+    data: Vec<u8>,
+    out: Vec<u8>,
+}
+
+/// Complete lines read from the input, numbered from `first_line`.
+struct Batch {
+    index: u64,
+    first_line: u64,
+    buffers: Buffers,
+}
+
+/// A gated batch: the output bytes (in `buffers.out`), and the problem lines in order.
+struct Gated {
+    index: u64,
+    buffers: Buffers,
+    problems: Vec<(u64, Problem)>,
+    stats: LineStats,
+}
+
+fn gate_batch(flow: &Flow<'_>, batch: Batch) -> Gated {
+    let Batch {
+        index,
+        first_line,
+        mut buffers,
+    } = batch;
+    buffers.out.clear();
+    let mut problems = Vec::new();
+    let mut stats = LineStats::default();
+    let lines = buffers.data.split_inclusive(|b| *b == b'\n');
+    for (number, line) in (first_line..).zip(lines) {
+        if let Some(problem) = gate_line(flow, line, &mut buffers.out, &mut stats) {
+            problems.push((number, problem));
+        }
+    }
+    Gated {
+        index,
+        buffers,
+        problems,
+        stats,
+    }
+}
+
+/// Gates one line (with or without its line ending) and appends the released record,
+/// with a newline, to `out`.
+fn gate_line(
+    flow: &Flow<'_>,
+    line: &[u8],
+    out: &mut Vec<u8>,
+    stats: &mut LineStats,
+) -> Option<Problem> {
+    // The line ending is not part of the record (and would shift error positions).
+    let record = line.strip_suffix(b"\n").unwrap_or(line);
+    let record = record.strip_suffix(b"\r").unwrap_or(record);
+    if record.iter().all(u8::is_ascii_whitespace) {
+        return None;
+    }
+    match flow.write_json(record, out) {
+        Ok(Written::Released(_)) => {
+            out.push(b'\n');
+            stats.released += 1;
+            None
+        }
+        Ok(Written::Refused(refusal)) => {
+            stats.refused += 1;
+            Some(Problem::Refused(refusal))
+        }
+        Err(e) => {
+            stats.malformed += 1;
+            Some(Problem::Malformed(e))
+        }
+    }
+}
+
+/// Reads up to [`BATCH_LINES`] complete lines into `buffers`; `None` at the end of input.
+fn read_batch(
+    input: &mut impl BufRead,
+    index: u64,
+    first_line: u64,
+    mut buffers: Buffers,
+) -> io::Result<Option<(Batch, u64)>> {
+    buffers.data.clear();
+    let mut lines = 0u64;
+    while lines < BATCH_LINES as u64 {
+        if input.read_until(b'\n', &mut buffers.data)? == 0 {
+            break;
+        }
+        lines += 1;
+    }
+    Ok((lines > 0).then_some((
+        Batch {
+            index,
+            first_line,
+            buffers,
+        },
+        lines,
+    )))
+}
+
+fn report(line: u64, problem: &Problem, on_problem: &mut impl FnMut(LineProblem<'_>)) {
+    match problem {
+        Problem::Refused(r) => on_problem(LineProblem::Refused(line, r)),
+        Problem::Malformed(e) => on_problem(LineProblem::Malformed(line, e)),
+    }
+}
+
+/// Writes a gated batch and reports its problems; gives the buffers back, or `None`
+/// when the output is closed.
+fn emit(
+    gated: Gated,
+    output: &mut impl Write,
+    stats: &mut LineStats,
+    on_problem: &mut impl FnMut(LineProblem<'_>),
+) -> io::Result<Option<Buffers>> {
+    match output.write_all(&gated.buffers.out) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    for (line, problem) in &gated.problems {
+        report(*line, problem, on_problem);
+    }
+    stats.add(gated.stats);
+    Ok(Some(gated.buffers))
+}
+
 /// Gates each line of `input` through `flow` and writes each released record as one
-/// line to `output`. Blank lines are skipped. Problem lines release nothing and are
-/// passed to `on_problem`; the stream goes on.
+/// line to `output`, in input order. Blank lines are skipped. Problem lines release
+/// nothing and are passed to `on_problem`, in input order; the stream goes on.
 ///
 /// # Errors
 ///
@@ -38,39 +189,131 @@ pub fn gate_json_lines(
     mut on_problem: impl FnMut(LineProblem<'_>),
 ) -> io::Result<LineStats> {
     let mut stats = LineStats::default();
-    let mut line = Vec::new();
-    let mut buffer = Vec::new();
-    let mut number = 0u64;
-    loop {
+    let (mut line, mut out) = (Vec::new(), Vec::new());
+    for number in 1.. {
         line.clear();
         if input.read_until(b'\n', &mut line)? == 0 {
             break;
         }
-        number += 1;
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
+        out.clear();
+        let problem = gate_line(flow, &line, &mut out, &mut stats);
+        match output.write_all(&out) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => break,
+            Err(e) => return Err(e),
         }
-        // The line ending is not part of the record (and would shift error positions).
-        let record = line.strip_suffix(b"\n").unwrap_or(&line);
-        let record = record.strip_suffix(b"\r").unwrap_or(record);
-        buffer.clear();
-        match flow.write_json(record, &mut buffer) {
-            Ok(Written::Released(_)) => {
-                buffer.push(b'\n');
-                match output.write_all(&buffer) {
-                    Ok(()) => stats.released += 1,
-                    Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(stats),
-                    Err(e) => return Err(e),
+        if let Some(problem) = &problem {
+            report(number, problem, &mut on_problem);
+        }
+    }
+    Ok(stats)
+}
+
+/// As [`gate_json_lines`], with `threads` threads gating batches of lines in
+/// parallel; the output and the problem reports keep the input order. At most a few
+/// batches per thread are in memory at once.
+///
+/// # Errors
+///
+/// As [`gate_json_lines`].
+pub fn gate_json_lines_parallel(
+    flow: &Flow<'_>,
+    input: impl BufRead + Send,
+    output: &mut impl Write,
+    threads: usize,
+    mut on_problem: impl FnMut(LineProblem<'_>),
+) -> io::Result<LineStats> {
+    if threads <= 1 {
+        return gate_json_lines(flow, input, output, on_problem);
+    }
+    let in_flight = threads * 4;
+    // A token per batch in flight bounds memory: the reader takes one per batch, the
+    // writer gives it back once the batch is written.
+    let (token_tx, token_rx) = mpsc::sync_channel::<Buffers>(in_flight);
+    for _ in 0..in_flight {
+        let _ = token_tx.send(Buffers::default());
+    }
+    let (job_tx, job_rx) = mpsc::sync_channel::<Batch>(in_flight);
+    let job_rx = Mutex::new(job_rx);
+    let (done_tx, done_rx) = mpsc::channel::<Result<Gated, io::Error>>();
+    std::thread::scope(|scope| {
+        let reader_done = done_tx.clone();
+        scope.spawn(move || read_all(input, &token_rx, &job_tx, &reader_done));
+        for _ in 0..threads {
+            let done = done_tx.clone();
+            let jobs = &job_rx;
+            scope.spawn(move || work(flow, jobs, &done));
+        }
+        drop(done_tx);
+        write_in_order(done_rx, token_tx, output, &mut on_problem)
+    })
+}
+
+fn read_all(
+    mut input: impl BufRead,
+    tokens: &Receiver<Buffers>,
+    jobs: &SyncSender<Batch>,
+    done: &mpsc::Sender<Result<Gated, io::Error>>,
+) {
+    let (mut index, mut next_line) = (0, 1);
+    loop {
+        let Ok(buffers) = tokens.recv() else {
+            return; // the writer stopped
+        };
+        match read_batch(&mut input, index, next_line, buffers) {
+            Ok(Some((batch, lines))) => {
+                index += 1;
+                next_line += lines;
+                if jobs.send(batch).is_err() {
+                    return;
                 }
             }
-            Ok(Written::Refused(refusal)) => {
-                stats.refused += 1;
-                on_problem(LineProblem::Refused(number, &refusal));
-            }
+            Ok(None) => return,
             Err(e) => {
-                stats.malformed += 1;
-                on_problem(LineProblem::Malformed(number, &e));
+                let _ = done.send(Err(e));
+                return;
             }
+        }
+    }
+}
+
+fn work(
+    flow: &Flow<'_>,
+    jobs: &Mutex<Receiver<Batch>>,
+    done: &mpsc::Sender<Result<Gated, io::Error>>,
+) {
+    loop {
+        // A poisoned lock means another worker panicked: stop taking work.
+        let batch = match jobs.lock() {
+            Ok(rx) => rx.recv(),
+            Err(_) => return,
+        };
+        let Ok(batch) = batch else { return };
+        if done.send(Ok(gate_batch(flow, batch))).is_err() {
+            return;
+        }
+    }
+}
+
+fn write_in_order(
+    done: Receiver<Result<Gated, io::Error>>,
+    tokens: SyncSender<Buffers>,
+    output: &mut impl Write,
+    on_problem: &mut impl FnMut(LineProblem<'_>),
+) -> io::Result<LineStats> {
+    let mut stats = LineStats::default();
+    let mut pending = BTreeMap::new();
+    let mut next = 0u64;
+    // Ends when the reader and every worker have hung up.
+    for message in done {
+        let gated = message?;
+        pending.insert(gated.index, gated);
+        while let Some(gated) = pending.remove(&next) {
+            next += 1;
+            let Some(buffers) = emit(gated, output, &mut stats, on_problem)? else {
+                return Ok(stats);
+            };
+            let _ = tokens.send(buffers);
         }
     }
     Ok(stats)

@@ -199,3 +199,55 @@ fn the_gate_is_send_and_sync_and_threads_agree_with_a_sequential_run() {
         assert_eq!(handle.join().unwrap(), sequential);
     }
 }
+
+#[test]
+fn parallel_json_lines_keep_order_and_report_the_same_problems() {
+    let examples = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/examples/records.jsonl"
+    ))
+    .unwrap();
+    let mut input = String::new();
+    for round in 0..40 {
+        for (i, line) in examples.lines().enumerate() {
+            input.push_str(line);
+            input.push('\n');
+            if (round + i) % 7 == 0 {
+                input.push_str("{\"broken\": \n");
+            }
+            if (round + i) % 11 == 0 {
+                input.push_str("\n[1, 2]\r\n");
+            }
+        }
+    }
+    let transfers = [
+        transfer(),
+        Transfer {
+            from: "groningen/zvh",
+            to: "groningen/gemeente",
+            purpose: "care-coordination",
+            at: "2026-03-02T10:00:00Z".parse().unwrap(),
+        },
+    ];
+    for t in transfers {
+        let flow = gate().flow(&t).unwrap();
+        let run = |threads: usize| {
+            let mut out = Vec::new();
+            let mut problems = Vec::new();
+            let stats = privacy_gate::gate_json_lines_parallel(
+                &flow,
+                input.as_bytes(),
+                &mut out,
+                threads,
+                |p| problems.push(format!("{p:?}")),
+            )
+            .unwrap();
+            (out, problems, stats)
+        };
+        let sequential = run(1);
+        assert!(sequential.2.malformed > 0 && sequential.2.released > 0);
+        for threads in [2, 3, 8] {
+            assert_eq!(run(threads), sequential, "{threads} threads");
+        }
+    }
+}

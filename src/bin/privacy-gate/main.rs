@@ -9,7 +9,7 @@ mod explain;
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
 use privacy_gate::{
-    gate_json_lines, DomainId, Gate, KeyRing, LineProblem, RecordError, Registry, Transfer,
+    gate_json_lines_parallel, DomainId, Gate, KeyRing, LineProblem, RecordError, Registry, Transfer,
 };
 use std::io::{self, BufRead, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -41,6 +41,9 @@ enum Command {
     Gate {
         #[command(flatten)]
         flow: FlowArgs,
+        /// Threads gating in parallel (output keeps input order); default: one per core, at most 8.
+        #[arg(long)]
+        threads: Option<usize>,
         /// JSON Lines input; stdin when absent.
         input: Option<PathBuf>,
     },
@@ -121,7 +124,11 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Check { policies } => check(&policies),
-        Command::Gate { flow, input } => gate(&flow, input.as_deref()),
+        Command::Gate {
+            flow,
+            threads,
+            input,
+        } => gate(&flow, threads, input.as_deref()),
         Command::Explain { flow, json, input } => explain::run(&flow, json, input.as_deref()),
         Command::Demo {
             policies,
@@ -192,7 +199,11 @@ fn build_gate(flow: &FlowArgs) -> Result<Gate, Failure> {
     Ok(Gate::new(registry, keys))
 }
 
-fn gate(args: &FlowArgs, input: Option<&Path>) -> Result<ExitCode, Failure> {
+fn gate(
+    args: &FlowArgs,
+    threads: Option<usize>,
+    input: Option<&Path>,
+) -> Result<ExitCode, Failure> {
     let gate = build_gate(args)?;
     let transfer = Transfer {
         from: &args.from,
@@ -207,28 +218,31 @@ fn gate(args: &FlowArgs, input: Option<&Path>) -> Result<ExitCode, Failure> {
             return Ok(ExitCode::from(EXIT_REFUSED));
         }
     };
-    let reader: Box<dyn BufRead> = match input {
+    let threads = threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get().min(8)));
+    let reader: Box<dyn BufRead + Send> = match input {
         Some(path) => Box::new(io::BufReader::new(
             std::fs::File::open(path)
                 .map_err(|e| Failure(format!("cannot open `{}`: {e}", path.display())))?,
         )),
-        None => Box::new(io::stdin().lock()),
+        None => Box::new(io::BufReader::with_capacity(256 * 1024, io::stdin())),
     };
     let stdout = io::stdout().lock();
     let mut out = BufWriter::with_capacity(64 * 1024, stdout);
-    let stats = gate_json_lines(&flow, reader, &mut out, |problem| match problem {
-        LineProblem::Refused(line, refusal) => {
-            eprintln!("privacy-gate: line {line}: refused: {refusal}")
-        }
-        LineProblem::Malformed(line, RecordError::Json(e)) if e.line <= 1 => {
-            eprintln!(
-                "privacy-gate: line {line}, column {}: malformed record: {}",
-                e.column, e.kind
-            );
-        }
-        LineProblem::Malformed(line, error) => eprintln!("privacy-gate: line {line}: {error}"),
-    })
-    .map_err(|e| Failure(format!("cannot gate input: {e}")))?;
+    let stats =
+        gate_json_lines_parallel(&flow, reader, &mut out, threads, |problem| match problem {
+            LineProblem::Refused(line, refusal) => {
+                eprintln!("privacy-gate: line {line}: refused: {refusal}")
+            }
+            LineProblem::Malformed(line, RecordError::Json(e)) if e.line <= 1 => {
+                eprintln!(
+                    "privacy-gate: line {line}, column {}: malformed record: {}",
+                    e.column, e.kind
+                );
+            }
+            LineProblem::Malformed(line, error) => eprintln!("privacy-gate: line {line}: {error}"),
+        })
+        .map_err(|e| Failure(format!("cannot gate input: {e}")))?;
     match out.flush() {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
         other => other?,
