@@ -1077,7 +1077,7 @@ impl Walker<'_> {
     /// Decides one leaf: `None` when it does not cross.
     fn leaf(&mut self, field: FieldId, value: &Value, crumb: &Crumb<'_>) -> Option<Kept> {
         let plan = self.plan.fields.get(field)?;
-        let value_type = self.plan.schema.field_by_id(field)?.value_type;
+        let value_type = plan.value_type;
         if let Some(count) = self.counts.get_mut(field) {
             count.seen += 1;
         }

@@ -54,6 +54,8 @@ pub struct FieldPlan {
     pub legal_basis: Arc<[Arc<str>]>,
     /// Index into the plan's domains when pseudonymised.
     pub(crate) domain_slot: Option<usize>,
+    /// The field's value type, kept here so the walk needs one lookup per leaf.
+    pub(crate) value_type: crate::schema::ValueType,
 }
 
 /// A condition of a rule on either side.
@@ -169,6 +171,7 @@ pub(crate) fn compile(
             recipient: recipient_clause,
             legal_basis: legal_basis.into(),
             domain_slot,
+            value_type: field.value_type,
         });
     }
     let retention = outbound
