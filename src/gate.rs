@@ -1,7 +1,8 @@
 //! The gate: applies a compiled flow plan to a record and explains the outcome.
 
-use crate::action::{Action, Method};
+use crate::action::{Action, DomainId, Method};
 use crate::agreement::{NotInForce, Regime};
+use crate::audit::{Archive, AuditError, AuditLog, Body};
 use crate::json::{JsonError, DEFAULT_MAX_DEPTH};
 use crate::plan::{ClauseRef, FlowPlan};
 use crate::pseudonym::{check_type, normalise, parse_date, ActiveKey, KeyRing, ValueProblem};
@@ -345,6 +346,16 @@ impl Decision {
             })
     }
 
+    /// Per schema field present in the record, by field index: how many values it
+    /// had and how many crossed.
+    pub fn counts_by_field(&self) -> impl Iterator<Item = (usize, (u32, u32))> + '_ {
+        self.counts
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.seen > 0)
+            .map(|(i, c)| (i, (c.seen, c.released)))
+    }
+
     /// Values removed for reasons of their own: unknown fields, wrong types, invalid values.
     pub fn removed(&self) -> &[Removal] {
         &self.removed
@@ -457,6 +468,10 @@ impl Outcome {
 struct GateFlow {
     plan: Arc<FlowPlan>,
     keys: Result<Vec<Arc<ActiveKey>>, String>,
+    /// The key id used per pseudonymisation domain, for the audit log.
+    key_ids: Vec<(DomainId, Arc<str>)>,
+    /// The plan's audit entry and its id.
+    plan_entry: (Body, [u8; 32]),
 }
 
 /// Checks and shapes records crossing between organisations. Build once, share
@@ -486,6 +501,26 @@ pub struct Gate {
     keys: Arc<KeyRing>,
     flows: HashMap<FlowKey, GateFlow>,
     max_depth: usize,
+    audit: Option<GateAudit>,
+}
+
+/// What a gate needs to write audit entries.
+struct GateAudit {
+    log: Arc<AuditLog>,
+    policy_set: String,
+    /// The schema path of the subject's BSN, as segments.
+    subject: Option<Vec<Box<str>>>,
+}
+
+/// Why a record could not be gated, or its transfer not logged.
+#[derive(Debug, thiserror::Error)]
+pub enum GateError {
+    /// The record is not a record.
+    #[error(transparent)]
+    Record(#[from] RecordError),
+    /// The audit entry could not be written, so nothing was released.
+    #[error("nothing released: {0}")]
+    Audit(#[from] AuditError),
 }
 
 impl fmt::Debug for Gate {
@@ -505,7 +540,15 @@ impl Gate {
             .flows()
             .iter()
             .map(|(key, plan)| {
-                let keys = plan
+                let key_ids = plan
+                    .domains
+                    .iter()
+                    .filter_map(|d| {
+                        keys.domain(d)
+                            .map(|set| (d.clone(), Arc::from(set.active().id())))
+                    })
+                    .collect();
+                let gate_keys = plan
                     .domains
                     .iter()
                     .map(|d| {
@@ -518,7 +561,9 @@ impl Gate {
                     *key,
                     GateFlow {
                         plan: plan.clone(),
-                        keys,
+                        keys: gate_keys,
+                        key_ids,
+                        plan_entry: crate::audit::entry::plan_body(plan),
                     },
                 )
             })
@@ -528,7 +573,46 @@ impl Gate {
             keys: Arc::new(keys),
             flows,
             max_depth: DEFAULT_MAX_DEPTH,
+            audit: None,
         }
+    }
+
+    /// Logs every transfer through this gate in `log`, before any record is handed
+    /// back; when an entry cannot be written, nothing is released. Every agreement
+    /// version is first copied into `archive` (content-addressed, for replay), and
+    /// the policy set is named in the log if it is new to it.
+    ///
+    /// # Errors
+    ///
+    /// The archive or the log could not be written.
+    pub fn with_audit(mut self, log: Arc<AuditLog>, archive: &Archive) -> Result<Gate, AuditError> {
+        let set = self.registry.policy_set();
+        archive.store(set).map_err(|e| AuditError::Io {
+            path: archive.dir().display().to_string(),
+            message: format!("cannot archive the agreements: {e}"),
+        })?;
+        let id = set.id_hex();
+        if !log.has_policy_set(&id) {
+            log.append(&[crate::audit::entry::policy_body(set, &self.registry)])?;
+            log.note_policy_set(&id);
+        }
+        let schema = self.registry.schema();
+        let subject = schema
+            .field("subject.bsn")
+            .or_else(|| {
+                schema
+                    .fields()
+                    .iter()
+                    .position(|f| f.value_type == ValueType::Bsn && !f.in_array)
+            })
+            .and_then(|id| schema.field_by_id(id))
+            .map(|f| f.path.split('.').map(Box::from).collect());
+        self.audit = Some(GateAudit {
+            log,
+            policy_set: id,
+            subject,
+        });
+        Ok(self)
     }
 
     /// The policy set.
@@ -544,6 +628,29 @@ impl Gate {
     ///
     /// The [`Refusal`] when the transfer is not allowed at all.
     pub fn flow(&self, transfer: &Transfer<'_>) -> Result<Flow<'_>, Refusal> {
+        let result = self.resolve(transfer);
+        if let (Err(refusal), Some(audit)) = (&result, &self.audit) {
+            // Nothing crosses either way; a failed append poisons the log, so every
+            // later transfer fails closed.
+            let facts = crate::audit::entry::TransferFacts {
+                transfer: *transfer,
+                policy_set: &audit.policy_set,
+                plan: None,
+                keys: &[],
+                decision: None,
+                refusal: Some(refusal),
+                input: None,
+                output: None,
+                subject: None,
+            };
+            let _ = audit
+                .log
+                .append(&[crate::audit::entry::transfer_body(&facts, audit.log.key())]);
+        }
+        result
+    }
+
+    fn resolve(&self, transfer: &Transfer<'_>) -> Result<Flow<'_>, Refusal> {
         let registry = &self.registry;
         let side_index = |side: Side, id: &str| {
             registry
@@ -611,6 +718,8 @@ impl Gate {
         let terms = transfer_terms(&flow.plan, transfer.at, retain_until);
         Ok(Flow {
             plan: &flow.plan,
+            gate_flow: flow,
+            audit: self.audit.as_ref(),
             keys,
             at: transfer.at,
             today: day,
@@ -627,7 +736,7 @@ impl Gate {
     ///
     /// [`RecordError::NotAnObject`] when the record is not a JSON object. A refused
     /// transfer is an [`Outcome::Refused`], not an error.
-    pub fn apply(&self, transfer: &Transfer<'_>, record: Value) -> Result<Outcome, RecordError> {
+    pub fn apply(&self, transfer: &Transfer<'_>, record: Value) -> Result<Outcome, GateError> {
         match self.flow(transfer) {
             Ok(flow) => flow.apply(record),
             Err(refusal) => Ok(Outcome::Refused(refusal)),
@@ -641,19 +750,19 @@ impl Gate {
     ///
     /// [`RecordError`] for malformed JSON, duplicate keys, excessive nesting, or a
     /// value that is not an object.
-    pub fn apply_json(
-        &self,
-        transfer: &Transfer<'_>,
-        bytes: &[u8],
-    ) -> Result<Outcome, RecordError> {
-        let record = crate::json::parse_strict(bytes, self.max_depth).map_err(RecordError::Json)?;
-        self.apply(transfer, record)
+    pub fn apply_json(&self, transfer: &Transfer<'_>, bytes: &[u8]) -> Result<Outcome, GateError> {
+        match self.flow(transfer) {
+            Ok(flow) => flow.apply_json(bytes),
+            Err(refusal) => Ok(Outcome::Refused(refusal)),
+        }
     }
 }
 
 /// A transfer resolved to its plan: apply it to many records at one moment.
 pub struct Flow<'g> {
     plan: &'g Arc<FlowPlan>,
+    gate_flow: &'g GateFlow,
+    audit: Option<&'g GateAudit>,
     keys: &'g [Arc<ActiveKey>],
     at: DateTime<Utc>,
     today: NaiveDate,
@@ -690,51 +799,195 @@ impl Flow<'_> {
     /// # Errors
     ///
     /// As [`Gate::apply_json`].
-    pub fn apply_json(&self, bytes: &[u8]) -> Result<Outcome, RecordError> {
+    pub fn apply_json(&self, bytes: &[u8]) -> Result<Outcome, GateError> {
         let record = crate::json::parse_strict(bytes, self.max_depth).map_err(RecordError::Json)?;
-        self.apply(record)
+        self.apply_logged(record, Some(bytes))
     }
 
     /// Gates one parsed record.
     ///
     /// # Errors
     ///
-    /// [`RecordError::NotAnObject`] when the record is not a JSON object.
-    pub fn apply(&self, record: Value) -> Result<Outcome, RecordError> {
-        let Value::Object(mut input) = record else {
-            return Err(RecordError::NotAnObject);
+    /// [`RecordError::NotAnObject`] when the record is not a JSON object;
+    /// [`GateError::Audit`] when the gate logs and the entry could not be written
+    /// (then nothing is released).
+    pub fn apply(&self, record: Value) -> Result<Outcome, GateError> {
+        self.apply_logged(record, None)
+    }
+
+    fn apply_logged(&self, record: Value, input: Option<&[u8]>) -> Result<Outcome, GateError> {
+        let Value::Object(map) = record else {
+            return Err(RecordError::NotAnObject.into());
         };
+        let Some(audit) = self.audit else {
+            return Ok(self.apply_map(map));
+        };
+        let canonical;
+        let input = match input {
+            Some(bytes) => bytes,
+            None => {
+                canonical = serde_json::to_vec(&map).unwrap_or_default();
+                &canonical
+            }
+        };
+        let subject = self.subject(audit, &map);
+        match self.apply_map(map) {
+            Outcome::Refused(refusal) => {
+                self.log(audit, Err(&refusal), input, None, subject.as_deref())?;
+                Ok(Outcome::Refused(refusal))
+            }
+            Outcome::Released(released) => {
+                let output = serde_json::to_vec(&released.record).unwrap_or_default();
+                self.log(
+                    audit,
+                    Ok(&released.decision),
+                    input,
+                    Some(&output),
+                    subject.as_deref(),
+                )?;
+                Ok(Outcome::Released(released))
+            }
+        }
+    }
+
+    /// Whether entries are logged for this flow.
+    pub fn is_audited(&self) -> bool {
+        self.audit.is_some()
+    }
+
+    fn apply_map(&self, mut input: Map<String, Value>) -> Outcome {
         if let Some(refusal) = self.unmet_condition(&input) {
-            return Ok(Outcome::Refused(refusal));
+            return Outcome::Refused(refusal);
         }
         let mut walker = self.walker();
         walker.object_in_place(self.root(), &mut input, None);
         input.insert(TRANSFER_MEMBER.to_owned(), self.terms.clone());
-        Ok(Outcome::Released(Released {
+        Outcome::Released(Released {
             record: Value::Object(input),
             decision: self.decision(walker),
-        }))
+        })
     }
 
     /// Parses `bytes` strictly, gates the record and appends the released record as
     /// compact JSON to `out`, without building it as a [`Value`] first. The bytes
     /// are those `serde_json::to_vec(&released.record)` gives for [`Flow::apply_json`].
-    /// Nothing is written when the record is refused or malformed.
+    /// Nothing is written when the record is refused or malformed, or when the gate
+    /// logs and the entry could not be written.
     ///
     /// # Errors
     ///
     /// As [`Gate::apply_json`].
-    pub fn write_json(&self, bytes: &[u8], out: &mut Vec<u8>) -> Result<Written, RecordError> {
+    pub fn write_json(&self, bytes: &[u8], out: &mut Vec<u8>) -> Result<Written, GateError> {
+        let start = out.len();
+        let (written, body) = self.write_json_deferred(bytes, out)?;
+        if let (Some(body), Some(audit)) = (body, self.audit) {
+            if let Err(e) = self.append(audit, vec![body]) {
+                out.truncate(start);
+                return Err(e.into());
+            }
+        }
+        Ok(written)
+    }
+
+    /// As [`Flow::write_json`], but hands back the audit entry's body instead of
+    /// appending it: the caller appends a batch at once and releases the output only
+    /// after that.
+    pub(crate) fn write_json_deferred(
+        &self,
+        bytes: &[u8],
+        out: &mut Vec<u8>,
+    ) -> Result<(Written, Option<Body>), RecordError> {
         let record = crate::json::parse_strict(bytes, self.max_depth).map_err(RecordError::Json)?;
         let Value::Object(input) = record else {
             return Err(RecordError::NotAnObject);
         };
+        let subject = self.audit.and_then(|audit| self.subject(audit, &input));
         if let Some(refusal) = self.unmet_condition(&input) {
-            return Ok(Written::Refused(refusal));
+            let body = self
+                .audit
+                .map(|audit| self.body(audit, Err(&refusal), bytes, None, subject.as_deref()));
+            return Ok((Written::Refused(refusal), body));
         }
+        let start = out.len();
         let mut walker = self.walker();
         walker.object_to_json(self.root(), &input, None, out, Some(&self.terms_json));
-        Ok(Written::Released(self.decision(walker)))
+        let decision = self.decision(walker);
+        let body = self.audit.map(|audit| {
+            self.body(
+                audit,
+                Ok(&decision),
+                bytes,
+                out.get(start..),
+                subject.as_deref(),
+            )
+        });
+        Ok((Written::Released(decision), body))
+    }
+
+    /// The subject's normalised BSN, when the record has a valid one.
+    fn subject(&self, audit: &GateAudit, input: &Map<String, Value>) -> Option<String> {
+        let (first, rest) = audit.subject.as_ref()?.split_first()?;
+        let mut at = input.get(&**first)?;
+        for segment in rest {
+            at = at.get(&**segment)?;
+        }
+        crate::pseudonym::normalise_bsn(at.as_str()?).ok()
+    }
+
+    fn body(
+        &self,
+        audit: &GateAudit,
+        outcome: Result<&Decision, &Refusal>,
+        input: &[u8],
+        output: Option<&[u8]>,
+        subject: Option<&str>,
+    ) -> Body {
+        let facts = crate::audit::entry::TransferFacts {
+            transfer: Transfer {
+                from: &self.plan.sender.id,
+                to: &self.plan.recipient.id,
+                purpose: &self.plan.purpose,
+                at: self.at,
+            },
+            policy_set: &audit.policy_set,
+            plan: Some((self.plan, &self.gate_flow.plan_entry.1)),
+            keys: &self.gate_flow.key_ids,
+            decision: outcome.ok(),
+            refusal: outcome.err(),
+            input: Some(input),
+            output,
+            subject,
+        };
+        crate::audit::entry::transfer_body(&facts, audit.log.key())
+    }
+
+    fn log(
+        &self,
+        audit: &GateAudit,
+        outcome: Result<&Decision, &Refusal>,
+        input: &[u8],
+        output: Option<&[u8]>,
+        subject: Option<&str>,
+    ) -> Result<(), AuditError> {
+        let body = self.body(audit, outcome, input, output, subject);
+        self.append(audit, vec![body])
+    }
+
+    /// Appends transfer entries, preceded by the plan's entry if the log lacks it.
+    fn append(&self, audit: &GateAudit, mut bodies: Vec<Body>) -> Result<(), AuditError> {
+        let (plan_body, plan_id) = &self.gate_flow.plan_entry;
+        if !audit.log.has_plan(plan_id) {
+            bodies.insert(0, plan_body.clone());
+        }
+        audit.log.append(&bodies).map(drop)
+    }
+
+    /// Appends a batch of transfer entries (see [`Flow::write_json_deferred`]).
+    pub(crate) fn append_batch(&self, bodies: Vec<Body>) -> Result<(), AuditError> {
+        match self.audit {
+            Some(audit) if !bodies.is_empty() => self.append(audit, bodies),
+            _ => Ok(()),
+        }
     }
 
     fn root(&self) -> &[(Box<str>, Node)] {

@@ -11,6 +11,7 @@
 
 pub mod action;
 pub mod agreement;
+pub mod audit;
 pub mod diag;
 pub mod gate;
 pub mod json;
@@ -26,12 +27,12 @@ pub use action::{Action, DomainId, Method};
 pub use agreement::{Agreement, NotInForce, Regime, Status};
 pub use diag::{Diagnostic, Diagnostics, Severity};
 pub use gate::{
-    Decision, FieldDecision, Flow, Gate, Outcome, RecordError, Refusal, Released, Removal,
-    RemovalReason, Side, Transfer, Written, PLACEHOLDER, TRANSFER_MEMBER,
+    Decision, FieldDecision, Flow, Gate, GateError, Outcome, RecordError, Refusal, Released,
+    Removal, RemovalReason, Side, Transfer, Written, PLACEHOLDER, TRANSFER_MEMBER,
 };
 pub use json::{JsonError, JsonErrorKind, DEFAULT_MAX_DEPTH};
-pub use lines::{gate_json_lines, gate_json_lines_parallel, LineProblem, LineStats};
+pub use lines::{gate_json_lines, gate_json_lines_parallel, LineProblem, LineStats, StreamError};
 pub use plan::{ClauseRef, FieldPlan, FlowPlan, Via};
 pub use pseudonym::{KeyFileError, KeyRing, ValueProblem};
-pub use registry::{LoadError, PolicySource, Registry};
+pub use registry::{LoadError, PolicySet, PolicySource, Registry};
 pub use schema::{Schema, ValueType};

@@ -3,6 +3,7 @@
 //! Lines are read in batches; each batch is gated into one output buffer. With more
 //! than one thread, batches are gated in parallel and written in input order.
 
+use crate::audit::{AuditError, Body};
 use crate::gate::{Flow, RecordError, Refusal, Written};
 use std::collections::BTreeMap;
 use std::io::{self, BufRead, Write};
@@ -30,6 +31,17 @@ impl LineStats {
         self.refused += other.refused;
         self.malformed += other.malformed;
     }
+}
+
+/// Why a stream stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    /// Reading the input or writing the output failed.
+    #[error("{0}")]
+    Io(#[from] io::Error),
+    /// The audit log could not be written; the records of that batch were not released.
+    #[error("{0}")]
+    Audit(#[from] AuditError),
 }
 
 /// A line that released nothing, by its 1-based number. Holds none of its content.
@@ -66,6 +78,8 @@ struct Gated {
     buffers: Buffers,
     problems: Vec<(u64, Problem)>,
     stats: LineStats,
+    /// Audit entries that must be durable before the output is released.
+    entries: Vec<Body>,
 }
 
 fn gate_batch(flow: &Flow<'_>, batch: Batch) -> Gated {
@@ -77,9 +91,10 @@ fn gate_batch(flow: &Flow<'_>, batch: Batch) -> Gated {
     buffers.out.clear();
     let mut problems = Vec::new();
     let mut stats = LineStats::default();
+    let mut entries = Vec::new();
     let lines = buffers.data.split_inclusive(|b| *b == b'\n');
     for (number, line) in (first_line..).zip(lines) {
-        if let Some(problem) = gate_line(flow, line, &mut buffers.out, &mut stats) {
+        if let Some(problem) = gate_line(flow, line, &mut buffers.out, &mut stats, &mut entries) {
             problems.push((number, problem));
         }
     }
@@ -88,6 +103,7 @@ fn gate_batch(flow: &Flow<'_>, batch: Batch) -> Gated {
         buffers,
         problems,
         stats,
+        entries,
     }
 }
 
@@ -98,6 +114,7 @@ fn gate_line(
     line: &[u8],
     out: &mut Vec<u8>,
     stats: &mut LineStats,
+    entries: &mut Vec<Body>,
 ) -> Option<Problem> {
     // The line ending is not part of the record (and would shift error positions).
     let record = line.strip_suffix(b"\n").unwrap_or(line);
@@ -105,7 +122,11 @@ fn gate_line(
     if record.iter().all(u8::is_ascii_whitespace) {
         return None;
     }
-    match flow.write_json(record, out) {
+    let result = flow.write_json_deferred(record, out);
+    if let Ok((_, Some(entry))) = &result {
+        entries.push(entry.clone());
+    }
+    match result.map(|(written, _)| written) {
         Ok(Written::Released(_)) => {
             out.push(b'\n');
             stats.released += 1;
@@ -157,15 +178,18 @@ fn report(line: u64, problem: &Problem, on_problem: &mut impl FnMut(LineProblem<
 /// Writes a gated batch and reports its problems; gives the buffers back, or `None`
 /// when the output is closed.
 fn emit(
+    flow: &Flow<'_>,
     gated: Gated,
     output: &mut impl Write,
     stats: &mut LineStats,
     on_problem: &mut impl FnMut(LineProblem<'_>),
-) -> io::Result<Option<Buffers>> {
+) -> Result<Option<Buffers>, StreamError> {
+    // Fail closed: no output before its entries are durable.
+    flow.append_batch(gated.entries)?;
     match output.write_all(&gated.buffers.out) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(None),
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     }
     for (line, problem) in &gated.problems {
         report(*line, problem, on_problem);
@@ -180,27 +204,48 @@ fn emit(
 ///
 /// # Errors
 ///
-/// Reading or writing failed. A closed output (`BrokenPipe`) ends the stream early
-/// without an error.
+/// Reading or writing failed, or the audit log could not be written (then the
+/// records of the batch in hand are not released). A closed output (`BrokenPipe`)
+/// ends the stream early without an error.
 pub fn gate_json_lines(
     flow: &Flow<'_>,
     mut input: impl BufRead,
     output: &mut impl Write,
     mut on_problem: impl FnMut(LineProblem<'_>),
-) -> io::Result<LineStats> {
+) -> Result<LineStats, StreamError> {
     let mut stats = LineStats::default();
-    let (mut line, mut out) = (Vec::new(), Vec::new());
+    if flow.is_audited() {
+        // Entries are appended (and synced) a batch at a time.
+        let (mut index, mut next_line) = (0, 1);
+        let mut buffers = Buffers::default();
+        while let Some((batch, lines)) = read_batch(&mut input, index, next_line, buffers)? {
+            index += 1;
+            next_line += lines;
+            match emit(
+                flow,
+                gate_batch(flow, batch),
+                output,
+                &mut stats,
+                &mut on_problem,
+            )? {
+                Some(back) => buffers = back,
+                None => break,
+            }
+        }
+        return Ok(stats);
+    }
+    let (mut line, mut out, mut no_entries) = (Vec::new(), Vec::new(), Vec::new());
     for number in 1.. {
         line.clear();
         if input.read_until(b'\n', &mut line)? == 0 {
             break;
         }
         out.clear();
-        let problem = gate_line(flow, &line, &mut out, &mut stats);
+        let problem = gate_line(flow, &line, &mut out, &mut stats, &mut no_entries);
         match output.write_all(&out) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => break,
-            Err(e) => return Err(e),
+            Err(e) => return Err(e.into()),
         }
         if let Some(problem) = &problem {
             report(number, problem, &mut on_problem);
@@ -222,7 +267,7 @@ pub fn gate_json_lines_parallel(
     output: &mut impl Write,
     threads: usize,
     mut on_problem: impl FnMut(LineProblem<'_>),
-) -> io::Result<LineStats> {
+) -> Result<LineStats, StreamError> {
     if threads <= 1 {
         return gate_json_lines(flow, input, output, on_problem);
     }
@@ -245,7 +290,7 @@ pub fn gate_json_lines_parallel(
             scope.spawn(move || work(flow, jobs, &done));
         }
         drop(done_tx);
-        write_in_order(done_rx, token_tx, output, &mut on_problem)
+        write_in_order(flow, done_rx, token_tx, output, &mut on_problem)
     })
 }
 
@@ -296,11 +341,12 @@ fn work(
 }
 
 fn write_in_order(
+    flow: &Flow<'_>,
     done: Receiver<Result<Gated, io::Error>>,
     tokens: SyncSender<Buffers>,
     output: &mut impl Write,
     on_problem: &mut impl FnMut(LineProblem<'_>),
-) -> io::Result<LineStats> {
+) -> Result<LineStats, StreamError> {
     let mut stats = LineStats::default();
     let mut pending = BTreeMap::new();
     let mut next = 0u64;
@@ -310,7 +356,7 @@ fn write_in_order(
         pending.insert(gated.index, gated);
         while let Some(gated) = pending.remove(&next) {
             next += 1;
-            let Some(buffers) = emit(gated, output, &mut stats, on_problem)? else {
+            let Some(buffers) = emit(flow, gated, output, &mut stats, on_problem)? else {
                 return Ok(stats);
             };
             let _ = tokens.send(buffers);

@@ -70,11 +70,18 @@ impl ActiveKey {
 
     /// HMAC-SHA256 over `prefix ‖ 0x00 ‖ message`.
     pub(crate) fn tag(&self, prefix: &[u8], message: &[u8]) -> [u8; 32] {
+        self.tag_parts(prefix, &[message])
+    }
+
+    /// HMAC-SHA256 over `prefix ‖ 0x00 ‖ parts...` (domain-separated by `prefix`).
+    pub fn tag_parts(&self, prefix: &[u8], parts: &[&[u8]]) -> [u8; 32] {
         // Cloning the keyed state saves hashing the key pads for every value.
         let mut mac = self.mac.clone();
         mac.update(prefix);
         mac.update(&[0]);
-        mac.update(message);
+        for part in parts {
+            mac.update(part);
+        }
         mac.finalize().into_bytes().into()
     }
 }
@@ -113,12 +120,18 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// The keys of one domain (or of the audit log): the active one and older ones kept
 /// for verification.
+#[derive(Clone)]
 pub struct KeySet {
     active: Arc<ActiveKey>,
     others: BTreeMap<String, Arc<ActiveKey>>,
 }
 
 impl KeySet {
+    /// Every key, the active one first.
+    pub fn all(&self) -> impl Iterator<Item = &Arc<ActiveKey>> {
+        std::iter::once(&self.active).chain(self.others.values())
+    }
+
     /// The key new pseudonyms are made with.
     pub fn active(&self) -> &Arc<ActiveKey> {
         &self.active

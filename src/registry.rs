@@ -47,6 +47,34 @@ pub struct Registry {
     purposes: HashMap<String, usize>,
     flows: HashMap<FlowKey, Arc<FlowPlan>>,
     warnings: Diagnostics,
+    policy_set: PolicySet,
+}
+
+/// The exact texts a registry was built from, and their identity: the SHA-256 of a
+/// manifest naming the schema's and every agreement's SHA-256. Audit entries name a
+/// policy set by this id, and replay rebuilds the registry from an archived copy.
+#[derive(Clone, Debug)]
+pub struct PolicySet {
+    /// SHA-256 of [`PolicySet::manifest`].
+    pub id: [u8; 32],
+    /// `{"agreements": {ID: SHA, ...}, "schema": SHA}`, compact, keys sorted.
+    pub manifest: Vec<u8>,
+    /// The schema file.
+    pub schema: PolicySource,
+    /// Every agreement file, with its organisation id.
+    pub agreements: Vec<(String, PolicySource)>,
+}
+
+impl PolicySet {
+    /// Lowercase hex of the id.
+    pub fn id_hex(&self) -> String {
+        crate::pseudonym::hex(&self.id)
+    }
+}
+
+/// Lowercase hex SHA-256 of `bytes`.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    crate::pseudonym::hex(&Sha256::digest(bytes))
 }
 
 impl Registry {
@@ -136,6 +164,7 @@ impl Registry {
         schema: &PolicySource,
         agreements: &[PolicySource],
     ) -> Result<Registry, LoadError> {
+        let schema_source = schema;
         let mut diags = Diagnostics::default();
         let Some(schema) = Schema::parse(&schema.file, &schema.text, &mut diags) else {
             diags.sort();
@@ -262,6 +291,25 @@ impl Registry {
         if diags.error_count() > 0 {
             return Err(LoadError { diagnostics: diags });
         }
+        let mut listed = std::collections::BTreeMap::new();
+        let mut kept = Vec::new();
+        for a in &checked {
+            listed.insert(a.id.to_string(), a.sha256_hex());
+            if let Some(src) = agreements.iter().find(|s| s.file == a.file) {
+                kept.push((a.id.to_string(), src.clone()));
+            }
+        }
+        let manifest = serde_json::to_vec(&serde_json::json!({
+            "agreements": listed,
+            "schema": sha256_hex(schema_source.text.as_bytes()),
+        }))
+        .unwrap_or_default();
+        let policy_set = PolicySet {
+            id: Sha256::digest(&manifest).into(),
+            manifest,
+            schema: schema_source.clone(),
+            agreements: kept,
+        };
         Ok(Registry {
             schema,
             agreements: checked,
@@ -269,7 +317,13 @@ impl Registry {
             purposes,
             flows,
             warnings: diags,
+            policy_set,
         })
+    }
+
+    /// The texts this registry was built from, and their identity.
+    pub fn policy_set(&self) -> &PolicySet {
+        &self.policy_set
     }
 
     /// The schema.

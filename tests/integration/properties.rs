@@ -392,7 +392,7 @@ proptest! {
                 prop_assert_eq!(d1.to_json(), r.decision.to_json());
             }
             (Err(e1), Err(e2)) => {
-                prop_assert_eq!(e1, e2);
+                prop_assert_eq!(format!("{e1:?}"), format!("{e2:?}"));
                 prop_assert!(written.is_empty());
             }
             (Ok(Written::Refused(a)), Ok(Outcome::Refused(b))) => {

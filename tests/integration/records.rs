@@ -1,7 +1,8 @@
 //! Records that are odd or hostile: what is removed, what is reported, what is refused.
 
 use privacy_gate::{
-    Gate, JsonErrorKind, KeyRing, Outcome, RecordError, Registry, RemovalReason, Transfer,
+    Gate, GateError, JsonErrorKind, KeyRing, Outcome, RecordError, Registry, RemovalReason,
+    Transfer,
 };
 use serde_json::{json, Value};
 use std::sync::{Arc, OnceLock};
@@ -150,7 +151,9 @@ fn malformed_records_are_errors_that_quote_nothing() {
         }),
     ];
     for (bytes, expected) in cases {
-        let err = gate().apply_json(&transfer(), bytes).unwrap_err();
+        let GateError::Record(err) = gate().apply_json(&transfer(), bytes).unwrap_err() else {
+            panic!("not a record error");
+        };
         assert!(expected(&err), "{err:?}");
         let text = format!("{err} {err:?}");
         assert!(
@@ -163,7 +166,10 @@ fn malformed_records_are_errors_that_quote_nothing() {
         "{\"a\":".repeat(40),
         "1".to_owned() + &"}".repeat(40)
     );
-    let err = gate().apply_json(&transfer(), deep.as_bytes()).unwrap_err();
+    let GateError::Record(err) = gate().apply_json(&transfer(), deep.as_bytes()).unwrap_err()
+    else {
+        panic!("not a record error");
+    };
     assert!(
         matches!(err, RecordError::Json(ref j) if j.kind == JsonErrorKind::TooDeep(32)),
         "{err}"

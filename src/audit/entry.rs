@@ -1,0 +1,422 @@
+//! The entry wire format: framing, sealing and the bodies of each kind of entry.
+//! `docs/audit-log.md` is the specification; these types serialise it.
+
+use crate::gate::{Decision, Refusal, RemovalReason};
+use crate::plan::{ClauseRef, FlowPlan};
+use crate::pseudonym::{hex, ActiveKey};
+use crate::registry::PolicySet;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+
+/// The version of the entry format.
+pub const FORMAT: u32 = 1;
+
+/// The version of the decision semantics: how agreements turn into per-field actions.
+/// It changes whenever the same agreements could decide differently.
+pub const SEMANTICS: u32 = 1;
+
+/// HMAC domain-separation prefixes (the message is `prefix ‖ 0x00 ‖ bytes`).
+pub(crate) const SEAL: &[u8] = b"pg-audit-seal";
+pub(crate) const INPUT: &[u8] = b"pg-audit-input";
+pub(crate) const OUTPUT: &[u8] = b"pg-audit-output";
+pub(crate) const SUBJECT: &[u8] = b"pg-audit-subject";
+pub(crate) const CHECKPOINT: &[u8] = b"pg-audit-checkpoint";
+
+/// The suffix that starts the seal member; the seal is always the last member.
+pub(crate) const SEAL_MEMBER: &[u8] = b",\"seal\":\"";
+
+/// An entry's content without the framing (`v`, `seq`, `time`, `prev`, `seal`): the
+/// members of a JSON object, without its braces, starting with `"kind"`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Body(pub(crate) Vec<u8>);
+
+impl Body {
+    fn of<T: Serialize>(value: &T) -> Body {
+        let mut bytes = serde_json::to_vec(value).unwrap_or_default();
+        // Strip the object's braces: the writer frames the members.
+        bytes.pop();
+        if !bytes.is_empty() {
+            bytes.remove(0);
+        }
+        Body(bytes)
+    }
+}
+
+/// Appends the framed, sealed line for `body` (without the newline) to `out`.
+pub(crate) fn frame(
+    seq: u64,
+    time: DateTime<Utc>,
+    prev: &[u8; 32],
+    body: &Body,
+    key: &ActiveKey,
+    out: &mut Vec<u8>,
+) {
+    let start = out.len();
+    out.extend_from_slice(b"{\"v\":");
+    out.extend_from_slice(FORMAT.to_string().as_bytes());
+    out.extend_from_slice(b",\"seq\":");
+    out.extend_from_slice(seq.to_string().as_bytes());
+    out.extend_from_slice(b",\"time\":\"");
+    out.extend_from_slice(time.to_rfc3339_opts(SecondsFormat::Micros, true).as_bytes());
+    out.extend_from_slice(b"\",\"prev\":\"");
+    out.extend_from_slice(hex(prev).as_bytes());
+    out.extend_from_slice(b"\",");
+    out.extend_from_slice(&body.0);
+    let tag = key.tag_parts(SEAL, &[out.get(start..).unwrap_or_default(), b"}"]);
+    out.extend_from_slice(SEAL_MEMBER);
+    out.extend_from_slice(key.id().as_bytes());
+    out.push(b':');
+    out.extend_from_slice(hex(&tag).as_bytes());
+    out.extend_from_slice(b"\"}");
+}
+
+/// The chain hash of a line (its bytes without the newline).
+pub(crate) fn line_hash(line: &[u8]) -> [u8; 32] {
+    Sha256::digest(line).into()
+}
+
+/// Splits a line into the bytes the seal covers (with the closing brace added back)
+/// and the seal's key id and tag, if the line ends in a well-formed seal member.
+pub(crate) fn split_seal(line: &[u8]) -> Option<(Vec<u8>, &str, [u8; 32])> {
+    let at = line
+        .windows(SEAL_MEMBER.len())
+        .rposition(|w| w == SEAL_MEMBER)?;
+    let rest = line.get(at + SEAL_MEMBER.len()..)?;
+    let seal = std::str::from_utf8(rest.strip_suffix(b"\"}")?).ok()?;
+    let (key_id, tag_hex) = seal.split_once(':')?;
+    let tag = decode_hex32(tag_hex)?;
+    let mut sealed = line.get(..at)?.to_vec();
+    sealed.push(b'}');
+    Some((sealed, key_id, tag))
+}
+
+pub(crate) fn decode_hex32(text: &str) -> Option<[u8; 32]> {
+    if text.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (byte, pair) in out.iter_mut().zip(text.as_bytes().chunks_exact(2)) {
+        let pair = std::str::from_utf8(pair).ok()?;
+        *byte = u8::from_str_radix(pair, 16).ok()?;
+    }
+    Some(out)
+}
+
+#[derive(Serialize)]
+struct OpenBody<'a> {
+    kind: &'static str,
+    log: &'a str,
+    format: u32,
+    semantics: u32,
+}
+
+/// The first entry of a new log.
+pub(crate) fn open_body(log_id: &str) -> Body {
+    Body::of(&OpenBody {
+        kind: "open",
+        log: log_id,
+        format: FORMAT,
+        semantics: SEMANTICS,
+    })
+}
+
+#[derive(Serialize)]
+struct RecoveryBody<'a> {
+    kind: &'static str,
+    torn_bytes: usize,
+    torn_sha256: String,
+    moved_to: &'a str,
+}
+
+/// Records a torn last line found on open and where its bytes were moved.
+pub(crate) fn recovery_body(torn: &[u8], moved_to: &str) -> Body {
+    Body::of(&RecoveryBody {
+        kind: "recovery",
+        torn_bytes: torn.len(),
+        torn_sha256: hex(&line_hash(torn)),
+        moved_to,
+    })
+}
+
+#[derive(Serialize)]
+struct PolicyBody<'a> {
+    kind: &'static str,
+    policy_set: String,
+    manifest: serde_json::Value,
+    versions: BTreeMap<&'a str, &'a str>,
+}
+
+/// Names a policy set (every agreement version) the first time a log sees it.
+pub(crate) fn policy_body(set: &PolicySet, registry: &crate::Registry) -> Body {
+    Body::of(&PolicyBody {
+        kind: "policy",
+        policy_set: set.id_hex(),
+        manifest: serde_json::from_slice(&set.manifest).unwrap_or_default(),
+        versions: registry
+            .agreements()
+            .map(|a| (&*a.id, &*a.version))
+            .collect(),
+    })
+}
+
+#[derive(Serialize)]
+struct PlanField<'a> {
+    path: &'a str,
+    category: &'a str,
+    action: &'a crate::Action,
+    sender: Option<&'a ClauseRef>,
+    sender_action: &'a crate::Action,
+    recipient: Option<&'a ClauseRef>,
+    recipient_action: &'a crate::Action,
+    basis: &'a [std::sync::Arc<str>],
+}
+
+#[derive(Serialize)]
+struct PlanCondition<'a> {
+    agreement: &'a str,
+    rule: &'a str,
+    path: &'a str,
+    #[serde(rename = "in")]
+    allowed: &'a [String],
+}
+
+#[derive(Serialize)]
+struct PlanBody<'a> {
+    kind: &'static str,
+    semantics: u32,
+    from: &'a str,
+    to: &'a str,
+    purpose: &'a str,
+    regime: crate::Regime,
+    retention: Option<String>,
+    agreements: [AgreementRef<'a>; 2],
+    sender_rules: &'a [std::sync::Arc<str>],
+    recipient_rules: &'a [std::sync::Arc<str>],
+    conditions: Vec<PlanCondition<'a>>,
+    fields: Vec<PlanField<'a>>,
+}
+
+#[derive(Serialize)]
+struct AgreementRef<'a> {
+    id: &'a str,
+    version: &'a str,
+    sha256: String,
+}
+
+fn agreement_ref(a: &crate::Agreement) -> AgreementRef<'_> {
+    AgreementRef {
+        id: &a.id,
+        version: &a.version,
+        sha256: a.sha256_hex(),
+    }
+}
+
+/// A plan entry's body and its id (the SHA-256 of the body's bytes).
+pub(crate) fn plan_body(plan: &FlowPlan) -> (Body, [u8; 32]) {
+    let schema = plan.schema();
+    let fields = schema
+        .fields()
+        .iter()
+        .zip(&plan.fields)
+        .map(|(field, p)| PlanField {
+            path: &field.path,
+            category: &field.category,
+            action: &p.action,
+            sender: p.sender.as_ref(),
+            sender_action: &p.sender_action,
+            recipient: p.recipient.as_ref(),
+            recipient_action: &p.recipient_action,
+            basis: &p.legal_basis,
+        })
+        .collect();
+    let body = Body::of(&PlanBody {
+        kind: "plan",
+        semantics: SEMANTICS,
+        from: &plan.sender.id,
+        to: &plan.recipient.id,
+        purpose: &plan.purpose,
+        regime: plan.regime,
+        retention: plan.retention.map(|p| p.to_string()),
+        agreements: [agreement_ref(&plan.sender), agreement_ref(&plan.recipient)],
+        sender_rules: &plan.sender_rules,
+        recipient_rules: &plan.recipient_rules,
+        conditions: plan
+            .conditions
+            .iter()
+            .map(|c| PlanCondition {
+                agreement: &c.agreement,
+                rule: &c.rule,
+                path: &c.condition.path,
+                allowed: &c.condition.allowed,
+            })
+            .collect(),
+        fields,
+    });
+    let id = line_hash(&body.0);
+    (body, id)
+}
+
+/// What a transfer entry says about one removed value. Only schema paths are named:
+/// the keys of unknown fields may themselves be personal data, so those are counted.
+#[derive(Serialize)]
+struct RemovedRef<'a> {
+    pointer: &'a str,
+    path: &'a str,
+    reason: RemovalReason,
+}
+
+#[derive(Serialize)]
+struct ConditionOutcome<'a> {
+    agreement: &'a str,
+    rule: &'a str,
+    path: &'a str,
+    met: bool,
+}
+
+#[derive(Serialize)]
+struct TransferBody<'a> {
+    kind: &'static str,
+    semantics: u32,
+    policy_set: &'a str,
+    from: &'a str,
+    to: &'a str,
+    purpose: &'a str,
+    at: String,
+    outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a Refusal>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    regime: Option<crate::Regime>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    agreements: Vec<AgreementRef<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    plan: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    present: Vec<[u64; 3]>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    removed: Vec<RemovedRef<'a>>,
+    #[serde(skip_serializing_if = "is_zero")]
+    unknown_fields: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    conditions: Vec<ConditionOutcome<'a>>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    keys: BTreeMap<&'a str, &'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retain_until: Option<chrono::NaiveDate>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    input: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    output: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subject: Option<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// Everything about one transfer that goes into its entry.
+pub(crate) struct TransferFacts<'a> {
+    /// Who, to whom, for what, when.
+    pub transfer: crate::Transfer<'a>,
+    /// The policy set's id (hex).
+    pub policy_set: &'a str,
+    /// The plan, when the transfer resolved to one.
+    pub plan: Option<(&'a FlowPlan, &'a [u8; 32])>,
+    /// The key ids the plan's pseudonyms use, by domain.
+    pub keys: &'a [(crate::DomainId, std::sync::Arc<str>)],
+    /// The decision, when released.
+    pub decision: Option<&'a Decision>,
+    /// The refusal, when refused.
+    pub refusal: Option<&'a Refusal>,
+    /// The record's JSON text as the gate read it.
+    pub input: Option<&'a [u8]>,
+    /// The released record's JSON text.
+    pub output: Option<&'a [u8]>,
+    /// The subject's normalised BSN, when the record has a valid one.
+    pub subject: Option<&'a str>,
+}
+
+/// A transfer entry's body. Digests are keyed with the audit key, so that without it
+/// they link nothing.
+pub(crate) fn transfer_body(facts: &TransferFacts<'_>, key: &ActiveKey) -> Body {
+    let plan = facts.plan.map(|(p, _)| p);
+    let mut present = Vec::new();
+    let mut removed = Vec::new();
+    let mut unknown_fields = 0;
+    if let Some(decision) = facts.decision {
+        for (index, counts) in decision.counts_by_field() {
+            present.push([index as u64, u64::from(counts.0), u64::from(counts.1)]);
+        }
+        for r in decision.removed() {
+            match &r.path {
+                Some(path) => removed.push(RemovedRef {
+                    pointer: &r.pointer,
+                    path,
+                    reason: r.reason,
+                }),
+                None if r.reason == RemovalReason::UnknownField => unknown_fields += 1,
+                // A value of the wrong shape above the leaves: its pointer runs
+                // through schema names and indices only, so it can be named.
+                None => removed.push(RemovedRef {
+                    pointer: &r.pointer,
+                    path: "",
+                    reason: r.reason,
+                }),
+            }
+        }
+    }
+    let failed = match facts.refusal {
+        Some(Refusal::ConditionNotMet {
+            rule, agreement, ..
+        }) => Some((agreement, rule)),
+        _ => None,
+    };
+    let mut conditions = Vec::new();
+    if let Some(plan) = plan {
+        for c in &plan.conditions {
+            let is_failed = failed.is_some_and(|(a, r)| *a == c.agreement && *r == c.rule);
+            conditions.push(ConditionOutcome {
+                agreement: &c.agreement,
+                rule: &c.rule,
+                path: &c.condition.path,
+                met: !is_failed,
+            });
+            if is_failed {
+                break;
+            }
+        }
+    }
+    let digest = |prefix: &[u8], bytes: &[u8]| hex(&key.tag(prefix, bytes));
+    Body::of(&TransferBody {
+        kind: "transfer",
+        semantics: SEMANTICS,
+        policy_set: facts.policy_set,
+        from: facts.transfer.from,
+        to: facts.transfer.to,
+        purpose: facts.transfer.purpose,
+        at: facts.transfer.at.to_rfc3339_opts(SecondsFormat::Secs, true),
+        outcome: if facts.decision.is_some() {
+            "released"
+        } else {
+            "refused"
+        },
+        reason: facts.refusal,
+        regime: plan.map(|p| p.regime),
+        agreements: plan
+            .map(|p| vec![agreement_ref(&p.sender), agreement_ref(&p.recipient)])
+            .unwrap_or_default(),
+        plan: facts.plan.map(|(_, id)| hex(id)),
+        present,
+        removed,
+        unknown_fields,
+        conditions,
+        keys: facts.keys.iter().map(|(d, k)| (d.as_str(), &**k)).collect(),
+        retain_until: facts.decision.and_then(Decision::retain_until),
+        input: facts.input.map(|b| digest(INPUT, b)),
+        output: facts.output.map(|b| digest(OUTPUT, b)),
+        subject: facts.subject.map(|s| digest(SUBJECT, s.as_bytes())),
+    })
+}

@@ -1,0 +1,364 @@
+//! The log writer: appends sealed, chained entries durably, several per sync when
+//! many threads append at once, and fails closed after any I/O error.
+
+use super::entry::{self, Body};
+use super::verify::{self, Damage};
+use super::Clock;
+use crate::pseudonym::{ActiveKey, KeyRing, KeySet};
+use std::collections::{BTreeSet, HashSet};
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
+
+/// Where entries go: appends happen one at a time (under the log's lock); `sync` may
+/// run while another append is in progress.
+pub trait Storage: Send + Sync {
+    /// Appends `bytes` at the end.
+    ///
+    /// # Errors
+    ///
+    /// The bytes may not have been written.
+    fn append(&self, bytes: &[u8]) -> io::Result<()>;
+    /// Makes everything appended so far durable.
+    ///
+    /// # Errors
+    ///
+    /// Durability is not guaranteed.
+    fn sync(&self) -> io::Result<()>;
+}
+
+impl Storage for File {
+    fn append(&self, bytes: &[u8]) -> io::Result<()> {
+        let mut file = self;
+        file.write_all(bytes)
+    }
+    fn sync(&self) -> io::Result<()> {
+        self.sync_data()
+    }
+}
+
+/// Why the audit log refused to write, or to open.
+#[derive(Debug, thiserror::Error)]
+pub enum AuditError {
+    /// The key file has no `audit` entry.
+    #[error("the key file has no `audit` key: add one (privacy-gate keygen --audit)")]
+    NoAuditKey,
+    /// The log could not be read or written.
+    #[error("audit log `{path}`: {message}")]
+    Io {
+        /// The log.
+        path: String,
+        /// What failed.
+        message: String,
+    },
+    /// The log is damaged before its end; nothing is appended to it.
+    #[error("audit log `{path}` is damaged, so nothing is appended: {damage}")]
+    Damaged {
+        /// The log.
+        path: String,
+        /// The first bad entry.
+        damage: Damage,
+    },
+    /// An earlier write or sync failed; the log refuses everything until reopened.
+    #[error("audit log `{path}` failed earlier ({cause}); every transfer is refused until it is reopened")]
+    Poisoned {
+        /// The log.
+        path: String,
+        /// The first failure.
+        cause: String,
+    },
+}
+
+struct State {
+    next_seq: u64,
+    prev: [u8; 32],
+    written: u64,
+    synced: u64,
+    syncing: bool,
+    poisoned: Option<String>,
+    plans: HashSet<[u8; 32]>,
+    policy_sets: BTreeSet<String>,
+    buffer: Vec<u8>,
+}
+
+/// A sealed, hash-chained audit log in a file.
+pub struct AuditLog {
+    path: PathBuf,
+    storage: Box<dyn Storage>,
+    key: Arc<ActiveKey>,
+    keys: KeySet,
+    clock: Arc<dyn Clock>,
+    state: Mutex<State>,
+    synced: Condvar,
+}
+
+impl std::fmt::Debug for AuditLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditLog")
+            .field("path", &self.path)
+            .field("key", &self.key.id())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What [`AuditLog::open`] found.
+#[derive(Clone, Debug, Default)]
+pub struct OpenReport {
+    /// Entries already in the log.
+    pub entries: u64,
+    /// Where a torn last line was moved, if there was one.
+    pub torn_moved_to: Option<PathBuf>,
+}
+
+impl AuditLog {
+    /// Opens (or creates) the log at `path`, sealing with the key file's active audit
+    /// key. An existing log is verified first; a torn last line (a crash mid-append)
+    /// is moved aside to a file next to the log and recorded in a recovery entry.
+    ///
+    /// # Errors
+    ///
+    /// No audit key, an unreadable file, or damage anywhere but a torn last line.
+    pub fn open(
+        path: &Path,
+        keys: &KeyRing,
+        clock: Arc<dyn Clock>,
+    ) -> Result<(AuditLog, OpenReport), AuditError> {
+        let keys = keys.audit().ok_or(AuditError::NoAuditKey)?.clone();
+        let io_error = |e: io::Error| AuditError::Io {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        };
+        let mut file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(path)
+            .map_err(io_error)?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).map_err(io_error)?;
+        let mut report = OpenReport::default();
+        let torn = verify::torn_tail(&bytes);
+        let complete = bytes.get(..torn.unwrap_or(bytes.len())).unwrap_or_default();
+        let summary = verify::verify(complete, &keys).map_err(|damage| AuditError::Damaged {
+            path: path.display().to_string(),
+            damage,
+        })?;
+        let mut recovery = None;
+        if let Some(cut) = torn {
+            let torn_bytes = bytes.get(cut..).unwrap_or_default();
+            let aside = torn_path(path, summary.entries);
+            let mut out = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&aside)
+                .map_err(io_error)?;
+            out.write_all(torn_bytes)
+                .and_then(|()| out.sync_all())
+                .map_err(io_error)?;
+            file.set_len(cut as u64)
+                .and_then(|()| file.sync_all())
+                .map_err(io_error)?;
+            file.seek(io::SeekFrom::End(0)).map_err(io_error)?;
+            let name = aside
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            recovery = Some(entry::recovery_body(torn_bytes, &name));
+            report.torn_moved_to = Some(aside);
+        }
+        report.entries = summary.entries;
+        let log = AuditLog {
+            path: path.to_path_buf(),
+            storage: Box::new(file),
+            key: keys.active().clone(),
+            keys,
+            clock,
+            state: Mutex::new(State {
+                next_seq: summary.last_seq.map_or(0, |s| s + 1),
+                prev: summary.head,
+                written: 0,
+                synced: 0,
+                syncing: false,
+                poisoned: None,
+                plans: summary.plans,
+                policy_sets: summary.policy_sets,
+                buffer: Vec::new(),
+            }),
+            synced: Condvar::new(),
+        };
+        if summary.entries == 0 {
+            let mut id = [0u8; 16];
+            getrandom::fill(&mut id).map_err(|e| io_error(io::Error::other(e.to_string())))?;
+            log.append(&[entry::open_body(&crate::pseudonym::hex(&id))])?;
+        }
+        if let Some(body) = recovery {
+            log.append(&[body])?;
+        }
+        Ok((log, report))
+    }
+
+    /// A log on any storage (for tests and fault injection), starting empty.
+    pub fn with_storage(
+        path: &Path,
+        storage: Box<dyn Storage>,
+        keys: &KeyRing,
+        clock: Arc<dyn Clock>,
+    ) -> Result<AuditLog, AuditError> {
+        let keys = keys.audit().ok_or(AuditError::NoAuditKey)?.clone();
+        let log = AuditLog {
+            path: path.to_path_buf(),
+            storage,
+            key: keys.active().clone(),
+            keys,
+            clock,
+            state: Mutex::new(State {
+                next_seq: 0,
+                prev: [0; 32],
+                written: 0,
+                synced: 0,
+                syncing: false,
+                poisoned: None,
+                plans: HashSet::new(),
+                policy_sets: BTreeSet::new(),
+                buffer: Vec::new(),
+            }),
+            synced: Condvar::new(),
+        };
+        log.append(&[entry::open_body("in-memory")])?;
+        Ok(log)
+    }
+
+    /// The log's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The key that seals entries and keys the digests.
+    pub(crate) fn key(&self) -> &Arc<ActiveKey> {
+        &self.key
+    }
+
+    /// Every audit key (to recognise older entries).
+    pub fn keys(&self) -> &KeySet {
+        &self.keys
+    }
+
+    fn poisoned(&self, cause: &str) -> AuditError {
+        AuditError::Poisoned {
+            path: self.path.display().to_string(),
+            cause: cause.to_owned(),
+        }
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, State>, AuditError> {
+        self.state
+            .lock()
+            .map_err(|_| self.poisoned("a writer thread panicked"))
+    }
+
+    /// Whether the log holds the plan with this id; plan entries are written once.
+    pub(crate) fn has_plan(&self, id: &[u8; 32]) -> bool {
+        self.lock().is_ok_and(|s| s.plans.contains(id))
+    }
+
+    /// Whether the log names this policy set.
+    pub(crate) fn has_policy_set(&self, id: &str) -> bool {
+        self.lock().is_ok_and(|s| s.policy_sets.contains(id))
+    }
+
+    /// Appends `bodies` as consecutive entries and returns once they are durable.
+    /// Plan and policy bodies are remembered so they are written once.
+    ///
+    /// # Errors
+    ///
+    /// The log is poisoned, or writing or syncing failed (which poisons it).
+    pub fn append(&self, bodies: &[Body]) -> Result<u64, AuditError> {
+        let mine = {
+            let mut state = self.lock()?;
+            if let Some(cause) = &state.poisoned {
+                return Err(self.poisoned(cause));
+            }
+            let mut buffer = std::mem::take(&mut state.buffer);
+            buffer.clear();
+            for body in bodies {
+                if body.0.starts_with(b"\"kind\":\"plan\"") {
+                    state.plans.insert(entry::line_hash(&body.0));
+                }
+                let start = buffer.len();
+                let seq = state.next_seq;
+                entry::frame(
+                    seq,
+                    self.clock.now(),
+                    &state.prev,
+                    body,
+                    &self.key,
+                    &mut buffer,
+                );
+                state.prev = entry::line_hash(buffer.get(start..).unwrap_or_default());
+                buffer.push(b'\n');
+                state.next_seq += 1;
+            }
+            let result = self.storage.append(&buffer);
+            state.buffer = buffer;
+            if let Err(e) = result {
+                let cause = format!("write failed: {e}");
+                state.poisoned = Some(cause.clone());
+                self.synced.notify_all();
+                return Err(self.poisoned(&cause));
+            }
+            state.written = state.next_seq;
+            state.next_seq
+        };
+        self.wait_durable(mine)?;
+        Ok(mine)
+    }
+
+    /// Group commit: one thread syncs for everyone written so far; the others wait.
+    fn wait_durable(&self, mine: u64) -> Result<(), AuditError> {
+        let mut state = self.lock()?;
+        loop {
+            if state.synced >= mine {
+                return Ok(());
+            }
+            if let Some(cause) = &state.poisoned {
+                return Err(self.poisoned(cause));
+            }
+            if state.syncing {
+                state = self
+                    .synced
+                    .wait(state)
+                    .map_err(|_| self.poisoned("a writer thread panicked"))?;
+                continue;
+            }
+            state.syncing = true;
+            let target = state.written;
+            drop(state);
+            let result = self.storage.sync();
+            state = self.lock()?;
+            state.syncing = false;
+            match result {
+                Ok(()) => state.synced = state.synced.max(target),
+                Err(e) => state.poisoned = Some(format!("sync failed: {e}")),
+            }
+            self.synced.notify_all();
+        }
+    }
+
+    /// Records that this log now serves a gate with this policy set.
+    pub(crate) fn note_policy_set(&self, id: &str) {
+        if let Ok(mut state) = self.lock() {
+            state.policy_sets.insert(id.to_owned());
+        }
+    }
+}
+
+fn torn_path(path: &Path, entries: u64) -> PathBuf {
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ");
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(format!(".torn-{entries}-{stamp}"));
+    path.with_file_name(name)
+}
