@@ -181,6 +181,40 @@ impl KeyRing {
         KeyRing::default()
     }
 
+    /// This ring's keys, plus a throw-away random key for each of `domains` it lacks
+    /// (for replays that compare decisions, not pseudonyms). Returns the ring and the
+    /// domains that got a throw-away key.
+    pub(crate) fn filled<'a>(
+        &self,
+        domains: impl Iterator<Item = &'a DomainId>,
+    ) -> (KeyRing, Vec<DomainId>) {
+        let mut ring = KeyRing {
+            domains: self.domains.clone(),
+            audit: self.audit.clone(),
+        };
+        let mut placeholders = Vec::new();
+        for domain in domains {
+            if ring.domains.contains_key(domain) {
+                continue;
+            }
+            let mut secret = Zeroizing::new([0u8; MIN_SECRET_BYTES]);
+            if getrandom::fill(secret.as_mut()).is_err() {
+                continue;
+            }
+            if let Some(key) = ActiveKey::new("replay", secret.as_ref()) {
+                ring.domains.insert(
+                    domain.clone(),
+                    KeySet {
+                        active: Arc::new(key),
+                        others: BTreeMap::new(),
+                    },
+                );
+                placeholders.push(domain.clone());
+            }
+        }
+        (ring, placeholders)
+    }
+
     /// The key set of a domain.
     pub fn domain(&self, domain: &DomainId) -> Option<&KeySet> {
         self.domains.get(domain)

@@ -3,12 +3,14 @@
 
 mod archive;
 pub mod entry;
+pub mod replay;
 pub mod verify;
 mod writer;
 
 pub use archive::Archive;
 pub use entry::{Body, SEMANTICS};
-pub use verify::{verify, Damage, DamageKind, Summary};
+pub use replay::{replay, Change, EntryReplay, ReplayError, ReplayOptions};
+pub use verify::{checkpoint, verify, verify_against, Checkpoint, Damage, DamageKind, Summary};
 pub use writer::{AuditError, AuditLog, OpenReport, Storage};
 
 use chrono::{DateTime, Duration, Utc};

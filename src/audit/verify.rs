@@ -26,6 +26,9 @@ pub enum DamageKind {
     WrongKey,
     /// The file ends in an incomplete line (a crash mid-append).
     TornLastLine,
+    /// Fewer entries than a checkpoint counted, or other entries where it was taken:
+    /// the log was truncated or rolled back.
+    Truncated,
 }
 
 impl fmt::Display for DamageKind {
@@ -38,6 +41,7 @@ impl fmt::Display for DamageKind {
             DamageKind::Reordered => "reordered",
             DamageKind::WrongKey => "sealed with the wrong key",
             DamageKind::TornLastLine => "torn last line",
+            DamageKind::Truncated => "truncated or rolled back since the checkpoint",
         })
     }
 }
@@ -109,6 +113,17 @@ pub fn torn_tail(bytes: &[u8]) -> Option<usize> {
 ///
 /// The first bad entry, with its position and what is wrong.
 pub fn verify(bytes: &[u8], keys: &KeySet) -> Result<Summary, Damage> {
+    verify_capturing(bytes, keys, None).map(|(summary, _)| summary)
+}
+
+/// As [`verify`], also returning the chain hash of the entry at 1-based position
+/// `capture`, if the log has it.
+fn verify_capturing(
+    bytes: &[u8],
+    keys: &KeySet,
+    capture: Option<u64>,
+) -> Result<(Summary, Option<[u8; 32]>), Damage> {
+    let mut captured = None;
     let complete = match torn_tail(bytes) {
         Some(cut) => bytes.get(..cut).unwrap_or_default(),
         None => bytes,
@@ -224,6 +239,9 @@ pub fn verify(bytes: &[u8], keys: &KeySet) -> Result<Summary, Damage> {
             ));
         }
         seen.insert(hash);
+        if capture == Some(entry) {
+            captured = Some(hash);
+        }
         record(&mut summary, value, line.bytes);
         summary.entries += 1;
         summary.last_seq = Some(seq);
@@ -238,6 +256,104 @@ pub fn verify(bytes: &[u8], keys: &KeySet) -> Result<Summary, Damage> {
             offset: cut as u64,
             kind: DamageKind::TornLastLine,
             detail: format!("{} bytes after the last complete entry", bytes.len() - cut),
+        });
+    }
+    Ok((summary, captured))
+}
+
+/// A sealed record of a log's length and head, kept apart from the log so that
+/// truncation (which the log alone cannot show) is detected later.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Checkpoint {
+    /// Entries in the log when the checkpoint was made.
+    pub entries: u64,
+    /// Chain hash (hex) of the last of them.
+    pub head: String,
+    /// `<key id>:<hex HMAC>` over the JSON `{"entries":N,"head":"..."}`.
+    pub seal: String,
+}
+
+#[derive(serde::Serialize)]
+struct CheckpointBody<'a> {
+    entries: u64,
+    head: &'a str,
+}
+
+fn checkpoint_tag(key: &crate::pseudonym::ActiveKey, entries: u64, head: &str) -> [u8; 32] {
+    let body = serde_json::to_vec(&CheckpointBody { entries, head }).unwrap_or_default();
+    key.tag(super::entry::CHECKPOINT, &body)
+}
+
+/// Verifies the log and makes a checkpoint of it, sealed with the active audit key.
+///
+/// # Errors
+///
+/// The log is damaged.
+pub fn checkpoint(bytes: &[u8], keys: &KeySet) -> Result<Checkpoint, Damage> {
+    let summary = verify(bytes, keys)?;
+    let head = crate::pseudonym::hex(&summary.head);
+    let key = keys.active();
+    let tag = checkpoint_tag(key, summary.entries, &head);
+    Ok(Checkpoint {
+        entries: summary.entries,
+        seal: format!("{}:{}", key.id(), crate::pseudonym::hex(&tag)),
+        head,
+    })
+}
+
+/// Verifies the log and that it still holds what the checkpoint saw: at least as many
+/// entries, and the same entry where the checkpoint's head was. A log that has grown
+/// since passes.
+///
+/// # Errors
+///
+/// The log is damaged, or truncated or rolled back since the checkpoint; an
+/// invalid checkpoint is reported as damage at entry 0.
+pub fn verify_against(
+    bytes: &[u8],
+    keys: &KeySet,
+    checkpoint: &Checkpoint,
+) -> Result<Summary, Damage> {
+    let bad_checkpoint = |detail: &str| Damage {
+        entry: 0,
+        offset: 0,
+        kind: DamageKind::Edited,
+        detail: format!("checkpoint: {detail}"),
+    };
+    let (key_id, tag_hex) = checkpoint
+        .seal
+        .split_once(':')
+        .ok_or_else(|| bad_checkpoint("malformed seal"))?;
+    let key = keys
+        .get(key_id)
+        .ok_or_else(|| bad_checkpoint("sealed with a key that is not among the audit keys"))?;
+    let tag =
+        super::entry::decode_hex32(tag_hex).ok_or_else(|| bad_checkpoint("malformed seal"))?;
+    if checkpoint_tag(key, checkpoint.entries, &checkpoint.head) != tag {
+        return Err(bad_checkpoint(
+            "its seal does not match (edited, or made with another key)",
+        ));
+    }
+    let (summary, captured) = verify_capturing(bytes, keys, Some(checkpoint.entries))?;
+    if summary.entries < checkpoint.entries {
+        return Err(Damage {
+            entry: summary.entries + 1,
+            offset: summary.bytes,
+            kind: DamageKind::Truncated,
+            detail: format!(
+                "the checkpoint counted {} entries, the log has {}",
+                checkpoint.entries, summary.entries
+            ),
+        });
+    }
+    let expected = super::entry::decode_hex32(&checkpoint.head);
+    if checkpoint.entries > 0 && captured != expected {
+        return Err(Damage {
+            entry: checkpoint.entries,
+            offset: 0,
+            kind: DamageKind::Truncated,
+            detail: "the entry where the checkpoint was taken is not the one it sealed: the log was rolled back and rewritten".into(),
         });
     }
     Ok(summary)
@@ -283,8 +399,9 @@ fn record(summary: &mut Summary, value: &Value, line: &[u8]) {
     }
 }
 
-/// The body of a framed line: from `"kind"` up to the seal member.
-pub(crate) fn body_bytes(line: &[u8]) -> Option<&[u8]> {
+/// The body of a framed line: from `"kind"` up to the seal member (a plan's id is
+/// the SHA-256 of these bytes).
+pub fn body_bytes(line: &[u8]) -> Option<&[u8]> {
     let start = line.windows(7).position(|w| w == b"\"kind\":")?;
     let end = line
         .windows(super::entry::SEAL_MEMBER.len())

@@ -3,17 +3,20 @@
 //! Exit codes: 0 success, 1 problems found or the tool failed, 2 usage error,
 //! 3 the transfer (or a record) was refused.
 
+mod audit;
 mod demo;
 mod explain;
 
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
+use privacy_gate::audit::{Archive, AuditLog, SystemClock};
 use privacy_gate::{
     gate_json_lines_parallel, DomainId, Gate, KeyRing, LineProblem, RecordError, Registry, Transfer,
 };
 use std::io::{self, BufRead, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 /// Exit code: the transfer, or a record, was refused.
 const EXIT_REFUSED: u8 = 3;
@@ -41,6 +44,13 @@ enum Command {
     Gate {
         #[command(flatten)]
         flow: FlowArgs,
+        /// Append an entry per transfer to this audit log (created if missing); the
+        /// audit key comes from the key file's `audit` entry.
+        #[arg(long)]
+        audit: Option<PathBuf>,
+        /// Where to keep copies of the agreement versions used (default: `<audit>.agreements/`).
+        #[arg(long, requires = "audit")]
+        archive: Option<PathBuf>,
         /// Threads gating in parallel (output keeps input order); default: one per core, at most 8.
         #[arg(long)]
         threads: Option<usize>,
@@ -71,6 +81,11 @@ enum Command {
         /// Moment of the transfers (RFC 3339); default now.
         #[arg(long)]
         at: Option<DateTime<Utc>>,
+    },
+    /// Verify, checkpoint, replay or list an audit log.
+    Audit {
+        #[command(subcommand)]
+        command: audit::AuditCommand,
     },
     /// Write a key file with fresh random secrets.
     Keygen {
@@ -126,9 +141,17 @@ fn main() -> ExitCode {
         Command::Check { policies } => check(&policies),
         Command::Gate {
             flow,
+            audit,
+            archive,
             threads,
             input,
-        } => gate(&flow, threads, input.as_deref()),
+        } => gate(
+            &flow,
+            audit.as_deref(),
+            archive.as_deref(),
+            threads,
+            input.as_deref(),
+        ),
         Command::Explain { flow, json, input } => explain::run(&flow, json, input.as_deref()),
         Command::Demo {
             policies,
@@ -136,6 +159,7 @@ fn main() -> ExitCode {
             keys,
             at,
         } => demo::run(&policies, &records, keys.as_deref(), at),
+        Command::Audit { command } => audit::run(command),
         Command::Keygen {
             domains,
             audit,
@@ -201,10 +225,24 @@ fn build_gate(flow: &FlowArgs) -> Result<Gate, Failure> {
 
 fn gate(
     args: &FlowArgs,
+    audit: Option<&Path>,
+    archive: Option<&Path>,
     threads: Option<usize>,
     input: Option<&Path>,
 ) -> Result<ExitCode, Failure> {
-    let gate = build_gate(args)?;
+    let mut gate = build_gate(args)?;
+    if let Some(path) = audit {
+        let keys = load_keys(args.keys.as_deref())?;
+        let (log, report) = AuditLog::open(path, &keys, Arc::new(SystemClock))?;
+        if let Some(aside) = &report.torn_moved_to {
+            eprintln!(
+                "privacy-gate: the audit log ended in a torn line (a crash mid-append); its bytes were moved to {} and a recovery entry records it",
+                aside.display()
+            );
+        }
+        let archive = archive.map_or_else(|| Archive::next_to(path), Archive::new);
+        gate = gate.with_audit(Arc::new(log), &archive)?;
+    }
     let transfer = Transfer {
         from: &args.from,
         to: &args.to,
