@@ -385,3 +385,345 @@ fn keygen_writes_a_private_file_and_never_overwrites() {
     assert_eq!(again.status.code(), Some(1));
     assert_eq!(std::fs::read(&path).unwrap(), before);
 }
+
+fn audit_keys() -> PathBuf {
+    let path = scratch().join("audit-keys.json");
+    let out = run(bin().args(["keygen", "--audit", "--out"]).arg(&path), b"");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    path
+}
+
+fn gate_audited(keys: &Path, log: &Path, from: &str, to: &str, purpose: &str) -> Output {
+    run(
+        bin()
+            .args(gate_args(from, to, purpose))
+            .arg("--keys")
+            .arg(keys)
+            .arg("--audit")
+            .arg(log)
+            .arg("examples/records.jsonl"),
+        b"",
+    )
+}
+
+#[test]
+fn audited_gating_verifies_checkpoints_and_detects_truncation() {
+    let keys = audit_keys();
+    let log = scratch().join("audit.log");
+    let out = gate_audited(
+        &keys,
+        &log,
+        "drenthe/ggd",
+        "drenthe/politie",
+        "criminal-investigation",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let verify = |extra: &[&str]| {
+        run(
+            bin()
+                .args(["audit", "verify"])
+                .arg(&log)
+                .arg("--keys")
+                .arg(&keys)
+                .args(extra),
+            b"",
+        )
+    };
+    let ok = verify(&[]);
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stdout));
+    // open, policy, plan, 23 transfers
+    assert!(
+        text(&ok.stdout).starts_with("ok: 26 entries, first "),
+        "{}",
+        text(&ok.stdout)
+    );
+    assert!(text(&ok.stdout).contains("drenthe/ggd@2025.1"));
+
+    let cp = run(
+        bin()
+            .args(["audit", "checkpoint"])
+            .arg(&log)
+            .arg("--keys")
+            .arg(&keys),
+        b"",
+    );
+    let cp_path = log.with_extension("cp");
+    std::fs::write(&cp_path, &cp.stdout).unwrap();
+    // The log grows: still fine against the checkpoint.
+    gate_audited(
+        &keys,
+        &log,
+        "drenthe/politie",
+        "drenthe/om",
+        "criminal-investigation",
+    );
+    let cp_arg = cp_path.to_str().unwrap();
+    assert_eq!(verify(&["--checkpoint", cp_arg]).status.code(), Some(0));
+    // Cut whole entries off the end: the log alone looks intact, the checkpoint knows.
+    let bytes = std::fs::read(&log).unwrap();
+    let lines: Vec<&[u8]> = bytes.split_inclusive(|b| *b == b'\n').collect();
+    std::fs::write(&log, lines[..20].concat()).unwrap();
+    assert_eq!(verify(&[]).status.code(), Some(0));
+    let cut = verify(&["--checkpoint", cp_arg]);
+    assert_eq!(cut.status.code(), Some(1));
+    assert!(
+        text(&cut.stdout).contains("entry 21") && text(&cut.stdout).contains("truncated"),
+        "{}",
+        text(&cut.stdout)
+    );
+}
+
+#[test]
+fn a_torn_last_line_is_moved_aside_and_recorded() {
+    let keys = audit_keys();
+    let log = scratch().join("torn.log");
+    gate_audited(
+        &keys,
+        &log,
+        "drenthe/politie",
+        "drenthe/om",
+        "criminal-investigation",
+    );
+    let mut file = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
+    file.write_all(br#"{"v":1,"seq":26,"time":"#).unwrap();
+    drop(file);
+    let damaged = run(
+        bin()
+            .args(["audit", "verify"])
+            .arg(&log)
+            .arg("--keys")
+            .arg(&keys),
+        b"",
+    );
+    assert_eq!(damaged.status.code(), Some(1));
+    assert!(
+        text(&damaged.stdout).contains("torn last line"),
+        "{}",
+        text(&damaged.stdout)
+    );
+    let out = gate_audited(
+        &keys,
+        &log,
+        "drenthe/politie",
+        "drenthe/om",
+        "criminal-investigation",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("torn line"),
+        "{}",
+        text(&out.stderr)
+    );
+    let ok = run(
+        bin()
+            .args(["audit", "verify"])
+            .arg(&log)
+            .arg("--keys")
+            .arg(&keys),
+        b"",
+    );
+    assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stdout));
+    let moved: Vec<_> = std::fs::read_dir(log.parent().unwrap())
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("torn.log.torn-")
+        })
+        .collect();
+    assert_eq!(moved.len(), 1);
+    assert_eq!(
+        std::fs::read(moved[0].path()).unwrap(),
+        br#"{"v":1,"seq":26,"time":"#
+    );
+    assert!(std::fs::read_to_string(&log)
+        .unwrap()
+        .contains(r#""kind":"recovery""#));
+}
+
+#[test]
+fn show_lists_transfers_and_finds_a_subject_only_with_the_key() {
+    let keys = audit_keys();
+    let log = scratch().join("show.log");
+    gate_audited(
+        &keys,
+        &log,
+        "drenthe/ggd",
+        "drenthe/politie",
+        "criminal-investigation",
+    );
+    gate_audited(
+        &keys,
+        &log,
+        "friesland/gemeente",
+        "friesland/zvh",
+        "signal-assessment",
+    );
+    let all = run(
+        bin()
+            .args(["audit", "show"])
+            .arg(&log)
+            .arg("--keys")
+            .arg(&keys),
+        b"",
+    );
+    let all_text = text(&all.stdout);
+    assert!(all_text.ends_with("24 transfer(s)\n"), "{all_text}");
+    assert!(
+        all_text.contains(
+            "friesland/gemeente -> friesland/zvh  signal-assessment  refused: not-in-force"
+        ),
+        "{all_text}"
+    );
+    let ours = run(
+        bin()
+            .args(["audit", "show"])
+            .arg(&log)
+            .arg("--keys")
+            .arg(&keys)
+            .args(["--subject", "999 998 523"]),
+        b"",
+    );
+    let expected = std::fs::read_to_string(root().join("examples/records.jsonl"))
+        .unwrap()
+        .lines()
+        .filter(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v.pointer("/subject/bsn")
+                .and_then(|b| b.as_str())
+                .map(|b| b.replace(['.', ' '], ""))
+                == Some("999998523".into())
+        })
+        .count();
+    assert!(expected > 0);
+    assert!(
+        text(&ours.stdout).ends_with(&format!("{expected} transfer(s)\n")),
+        "{}",
+        text(&ours.stdout)
+    );
+    // Another audit key links nothing.
+    let other = audit_keys();
+    let none = run(
+        bin()
+            .args(["audit", "show"])
+            .arg(&log)
+            .arg("--keys")
+            .arg(&other)
+            .args(["--subject", "999998523"]),
+        b"",
+    );
+    assert!(
+        text(&none.stdout).ends_with("0 transfer(s)\n"),
+        "{}",
+        text(&none.stdout)
+    );
+    let json = run(
+        bin()
+            .args(["audit", "show", "--json", "--from", "drenthe/ggd"])
+            .arg(&log)
+            .arg("--keys")
+            .arg(&keys),
+        b"",
+    );
+    assert_eq!(text(&json.stdout).lines().count(), 23);
+}
+
+#[test]
+fn replay_is_identical_and_what_if_lists_the_changed_fields() {
+    let keys = audit_keys();
+    let log = scratch().join("replay.log");
+    gate_audited(
+        &keys,
+        &log,
+        "groningen/zvh",
+        "groningen/gemeente",
+        "care-coordination",
+    );
+    let replay = |extra: &[&str]| {
+        run(
+            bin()
+                .args(["audit", "replay"])
+                .arg(&log)
+                .arg("--keys")
+                .arg(&keys)
+                .args(extra),
+            b"",
+        )
+    };
+    let same = replay(&["--records", "examples/records.jsonl"]);
+    assert_eq!(same.status.code(), Some(0), "{}", text(&same.stdout));
+    assert!(
+        text(&same.stdout).contains("23 transfers replayed: 23 identical, 0 differ"),
+        "{}",
+        text(&same.stdout)
+    );
+    assert!(text(&same.stdout).contains("(record checked)"));
+
+    // A copy of the policies in which one rule generalises birth dates.
+    let changed = scratch().join("policies");
+    for entry in std::fs::read_dir(root().join("policies")).unwrap() {
+        let entry = entry.unwrap();
+        if entry.path().is_dir() {
+            std::fs::create_dir_all(changed.join(entry.file_name())).unwrap();
+            for f in std::fs::read_dir(entry.path()).unwrap() {
+                let f = f.unwrap();
+                if f.path().is_file() {
+                    std::fs::copy(
+                        f.path(),
+                        changed.join(entry.file_name()).join(f.file_name()),
+                    )
+                    .unwrap();
+                }
+            }
+        } else {
+            std::fs::copy(entry.path(), changed.join(entry.file_name())).unwrap();
+        }
+    }
+    let zvh = changed.join("groningen/zvh.json");
+    let mut doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&zvh).unwrap()).unwrap();
+    for rule in doc["outbound"].as_array_mut().unwrap() {
+        if rule["purpose"] == "care-coordination" && rule["to"]["kind"] == "gemeente" {
+            rule["paths"]["subject.birth_date"] = serde_json::json!({"generalise": "year"});
+        }
+    }
+    std::fs::write(&zvh, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+    let what_if = replay(&["--against", changed.to_str().unwrap()]);
+    assert_eq!(what_if.status.code(), Some(0));
+    let out = text(&what_if.stdout);
+    let changes: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains(": subject.birth_date: pass -> generalise(year)"))
+        .collect();
+    assert!(!changes.is_empty(), "{out}");
+    assert!(
+        out.lines()
+            .filter(|l| l.starts_with("seq "))
+            .all(|l| l.contains("subject.birth_date")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("{} would change", changes.len())),
+        "{out}"
+    );
+}
+
+#[test]
+fn gating_with_audit_needs_an_audit_key() {
+    let keys = keys(); // no audit entry
+    let log = scratch().join("nokey.log");
+    let out = gate_audited(
+        &keys,
+        &log,
+        "drenthe/politie",
+        "drenthe/om",
+        "criminal-investigation",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("no `audit` key"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
+}
