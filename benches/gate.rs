@@ -19,6 +19,9 @@
 //!   - `gate/json-lines-N-threads`: `gate_json_lines_parallel` with one thread per core
 //!     (at most 8), what `privacy-gate gate` runs.
 //! - `load`: `Registry::load_dir("policies")` + `Gate::new` (all 15 agreements).
+//! - `audit`: the `stream` input with and without an audit log (entries synced once
+//!   per batch of 256 lines, file in the temp folder), on one thread and on one per
+//!   core; and `verify` over the log that run wrote.
 //!
 //! Targets: `gate/parsed` <= 0.5 x `floor/parse+serialise`; `gate/json-lines` rate >=
 //! 1/1.5 of the floor's rate; `load` < 10 ms.
@@ -45,6 +48,7 @@
 use criterion::{
     black_box, criterion_group, criterion_main, BatchSize, Criterion, SamplingMode, Throughput,
 };
+use privacy_gate::audit::{verify, Archive, AuditLog, SystemClock};
 use privacy_gate::pseudonym::{normalise, ActiveKey};
 use privacy_gate::{
     gate_json_lines, gate_json_lines_parallel, Action, Flow, Gate, KeyRing, Outcome, Registry,
@@ -53,6 +57,7 @@ use privacy_gate::{
 use serde_json::Value;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Fixed fake secrets (32 bytes each): for benchmarks only.
@@ -77,7 +82,7 @@ fn key_ring() -> KeyRing {
         "drenthe/mensenhandel": set,
         "groningen/mensenhandel": set,
         "friesland/mensenhandel": set,
-    }});
+    }, "audit": set});
     KeyRing::from_json("<bench keys>", &serde_json::to_vec(&file).unwrap()).unwrap()
 }
 
@@ -307,11 +312,94 @@ fn load(c: &mut Criterion) {
     group.finish();
 }
 
+/// A fresh audit log file (and its archive) in the temp folder.
+fn audit_log_path(name: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!(
+        "privacy-gate-bench-{}-{name}.log",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_dir_all(Archive::next_to(&path).dir());
+    path
+}
+
+fn audited_gate(name: &str) -> (Gate, PathBuf) {
+    let path = audit_log_path(name);
+    let keys = key_ring();
+    let (log, _) = AuditLog::open(&path, &keys, Arc::new(SystemClock)).unwrap();
+    let gate = fixture_gate()
+        .with_audit(Arc::new(log), &Archive::next_to(&path))
+        .unwrap();
+    (gate, path)
+}
+
+/// The audit log's cost: the same JSON Lines with and without entries (synced once per
+/// batch of lines, in a file in the temp folder), and verification speed.
+fn audit(c: &mut Criterion) {
+    let (input, lines) = stream_input();
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    let (gate, path) = audited_gate("stream");
+    let audited = flow(&gate);
+    let plain_gate = fixture_gate();
+    let plain = flow(&plain_gate);
+    let mut group = c.benchmark_group("audit");
+    group.sample_size(10);
+    group.sampling_mode(SamplingMode::Flat);
+    group.throughput(Throughput::Elements(lines));
+    group.bench_function("json-lines/without-log", |b| {
+        b.iter(|| {
+            let mut out = Vec::with_capacity(input.len());
+            gate_json_lines(&plain, &input[..], &mut out, |_| {}).unwrap();
+            out
+        });
+    });
+    group.bench_function("json-lines/with-log", |b| {
+        b.iter(|| {
+            let mut out = Vec::with_capacity(input.len());
+            gate_json_lines(&audited, &input[..], &mut out, |_| {}).unwrap();
+            out
+        });
+    });
+    group.bench_function(format!("json-lines-{threads}-threads/without-log"), |b| {
+        b.iter(|| {
+            let mut out = Vec::with_capacity(input.len());
+            gate_json_lines_parallel(&plain, &input[..], &mut out, threads, |_| {}).unwrap();
+            out
+        });
+    });
+    group.bench_function(format!("json-lines-{threads}-threads/with-log"), |b| {
+        b.iter(|| {
+            let mut out = Vec::with_capacity(input.len());
+            gate_json_lines_parallel(&audited, &input[..], &mut out, threads, |_| {}).unwrap();
+            out
+        });
+    });
+    drop(audited);
+    drop(gate);
+    let _ = std::fs::remove_file(&path);
+    // Verification: a fresh log of one pass over the input.
+    let (gate, path) = audited_gate("verify");
+    gate_json_lines(&flow(&gate), &input[..], &mut std::io::sink(), |_| {}).unwrap();
+    drop(gate);
+    let log = std::fs::read(&path).unwrap();
+    let keys = key_ring();
+    let audit_keys = keys.audit().unwrap();
+    let entries = verify(&log, audit_keys).unwrap().entries;
+    eprintln!("audit log: {entries} entries, {} bytes", log.len());
+    group.throughput(Throughput::Elements(entries));
+    group.bench_function("verify", |b| {
+        b.iter(|| verify(black_box(&log), audit_keys).unwrap())
+    });
+    group.finish();
+    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_dir_all(Archive::next_to(&path).dir());
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    targets = record, stream, load
+    targets = record, stream, load, audit
 }
 criterion_main!(benches);

@@ -122,11 +122,13 @@ fn gate_line(
     if record.iter().all(u8::is_ascii_whitespace) {
         return None;
     }
-    let result = flow.write_json_deferred(record, out);
-    if let Ok((_, Some(entry))) = &result {
-        entries.push(entry.clone());
-    }
-    match result.map(|(written, _)| written) {
+    let result = flow
+        .write_json_deferred(record, out)
+        .map(|(written, entry)| {
+            entries.extend(entry);
+            written
+        });
+    match result {
         Ok(Written::Released(_)) => {
             out.push(b'\n');
             stats.released += 1;

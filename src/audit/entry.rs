@@ -32,9 +32,87 @@ pub(crate) const SEAL_MEMBER: &[u8] = b",\"seal\":\"";
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Body(pub(crate) Vec<u8>);
 
+/// Writes JSON with every non-ASCII character escaped (`\uXXXX`), so that an entry
+/// is pure ASCII: no U+2028, U+0085 or other character that some viewer or tool
+/// could take for a line break can appear in the log.
+struct AsciiFormatter;
+
+impl serde_json::ser::Formatter for AsciiFormatter {
+    fn write_string_fragment<W: ?Sized + std::io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        let mut rest = fragment;
+        while let Some(at) = rest.find(|c: char| !c.is_ascii()) {
+            let (ascii, tail) = rest.split_at(at);
+            writer.write_all(ascii.as_bytes())?;
+            let mut chars = tail.chars();
+            if let Some(c) = chars.next() {
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    write!(writer, "\\u{unit:04x}")?;
+                }
+            }
+            rest = chars.as_str();
+        }
+        writer.write_all(rest.as_bytes())
+    }
+}
+
+/// Caller-given names in a refused transfer may be anything (even personal data
+/// typed into the wrong field): keep them only when they look like identifiers.
+pub(crate) fn loggable_name(name: &str) -> &str {
+    let plain = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'/');
+    if plain {
+        name
+    } else {
+        "<not an identifier>"
+    }
+}
+
+fn loggable_refusal(refusal: &Refusal) -> Refusal {
+    match refusal {
+        Refusal::UnknownOrganisation {
+            side,
+            organisation,
+            suggestion,
+        } => Refusal::UnknownOrganisation {
+            side: *side,
+            organisation: loggable_name(organisation).to_owned(),
+            suggestion: suggestion.clone(),
+        },
+        Refusal::UnknownPurpose {
+            purpose,
+            suggestion,
+        } => Refusal::UnknownPurpose {
+            purpose: loggable_name(purpose).to_owned(),
+            suggestion: suggestion.clone(),
+        },
+        Refusal::PurposeNotAgreed {
+            side,
+            agreement,
+            purpose,
+        } => Refusal::PurposeNotAgreed {
+            side: *side,
+            agreement: agreement.clone(),
+            purpose: loggable_name(purpose).to_owned(),
+        },
+        other => other.clone(),
+    }
+}
+
 impl Body {
     fn of<T: Serialize>(value: &T) -> Body {
-        let mut bytes = serde_json::to_vec(value).unwrap_or_default();
+        let mut bytes = Vec::new();
+        let mut serializer = serde_json::Serializer::with_formatter(&mut bytes, AsciiFormatter);
+        if value.serialize(&mut serializer).is_err() {
+            bytes.clear();
+        }
         // Strip the object's braces: the writer frames the members.
         bytes.pop();
         if !bytes.is_empty() {
@@ -390,20 +468,21 @@ pub(crate) fn transfer_body(facts: &TransferFacts<'_>, key: &ActiveKey) -> Body 
         }
     }
     let digest = |prefix: &[u8], bytes: &[u8]| hex(&key.tag(prefix, bytes));
+    let reason = facts.refusal.map(loggable_refusal);
     Body::of(&TransferBody {
         kind: "transfer",
         semantics: SEMANTICS,
         policy_set: facts.policy_set,
-        from: facts.transfer.from,
-        to: facts.transfer.to,
-        purpose: facts.transfer.purpose,
+        from: loggable_name(facts.transfer.from),
+        to: loggable_name(facts.transfer.to),
+        purpose: loggable_name(facts.transfer.purpose),
         at: facts.transfer.at.to_rfc3339_opts(SecondsFormat::Secs, true),
         outcome: if facts.decision.is_some() {
             "released"
         } else {
             "refused"
         },
-        reason: facts.refusal,
+        reason: reason.as_ref(),
         regime: plan.map(|p| p.regime),
         agreements: plan
             .map(|p| vec![agreement_ref(&p.sender), agreement_ref(&p.recipient)])
@@ -419,4 +498,31 @@ pub(crate) fn transfer_body(facts: &TransferFacts<'_>, key: &ActiveKey) -> Body 
         output: facts.output.map(|b| digest(OUTPUT, b)),
         subject: facts.subject.map(|s| digest(SUBJECT, s.as_bytes())),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bodies_are_pure_ascii_with_escapes_that_round_trip() {
+        #[derive(Serialize)]
+        struct T<'a> {
+            kind: &'a str,
+            text: &'a str,
+        }
+        let text = "a\u{2028}b\u{85}c\u{1F600}d\"\n";
+        let body = Body::of(&T { kind: "x", text });
+        assert!(body.0.is_ascii(), "{}", String::from_utf8_lossy(&body.0));
+        let back: serde_json::Value =
+            serde_json::from_slice(&[b"{", &body.0[..], b"}"].concat()).unwrap();
+        assert_eq!(back["text"], text);
+    }
+
+    #[test]
+    fn caller_given_names_are_kept_only_when_they_are_identifiers() {
+        assert_eq!(loggable_name("drenthe/ggd"), "drenthe/ggd");
+        assert_eq!(loggable_name("Jan Jansen"), "<not an identifier>");
+        assert_eq!(loggable_name("a\u{2028}b"), "<not an identifier>");
+    }
 }

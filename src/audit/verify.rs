@@ -83,20 +83,26 @@ pub struct Summary {
     pub bytes: u64,
 }
 
-/// One parsed line.
-struct Line<'a> {
-    bytes: &'a [u8],
-    offset: u64,
-    value: Option<Value>,
+/// The framing members of an entry; the body is checked by the seal, not parsed
+/// (except for the few kinds whose content the summary needs).
+#[derive(serde::Deserialize)]
+struct Frame<'a> {
+    v: u32,
+    seq: u64,
+    #[serde(borrow)]
+    time: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    prev: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    kind: std::borrow::Cow<'a, str>,
 }
 
-impl Line<'_> {
-    fn seq(&self) -> Option<u64> {
-        self.value.as_ref()?.get("seq")?.as_u64()
-    }
-    fn prev(&self) -> Option<[u8; 32]> {
-        super::entry::decode_hex32(self.value.as_ref()?.get("prev")?.as_str()?)
-    }
+fn frame_of(line: &[u8]) -> Option<Frame<'_>> {
+    serde_json::from_slice(line).ok()
+}
+
+fn prev_of(line: &[u8]) -> Option<[u8; 32]> {
+    super::entry::decode_hex32(&frame_of(line)?.prev)
 }
 
 /// The byte offset after which an incomplete last line starts, if the log has one.
@@ -123,53 +129,46 @@ fn verify_capturing(
     keys: &KeySet,
     capture: Option<u64>,
 ) -> Result<(Summary, Option<[u8; 32]>), Damage> {
-    let mut captured = None;
     let complete = match torn_tail(bytes) {
         Some(cut) => bytes.get(..cut).unwrap_or_default(),
         None => bytes,
     };
+    // Offsets and slices only: entries are parsed one at a time, so memory stays flat.
     let mut lines = Vec::new();
     let mut offset = 0u64;
     for raw in complete.split_inclusive(|b| *b == b'\n') {
-        let line = raw.strip_suffix(b"\n").unwrap_or(raw);
-        let value = crate::json::parse_strict(line, 16).ok();
-        lines.push(Line {
-            bytes: line,
-            offset,
-            value,
-        });
+        lines.push((offset, raw.strip_suffix(b"\n").unwrap_or(raw)));
         offset += raw.len() as u64;
     }
     let mut summary = Summary::default();
     let mut seen: HashSet<[u8; 32]> = HashSet::new();
     let mut prev_hash = [0u8; 32];
     let mut expected = 0u64;
-    for (i, line) in lines.iter().enumerate() {
+    let mut captured = None;
+    for (i, &(offset, line)) in lines.iter().enumerate() {
         let entry = i as u64 + 1;
         let damage = |kind, detail: String| Damage {
             entry,
-            offset: line.offset,
+            offset,
             kind,
             detail,
         };
-        let hash = line_hash(line.bytes);
-        let next_prev = lines.get(i + 1).and_then(Line::prev);
-        let Some(value) = &line.value else {
+        let hash = line_hash(line);
+        let next_prev = || lines.get(i + 1).and_then(|(_, l)| prev_of(l));
+        let Some(frame) = frame_of(line) else {
             return Err(damage(
                 DamageKind::Edited,
-                "not a valid entry (malformed JSON)".into(),
+                "not a valid entry (malformed JSON or missing members)".into(),
             ));
         };
-        let (Some(seq), Some(prev)) = (line.seq(), line.prev()) else {
-            return Err(damage(
-                DamageKind::Edited,
-                "missing or malformed `seq` or `prev`".into(),
-            ));
+        let Some(prev) = super::entry::decode_hex32(&frame.prev) else {
+            return Err(damage(DamageKind::Edited, "malformed `prev`".into()));
         };
-        if value.get("v").and_then(Value::as_u64) != Some(u64::from(super::entry::FORMAT)) {
+        let seq = frame.seq;
+        if frame.v != super::entry::FORMAT {
             return Err(damage(DamageKind::Edited, "unknown format version".into()));
         }
-        let Some((sealed, key_id, tag)) = split_seal(line.bytes) else {
+        let Some((sealed, key_id, tag)) = split_seal(line) else {
             return Err(damage(
                 DamageKind::Edited,
                 "missing or malformed seal".into(),
@@ -184,6 +183,7 @@ fn verify_capturing(
         let key = keys.get(key_id);
         let seal_ok = key.is_some_and(|k| k.tag(SEAL, &sealed) == tag);
         if !seal_ok {
+            let next_prev = next_prev();
             let (kind, detail) = if next_prev == Some(hash) {
                 let detail = match key {
                     None => format!(
@@ -211,8 +211,21 @@ fn verify_capturing(
         }
         if seq != expected {
             if seq > expected {
-                let later = lines.iter().skip(i + 1).any(|l| l.seq() == Some(expected));
-                return Err(if later {
+                let later = lines
+                    .iter()
+                    .skip(i + 1)
+                    .any(|(_, l)| frame_of(l).is_some_and(|f| f.seq == expected));
+                // Moved within this log, an entry still chains to one of its entries;
+                // one from elsewhere does not.
+                let chains_here = seen.contains(&prev)
+                    || (seq == 0 && prev == [0; 32])
+                    || lines.iter().skip(i + 1).any(|(_, l)| line_hash(l) == prev);
+                return Err(if later && !chains_here {
+                    damage(
+                        DamageKind::Inserted,
+                        format!("seq {seq} does not chain to any entry of this log; seq {expected} comes later"),
+                    )
+                } else if later {
                     damage(
                         DamageKind::Reordered,
                         format!("expected seq {expected}, found {seq}; seq {expected} comes later"),
@@ -227,9 +240,11 @@ fn verify_capturing(
                     )
                 });
             }
+            // A moved entry is caught where it is missing (seq too high, found later),
+            // so an unseen entry reusing a seq already passed was put in from elsewhere.
             return Err(damage(
-                DamageKind::Reordered,
-                format!("expected seq {expected}, found {seq}"),
+                DamageKind::Inserted,
+                format!("expected seq {expected}, found {seq}, which an earlier entry already has"),
             ));
         }
         if prev != prev_hash {
@@ -242,10 +257,10 @@ fn verify_capturing(
         if capture == Some(entry) {
             captured = Some(hash);
         }
-        record(&mut summary, value, line.bytes);
+        record(&mut summary, &frame, line);
         summary.entries += 1;
         summary.last_seq = Some(seq);
-        summary.bytes = line.offset + line.bytes.len() as u64 + 1;
+        summary.bytes = offset + line.len() as u64 + 1;
         prev_hash = hash;
         expected = seq + 1;
     }
@@ -371,19 +386,21 @@ fn printable(id: &str) -> &str {
     }
 }
 
-fn record(summary: &mut Summary, value: &Value, line: &[u8]) {
-    let time = value.get("time").and_then(Value::as_str).map(str::to_owned);
+fn record(summary: &mut Summary, frame: &Frame<'_>, line: &[u8]) {
     if summary.first_time.is_none() {
-        summary.first_time.clone_from(&time);
+        summary.first_time = Some(frame.time.to_string());
     }
-    summary.last_time = time;
-    match value.get("kind").and_then(Value::as_str) {
-        Some("plan") => {
+    summary.last_time = Some(frame.time.to_string());
+    match &*frame.kind {
+        "plan" => {
             if let Some(body) = body_bytes(line) {
                 summary.plans.insert(line_hash(body));
             }
         }
-        Some("policy") => {
+        "policy" => {
+            let Ok(value) = serde_json::from_slice::<Value>(line) else {
+                return;
+            };
             if let Some(set) = value.get("policy_set").and_then(Value::as_str) {
                 summary.policy_sets.insert(set.to_owned());
             }
