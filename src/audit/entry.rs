@@ -174,10 +174,16 @@ pub(crate) fn decode_hex32(text: &str) -> Option<[u8; 32]> {
     if text.len() != 64 {
         return None;
     }
+    // Lowercase hex only: one spelling per value.
+    let nibble = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
     let mut out = [0u8; 32];
     for (byte, pair) in out.iter_mut().zip(text.as_bytes().chunks_exact(2)) {
-        let pair = std::str::from_utf8(pair).ok()?;
-        *byte = u8::from_str_radix(pair, 16).ok()?;
+        let (hi, lo) = (pair.first()?, pair.get(1)?);
+        *byte = nibble(*hi)? << 4 | nibble(*lo)?;
     }
     Some(out)
 }

@@ -98,6 +98,10 @@ struct Frame<'a> {
 }
 
 fn frame_of(line: &[u8]) -> Option<Frame<'_>> {
+    // An entry is an object starting with its version (serde would take an array too).
+    if !line.starts_with(b"{\"v\":") {
+        return None;
+    }
     serde_json::from_slice(line).ok()
 }
 
@@ -128,7 +132,7 @@ fn verify_capturing(
     bytes: &[u8],
     keys: &KeySet,
     capture: Option<u64>,
-) -> Result<(Summary, Option<[u8; 32]>), Damage> {
+) -> Result<(Summary, Option<([u8; 32], u64)>), Damage> {
     let complete = match torn_tail(bytes) {
         Some(cut) => bytes.get(..cut).unwrap_or_default(),
         None => bytes,
@@ -144,7 +148,7 @@ fn verify_capturing(
     let mut seen: HashSet<[u8; 32]> = HashSet::new();
     let mut prev_hash = [0u8; 32];
     let mut expected = 0u64;
-    let mut captured = None;
+    let mut captured: Option<([u8; 32], u64)> = None;
     for (i, &(offset, line)) in lines.iter().enumerate() {
         let entry = i as u64 + 1;
         let damage = |kind, detail: String| Damage {
@@ -184,7 +188,7 @@ fn verify_capturing(
         let seal_ok = key.is_some_and(|k| k.tag(SEAL, &sealed) == tag);
         if !seal_ok {
             let next_prev = next_prev();
-            let (kind, detail) = if next_prev == Some(hash) {
+            let (kind, detail) = if key.is_none() || next_prev == Some(hash) {
                 let detail = match key {
                     None => format!(
                         "sealed with key `{}`, which is not among the audit keys",
@@ -255,7 +259,7 @@ fn verify_capturing(
         }
         seen.insert(hash);
         if capture == Some(entry) {
-            captured = Some(hash);
+            captured = Some((hash, offset));
         }
         record(&mut summary, &frame, line);
         summary.entries += 1;
@@ -363,10 +367,10 @@ pub fn verify_against(
         });
     }
     let expected = super::entry::decode_hex32(&checkpoint.head);
-    if checkpoint.entries > 0 && captured != expected {
+    if checkpoint.entries > 0 && captured.map(|(hash, _)| hash) != expected {
         return Err(Damage {
             entry: checkpoint.entries,
-            offset: 0,
+            offset: captured.map_or(0, |(_, offset)| offset),
             kind: DamageKind::Truncated,
             detail: "the entry where the checkpoint was taken is not the one it sealed: the log was rolled back and rewritten".into(),
         });

@@ -70,6 +70,9 @@ pub enum AuditError {
     },
 }
 
+/// How a policy entry's body starts; the policy set id follows.
+const POLICY_PREFIX: &[u8] = b"\"kind\":\"policy\",\"policy_set\":\"";
+
 struct State {
     next_seq: u64,
     prev: [u8; 32],
@@ -187,6 +190,14 @@ impl AuditLog {
             }),
             synced: Condvar::new(),
         };
+        if summary.entries == 0 || recovery.is_some() {
+            // A new log file, or a moved-aside tail: make the directory entries durable.
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                File::open(parent)
+                    .and_then(|dir| dir.sync_all())
+                    .map_err(io_error)?;
+            }
+        }
         if summary.entries == 0 {
             let mut id = [0u8; 16];
             getrandom::fill(&mut id).map_err(|e| io_error(io::Error::other(e.to_string())))?;
@@ -282,8 +293,23 @@ impl AuditLog {
             let mut buffer = std::mem::take(&mut state.buffer);
             buffer.clear();
             for body in bodies {
-                if body.0.starts_with(b"\"kind\":\"plan\"") {
-                    state.plans.insert(entry::line_hash(&body.0));
+                // Checked and recorded under the lock, so racing threads log a plan once.
+                if body.0.starts_with(b"\"kind\":\"plan\"")
+                    && !state.plans.insert(entry::line_hash(&body.0))
+                {
+                    continue;
+                }
+                if let Some(set) = body
+                    .0
+                    .strip_prefix(POLICY_PREFIX)
+                    .and_then(|rest| rest.get(..64))
+                {
+                    if !state
+                        .policy_sets
+                        .insert(String::from_utf8_lossy(set).into_owned())
+                    {
+                        continue;
+                    }
                 }
                 let start = buffer.len();
                 let seq = state.next_seq;
