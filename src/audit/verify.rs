@@ -83,6 +83,9 @@ pub struct Summary {
     pub bytes: u64,
 }
 
+/// The chain hash and byte offset of one entry.
+type Captured = ([u8; 32], u64);
+
 /// The framing members of an entry; the body is checked by the seal, not parsed
 /// (except for the few kinds whose content the summary needs).
 #[derive(serde::Deserialize)]
@@ -132,7 +135,7 @@ fn verify_capturing(
     bytes: &[u8],
     keys: &KeySet,
     capture: Option<u64>,
-) -> Result<(Summary, Option<([u8; 32], u64)>), Damage> {
+) -> Result<(Summary, Option<Captured>), Damage> {
     let complete = match torn_tail(bytes) {
         Some(cut) => bytes.get(..cut).unwrap_or_default(),
         None => bytes,
@@ -148,7 +151,7 @@ fn verify_capturing(
     let mut seen: HashSet<[u8; 32]> = HashSet::new();
     let mut prev_hash = [0u8; 32];
     let mut expected = 0u64;
-    let mut captured: Option<([u8; 32], u64)> = None;
+    let mut captured: Option<Captured> = None;
     for (i, &(offset, line)) in lines.iter().enumerate() {
         let entry = i as u64 + 1;
         let damage = |kind, detail: String| Damage {
