@@ -27,8 +27,8 @@ pub(crate) const CHECKPOINT: &[u8] = b"pg-audit-checkpoint";
 /// The suffix that starts the seal member; the seal is always the last member.
 pub(crate) const SEAL_MEMBER: &[u8] = b",\"seal\":\"";
 
-/// An entry's content without the framing (`v`, `seq`, `time`, `prev`, `seal`): the
-/// members of a JSON object, without its braces, starting with `"kind"`.
+/// An entry's content without the framing (`v`, `seq`, `time`, `prev`, `seal`): a JSON
+/// object whose members, starting with `"kind"`, the writer frames.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Body(pub(crate) Vec<u8>);
 
@@ -113,12 +113,14 @@ impl Body {
         if value.serialize(&mut serializer).is_err() {
             bytes.clear();
         }
-        // Strip the object's braces: the writer frames the members.
-        bytes.pop();
-        if !bytes.is_empty() {
-            bytes.remove(0);
-        }
         Body(bytes)
+    }
+
+    /// The object's members without its braces: what the writer frames, and what a
+    /// plan's id is the SHA-256 of.
+    pub(crate) fn members(&self) -> &[u8] {
+        let inner = self.0.strip_prefix(b"{").unwrap_or(&self.0);
+        inner.strip_suffix(b"}").unwrap_or(inner)
     }
 }
 
@@ -141,7 +143,7 @@ pub(crate) fn frame(
     out.extend_from_slice(b"\",\"prev\":\"");
     out.extend_from_slice(hex(prev).as_bytes());
     out.extend_from_slice(b"\",");
-    out.extend_from_slice(&body.0);
+    out.extend_from_slice(body.members());
     let tag = key.tag_parts(SEAL, &[out.get(start..).unwrap_or_default(), b"}"]);
     out.extend_from_slice(SEAL_MEMBER);
     out.extend_from_slice(key.id().as_bytes());
@@ -338,7 +340,7 @@ pub(crate) fn plan_body(plan: &FlowPlan) -> (Body, [u8; 32]) {
             .collect(),
         fields,
     });
-    let id = line_hash(&body.0);
+    let id = line_hash(body.members());
     (body, id)
 }
 
@@ -520,8 +522,8 @@ mod tests {
         let text = "a\u{2028}b\u{85}c\u{1F600}d\"\n";
         let body = Body::of(&T { kind: "x", text });
         assert!(body.0.is_ascii(), "{}", String::from_utf8_lossy(&body.0));
-        let back: serde_json::Value =
-            serde_json::from_slice(&[b"{", &body.0[..], b"}"].concat()).unwrap();
+        assert!(body.members().starts_with(b"\"kind\""));
+        let back: serde_json::Value = serde_json::from_slice(&body.0).unwrap();
         assert_eq!(back["text"], text);
     }
 

@@ -294,13 +294,13 @@ impl AuditLog {
             buffer.clear();
             for body in bodies {
                 // Checked and recorded under the lock, so racing threads log a plan once.
-                if body.0.starts_with(b"\"kind\":\"plan\"")
-                    && !state.plans.insert(entry::line_hash(&body.0))
+                if body.members().starts_with(b"\"kind\":\"plan\"")
+                    && !state.plans.insert(entry::line_hash(body.members()))
                 {
                     continue;
                 }
                 if let Some(set) = body
-                    .0
+                    .members()
                     .strip_prefix(POLICY_PREFIX)
                     .and_then(|rest| rest.get(..64))
                 {
@@ -387,4 +387,61 @@ fn torn_path(path: &Path, entries: u64) -> PathBuf {
         .unwrap_or_default();
     name.push(format!(".torn-{entries}-{stamp}"));
     path.with_file_name(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default)]
+    struct Memory(Mutex<Vec<u8>>);
+
+    impl Storage for Arc<Memory> {
+        fn append(&self, bytes: &[u8]) -> io::Result<()> {
+            self.0
+                .lock()
+                .map_err(|_| io::Error::other("poisoned"))?
+                .extend_from_slice(bytes);
+            Ok(())
+        }
+        fn sync(&self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn plan_and_policy_entries_are_written_once() {
+        let keys = KeyRing::from_json(
+            "k",
+            format!(
+                r#"{{"audit": {{"active": "a", "keys": {{"a": "{}"}}}}}}"#,
+                "ab".repeat(32)
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        let memory = Arc::new(Memory::default());
+        let log = AuditLog::with_storage(
+            Path::new("mem"),
+            Box::new(memory.clone()),
+            &keys,
+            Arc::new(super::super::SystemClock),
+        )
+        .unwrap();
+        let plan = Body(br#"{"kind":"plan","x":1}"#.to_vec());
+        let policy = Body(
+            format!(
+                r#"{{"kind":"policy","policy_set":"{}","y":2}}"#,
+                "0".repeat(64)
+            )
+            .into_bytes(),
+        );
+        for _ in 0..3 {
+            log.append(&[plan.clone(), policy.clone()]).unwrap();
+        }
+        let text = String::from_utf8(memory.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.matches(r#""kind":"plan""#).count(), 1, "{text}");
+        assert_eq!(text.matches(r#""kind":"policy""#).count(), 1, "{text}");
+        assert!(verify::verify(text.as_bytes(), keys.audit().unwrap()).is_ok());
+    }
 }
