@@ -191,7 +191,7 @@ fn verify_capturing(
         let seal_ok = key.is_some_and(|k| k.tag(SEAL, &sealed) == tag);
         if !seal_ok {
             let next_prev = next_prev();
-            let (kind, detail) = if key.is_none() || next_prev == Some(hash) {
+            let (kind, detail) = if next_prev == Some(hash) {
                 let detail = match key {
                     None => format!(
                         "sealed with key `{}`, which is not among the audit keys",

@@ -6,8 +6,10 @@
     clippy::indexing_slicing
 )]
 
+mod audit;
 mod diagnostics;
 mod fixtures;
 mod properties;
 mod provinces;
 mod records;
+mod replay;
