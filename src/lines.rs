@@ -14,6 +14,10 @@ use std::sync::Mutex;
 /// to keep memory and latency low.
 const BATCH_LINES: usize = 256;
 
+/// Lines per batch when the flow logs: each batch costs one sync of the audit log,
+/// so larger batches spread that cost over more records.
+const AUDITED_BATCH_LINES: usize = 1024;
+
 /// What happened to a stream.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LineStats {
@@ -145,16 +149,17 @@ fn gate_line(
     }
 }
 
-/// Reads up to [`BATCH_LINES`] complete lines into `buffers`; `None` at the end of input.
+/// Reads up to `max_lines` complete lines into `buffers`; `None` at the end of input.
 fn read_batch(
     input: &mut impl BufRead,
     index: u64,
     first_line: u64,
     mut buffers: Buffers,
+    max_lines: usize,
 ) -> io::Result<Option<(Batch, u64)>> {
     buffers.data.clear();
     let mut lines = 0u64;
-    while lines < BATCH_LINES as u64 {
+    while lines < max_lines as u64 {
         if input.read_until(b'\n', &mut buffers.data)? == 0 {
             break;
         }
@@ -220,7 +225,9 @@ pub fn gate_json_lines(
         // Entries are appended (and synced) a batch at a time.
         let (mut index, mut next_line) = (0, 1);
         let mut buffers = Buffers::default();
-        while let Some((batch, lines)) = read_batch(&mut input, index, next_line, buffers)? {
+        while let Some((batch, lines)) =
+            read_batch(&mut input, index, next_line, buffers, AUDITED_BATCH_LINES)?
+        {
             index += 1;
             next_line += lines;
             match emit(
@@ -285,7 +292,12 @@ pub fn gate_json_lines_parallel(
     let (done_tx, done_rx) = mpsc::channel::<Result<Gated, io::Error>>();
     std::thread::scope(|scope| {
         let reader_done = done_tx.clone();
-        scope.spawn(move || read_all(input, &token_rx, &job_tx, &reader_done));
+        let batch_lines = if flow.is_audited() {
+            AUDITED_BATCH_LINES
+        } else {
+            BATCH_LINES
+        };
+        scope.spawn(move || read_all(input, &token_rx, &job_tx, &reader_done, batch_lines));
         for _ in 0..threads {
             let done = done_tx.clone();
             let jobs = &job_rx;
@@ -301,13 +313,14 @@ fn read_all(
     tokens: &Receiver<Buffers>,
     jobs: &SyncSender<Batch>,
     done: &mpsc::Sender<Result<Gated, io::Error>>,
+    batch_lines: usize,
 ) {
     let (mut index, mut next_line) = (0, 1);
     loop {
         let Ok(buffers) = tokens.recv() else {
             return; // the writer stopped
         };
-        match read_batch(&mut input, index, next_line, buffers) {
+        match read_batch(&mut input, index, next_line, buffers, batch_lines) {
             Ok(Some((batch, lines))) => {
                 index += 1;
                 next_line += lines;
