@@ -14,9 +14,10 @@ use std::sync::Mutex;
 /// to keep memory and latency low.
 const BATCH_LINES: usize = 256;
 
-/// Lines per batch when the flow logs: each batch costs one sync of the audit log,
-/// so larger batches spread that cost over more records.
-const AUDITED_BATCH_LINES: usize = 1024;
+/// At most this many lines per batch when the flow logs: each batch costs one sync
+/// of the audit log, so larger batches spread that cost over more records. A batch
+/// is cut short when no more input is ready, so records are never held back waiting.
+pub const AUDITED_BATCH_LINES: usize = 1024;
 
 /// What happened to a stream.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -159,11 +160,44 @@ fn read_batch(
 ) -> io::Result<Option<(Batch, u64)>> {
     buffers.data.clear();
     let mut lines = 0u64;
+    // Take the lines already read in, and block for more only to finish a line or
+    // when nothing is there yet: a slow producer's records go out promptly.
     while lines < max_lines as u64 {
-        if input.read_until(b'\n', &mut buffers.data)? == 0 {
-            break;
+        let available = input.fill_buf()?;
+        if available.is_empty() {
+            break; // end of input
         }
-        lines += 1;
+        let wanted = max_lines as u64 - lines;
+        let mut taken = 0usize;
+        let mut complete = 0u64;
+        for (i, b) in available.iter().enumerate() {
+            if *b == b'\n' {
+                complete += 1;
+                taken = i + 1;
+                if complete == wanted {
+                    break;
+                }
+            }
+        }
+        if complete == 0 {
+            // A line longer than what is buffered: keep it and read on.
+            buffers.data.extend_from_slice(available);
+            let n = available.len();
+            input.consume(n);
+            continue;
+        }
+        let drained_all = taken == available.len();
+        buffers
+            .data
+            .extend_from_slice(available.get(..taken).unwrap_or_default());
+        input.consume(taken);
+        lines += complete;
+        if drained_all {
+            break; // more would mean waiting on the producer
+        }
+    }
+    if lines == 0 && !buffers.data.is_empty() {
+        lines = 1; // a last line without a newline
     }
     Ok((lines > 0).then_some((
         Batch {
@@ -193,7 +227,11 @@ fn emit(
 ) -> Result<Option<Buffers>, StreamError> {
     // Fail closed: no output before its entries are durable.
     flow.append_batch(gated.entries)?;
-    match output.write_all(&gated.buffers.out) {
+    // Flushed per batch: a record goes out as soon as its batch is durable.
+    match output
+        .write_all(&gated.buffers.out)
+        .and_then(|()| output.flush())
+    {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(None),
         Err(e) => return Err(e.into()),

@@ -992,15 +992,18 @@ fn fixture_lines(n: u64) -> Vec<u8> {
 
 #[test]
 fn a_failing_log_stops_a_stream_before_the_failing_batch_is_output() {
-    let input = fixture_lines(600); // batches of 256, 256 and 88 lines
-                                    // The output of a healthy log, to compare with.
+    // Three batches: two full ones and a rest.
+    let batch = privacy_gate::lines::AUDITED_BATCH_LINES;
+    let total = 2 * batch + batch / 3;
+    let input = fixture_lines(total as u64);
+    // The output of a healthy log, to compare with.
     let dir = TempDir::new("stream");
     let healthy = fixture_gate_on(Box::new(MemStorage::default()), t0(), &dir);
     let flow = healthy.flow(&fixture_transfer()).unwrap();
     let mut expected = Vec::new();
     gate_json_lines(&flow, input.as_slice(), &mut expected, |_| {}).unwrap();
-    assert_eq!(lines_of(&expected).len(), 600);
-    let first_batch = concat(&lines_of(&expected)[..256]);
+    assert_eq!(lines_of(&expected).len(), total);
+    let first_batch = concat(&lines_of(&expected)[..batch]);
 
     // Appends: 0 open, 1 policy, 2 the first batch (with the plan), 3 the second.
     for threads in [1, 2] {
@@ -1017,7 +1020,7 @@ fn a_failing_log_stops_a_stream_before_the_failing_batch_is_output() {
             );
             assert!(
                 out == first_batch,
-                "{what}, {threads} thread(s): {} lines out, expected the first batch's 256",
+                "{what}, {threads} thread(s): {} lines out, expected the first batch's {batch}",
                 lines_of(&out).len()
             );
             // The log stays poisoned: the next stream outputs nothing.
