@@ -178,6 +178,8 @@ def parse_frame(raw):
     their strings need not even be valid UTF-8. Top-level member names and the framing
     strings must be valid Unicode (no invalid UTF-8, no lone surrogate escapes).
     """
+    if not raw.startswith(b'{"v":'):
+        return None  # an entry is an object whose first member is `v`
     try:
         value = json.loads(
             raw.decode("utf-8", "surrogateescape"),
@@ -194,9 +196,6 @@ def parse_frame(raw):
         if any(k not in value for k in FRAME):
             return None
         values = [value[k] for k in FRAME]
-    elif isinstance(value, list) and len(value) == len(FRAME):
-        # The Rust reader also takes the five framing values as an array, in order.
-        values = value
     else:
         return None
     v, seq, time, prev, kind = values
@@ -214,9 +213,11 @@ def as_u64(value):
     return None
 
 
+LOWER_HEX = [bytes([c]) for c in b"0123456789abcdef"]
+
+
 def decode_hex32(text):
-    """32 bytes from 64 hex digits, or None. Accepts what the Rust reader accepts:
-    each pair is two hex digits of either case, or `+` and one hex digit."""
+    """32 bytes from 64 lowercase hex digits, or None."""
     if not isinstance(text, str):
         return None
     raw = text.encode("utf-8")
@@ -225,9 +226,9 @@ def decode_hex32(text):
     out = bytearray()
     for i in range(0, 64, 2):
         hi, lo = raw[i : i + 1], raw[i + 1 : i + 2]
-        if lo not in HEXDIGITS or (hi not in HEXDIGITS and hi != b"+"):
+        if lo not in LOWER_HEX or hi not in LOWER_HEX:
             return None
-        out.append(int((hi if hi != b"+" else b"0") + lo, 16))
+        out.append(int(hi + lo, 16))
     return bytes(out)
 
 
