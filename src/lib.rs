@@ -12,6 +12,7 @@
 pub mod action;
 pub mod agreement;
 pub mod audit;
+pub mod cases;
 pub mod diag;
 pub mod gate;
 pub mod json;

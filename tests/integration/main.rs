@@ -7,6 +7,7 @@
 )]
 
 mod audit;
+mod cases;
 mod diagnostics;
 mod fixtures;
 mod properties;

@@ -82,6 +82,12 @@ enum Command {
         #[arg(long)]
         at: Option<DateTime<Utc>>,
     },
+    /// Run every agreement test case under `<policies>/<province>/tests/`.
+    Test {
+        /// The policy folder.
+        #[arg(long, default_value = "policies")]
+        policies: PathBuf,
+    },
     /// Verify, checkpoint, replay or list an audit log.
     Audit {
         #[command(subcommand)]
@@ -160,6 +166,7 @@ fn main() -> ExitCode {
             at,
         } => demo::run(&policies, &records, keys.as_deref(), at),
         Command::Audit { command } => audit::run(command),
+        Command::Test { policies } => run_cases(&policies),
         Command::Keygen {
             domains,
             audit,
@@ -295,6 +302,40 @@ fn gate(
         ExitCode::from(EXIT_REFUSED)
     } else {
         ExitCode::SUCCESS
+    })
+}
+
+fn run_cases(policies: &Path) -> Result<ExitCode, Failure> {
+    use privacy_gate::cases::{load_cases, run_case, test_keys};
+    let registry = load(policies)?;
+    let cases = match load_cases(policies, &registry) {
+        Ok(cases) => cases,
+        Err(diags) => {
+            println!("{diags}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let keys = test_keys(&registry);
+    let gate = Gate::new(registry, keys);
+    let mut failed = 0;
+    for case in &cases {
+        match run_case(&gate, case) {
+            Ok(()) => println!("ok      {}", case.id),
+            Err(report) => {
+                failed += 1;
+                println!("FAILED  {report}");
+            }
+        }
+    }
+    println!(
+        "{} case(s): {} passed, {failed} failed",
+        cases.len(),
+        cases.len() - failed
+    );
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     })
 }
 

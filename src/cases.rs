@@ -1,0 +1,310 @@
+//! Test cases for agreements, written by policy authors as JSON next to the
+//! agreements (`policies/<province>/tests/*.json`) and run by `cargo test` and
+//! `privacy-gate test`.
+//!
+//! ```json
+//! {"cases": [{
+//!   "name": "ggd-to-police-pseudonymises-identity",
+//!   "transfer": {"from": "drenthe/ggd", "to": "drenthe/politie",
+//!                "purpose": "criminal-investigation", "at": "2026-03-02T10:00:00Z"},
+//!   "record": {"subject": {"bsn": "999998523", "birth_date": "1990-07-15"}},
+//!   "expect": {"fields": {"subject.bsn": {"pseudonymise": {"domain": "drenthe/mensenhandel"}},
+//!                         "subject.birth_date": {"generalise": "year"}},
+//!              "values": {"subject.birth_date": "1990"}}
+//! }]}
+//! ```
+//!
+//! `expect` holds either `refused` (the refusal's reason, like `not-in-force` or
+//! `condition-not-met`) or `fields` (expected action per path; paths not named are
+//! not checked) and optionally `values` (the exact released value of passed or
+//! generalised fields, at a path outside arrays).
+
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::gate::{Gate, Outcome, Transfer};
+use crate::{Action, KeyRing, Registry};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaseFile {
+    cases: Vec<CaseSpec>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaseSpec {
+    name: String,
+    transfer: TransferSpec,
+    record: Value,
+    expect: Expect,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TransferSpec {
+    from: String,
+    to: String,
+    purpose: String,
+    at: DateTime<Utc>,
+}
+
+/// What a case expects.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// The refusal's reason (`not-in-force`, `condition-not-met`, ...).
+    #[serde(default)]
+    pub refused: Option<String>,
+    /// The expected action per field path.
+    #[serde(default)]
+    pub fields: BTreeMap<String, Action>,
+    /// The exact released value per field path (passed or generalised fields).
+    #[serde(default)]
+    pub values: BTreeMap<String, Value>,
+}
+
+/// One case, ready to run.
+#[derive(Clone, Debug)]
+pub struct Case {
+    /// `province/file/case`, the test's name.
+    pub id: String,
+    /// The case file.
+    pub file: PathBuf,
+    from: String,
+    to: String,
+    purpose: String,
+    at: DateTime<Utc>,
+    record: Value,
+    /// What it expects.
+    pub expect: Expect,
+}
+
+/// Finds and checks every case file under `policies/<province>/tests/`.
+///
+/// # Errors
+///
+/// Every malformed case file (with line and column) and every case that names an
+/// unknown organisation, purpose or path, or expects nothing.
+pub fn load_cases(policies: &Path, registry: &Registry) -> Result<Vec<Case>, Diagnostics> {
+    let mut diags = Diagnostics::default();
+    let mut cases = Vec::new();
+    let mut files = Vec::new();
+    if let Ok(provinces) = std::fs::read_dir(policies) {
+        for province in provinces
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.is_dir())
+        {
+            if let Ok(entries) = std::fs::read_dir(province.join("tests")) {
+                files.extend(
+                    entries
+                        .filter_map(Result::ok)
+                        .map(|e| e.path())
+                        .filter(|p| p.extension().is_some_and(|x| x == "json")),
+                );
+            }
+        }
+    }
+    files.sort();
+    for path in files {
+        let file = path.display().to_string();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) => {
+                diags.push(Diagnostic::error(
+                    &file,
+                    format!("cannot read case file: {e}"),
+                ));
+                continue;
+            }
+        };
+        let Some(parsed) = crate::diag::parse_file::<CaseFile>(&file, &text, None, &mut diags)
+        else {
+            continue;
+        };
+        let province = path
+            .parent()
+            .and_then(Path::parent)
+            .and_then(Path::file_name)
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let stem = path
+            .file_stem()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        for (i, spec) in parsed.cases.into_iter().enumerate() {
+            let pointer = format!("/cases/{i}");
+            let mut problem = |message: String| {
+                diags.push(
+                    Diagnostic::error(&file, format!("case `{}`: {message}", spec.name))
+                        .at_pointer(&text, &pointer),
+                );
+            };
+            for org in [&spec.transfer.from, &spec.transfer.to] {
+                if registry.agreement(org).is_none() {
+                    let hint = registry
+                        .suggest_organisation(org)
+                        .map(|s| format!(" (did you mean `{s}`?)"))
+                        .unwrap_or_default();
+                    problem(format!("unknown organisation `{org}`{hint}"));
+                }
+            }
+            if !registry
+                .schema()
+                .purposes
+                .contains_key(&spec.transfer.purpose)
+            {
+                let hint = registry
+                    .suggest_purpose(&spec.transfer.purpose)
+                    .map(|s| format!(" (did you mean `{s}`?)"))
+                    .unwrap_or_default();
+                problem(format!("unknown purpose `{}`{hint}", spec.transfer.purpose));
+            }
+            for path in spec.expect.fields.keys().chain(spec.expect.values.keys()) {
+                if registry.schema().field(path).is_none() {
+                    problem(format!("unknown field path `{path}`"));
+                }
+            }
+            let expect = &spec.expect;
+            if expect.refused.is_none() && expect.fields.is_empty() && expect.values.is_empty() {
+                problem(
+                    "expects nothing, so it could never fail: add `refused`, `fields` or `values`"
+                        .into(),
+                );
+            }
+            if expect.refused.is_some() && !(expect.fields.is_empty() && expect.values.is_empty()) {
+                problem("expects a refusal and released fields at once".into());
+            }
+            cases.push(Case {
+                id: format!("{province}/{stem}/{}", spec.name),
+                file: path.clone(),
+                from: spec.transfer.from,
+                to: spec.transfer.to,
+                purpose: spec.transfer.purpose,
+                at: spec.transfer.at,
+                record: spec.record,
+                expect: spec.expect,
+            });
+        }
+    }
+    diags.sort();
+    if diags.error_count() > 0 {
+        Err(diags)
+    } else {
+        Ok(cases)
+    }
+}
+
+/// A key ring with a fixed, public test key for every domain the registry uses, so
+/// that cases run without real keys (and pseudonyms in cases are reproducible).
+pub fn test_keys(registry: &Registry) -> KeyRing {
+    let mut domains: Vec<String> = registry
+        .plans()
+        .flat_map(|p| p.domains.iter().map(ToString::to_string))
+        .collect();
+    domains.sort();
+    domains.dedup();
+    let secret = "7465".repeat(16); // "te" x 32: a test key, never a real one
+    let map: serde_json::Map<String, Value> = domains
+        .into_iter()
+        .map(|d| {
+            (
+                d,
+                serde_json::json!({"active": "test", "keys": {"test": secret}}),
+            )
+        })
+        .collect();
+    let text = serde_json::json!({ "domains": map }).to_string();
+    KeyRing::from_json("test keys", text.as_bytes()).unwrap_or_default()
+}
+
+/// Runs one case; on failure, a report in the author's terms: per field that
+/// differs, the path, the expected and the actual action, and the deciding clauses.
+///
+/// # Errors
+///
+/// The report of what differs.
+pub fn run_case(gate: &Gate, case: &Case) -> Result<(), String> {
+    let transfer = Transfer {
+        from: &case.from,
+        to: &case.to,
+        purpose: &case.purpose,
+        at: case.at,
+    };
+    let outcome = gate
+        .apply(&transfer, case.record.clone())
+        .map_err(|e| format!("{}: the record cannot be gated: {e}", case.id))?;
+    let mut problems = Vec::new();
+    match (&case.expect.refused, outcome) {
+        (Some(reason), Outcome::Refused(refusal)) => {
+            let actual = serde_json::to_value(&refusal)
+                .ok()
+                .and_then(|v| v.get("reason").and_then(Value::as_str).map(str::to_owned));
+            if actual.as_deref() != Some(reason.as_str()) {
+                problems.push(format!(
+                    "expected refused ({reason}), but refused: {refusal}"
+                ));
+            }
+        }
+        (Some(reason), Outcome::Released(_)) => problems.push(format!(
+            "expected refused ({reason}), but the record was released"
+        )),
+        (None, Outcome::Refused(refusal)) => {
+            problems.push(format!("expected a release, but refused: {refusal}"))
+        }
+        (None, Outcome::Released(released)) => {
+            let schema = gate.registry().schema();
+            let decided: BTreeMap<&str, _> =
+                released.decision.fields().map(|f| (f.path, f)).collect();
+            for (path, expected) in &case.expect.fields {
+                let Some(field) = decided.get(path.as_str()) else {
+                    problems.push(format!(
+                        "{path}: expected {expected}, but the record has no value there"
+                    ));
+                    continue;
+                };
+                if field.action != expected {
+                    let clause = |c: Option<&crate::ClauseRef>, a: &Action| match c {
+                        Some(c) => format!("{} rule `{}` ({a})", c.agreement, c.rule),
+                        None => format!("no rule ({a}, default deny)"),
+                    };
+                    problems.push(format!(
+                        "{path}: expected {expected}, actual {}; sender: {}; recipient: {}",
+                        field.action,
+                        clause(field.sender_clause, field.sender_action),
+                        clause(field.recipient_clause, field.recipient_action)
+                    ));
+                }
+            }
+            for (path, expected) in &case.expect.values {
+                let pointer = format!("/{}", path.replace('.', "/"));
+                let actual = released.record.pointer(&pointer);
+                if schema
+                    .field(path)
+                    .is_some_and(|id| schema.field_by_id(id).is_some_and(|f| f.in_array))
+                {
+                    problems.push(format!(
+                        "{path}: `values` cannot name a path inside an array"
+                    ));
+                } else if actual != Some(expected) {
+                    let shown = actual.map_or_else(|| "nothing".to_owned(), ToString::to_string);
+                    problems.push(format!("{path}: expected value {expected}, actual {shown}"));
+                }
+            }
+        }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} ({}) failed:\n  {}",
+            case.id,
+            case.file.display(),
+            problems.join("\n  ")
+        ))
+    }
+}
