@@ -727,3 +727,17 @@ fn gating_with_audit_needs_an_audit_key() {
     );
     assert!(out.stdout.is_empty());
 }
+
+#[test]
+fn the_test_command_runs_every_shipped_case() {
+    let out = run(bin().arg("test"), b"");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let stdout = text(&out.stdout);
+    let listed = stdout.lines().filter(|l| l.starts_with("ok      ")).count();
+    assert!(listed >= 10, "{stdout}");
+    assert!(
+        stdout.ends_with(&format!("{listed} case(s): {listed} passed, 0 failed\n")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("ok      drenthe/flows/ggd-to-police-pseudonymises-identity"));
+}
