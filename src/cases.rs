@@ -229,6 +229,15 @@ pub fn test_keys(registry: &Registry) -> KeyRing {
 ///
 /// The report of what differs.
 pub fn run_case(gate: &Gate, case: &Case) -> Result<(), String> {
+    run_case_covering(gate, case, &mut Coverage::default())
+}
+
+/// As [`run_case`], also noting in `coverage` which rules and rule entries decided.
+///
+/// # Errors
+///
+/// The report of what differs.
+pub fn run_case_covering(gate: &Gate, case: &Case, coverage: &mut Coverage) -> Result<(), String> {
     let transfer = Transfer {
         from: &case.from,
         to: &case.to,
@@ -238,6 +247,7 @@ pub fn run_case(gate: &Gate, case: &Case) -> Result<(), String> {
     let outcome = gate
         .apply(&transfer, case.record.clone())
         .map_err(|e| format!("{}: the record cannot be gated: {e}", case.id))?;
+    coverage.note(gate, &transfer, &outcome);
     let mut problems = Vec::new();
     match (&case.expect.refused, outcome) {
         (Some(reason), Outcome::Refused(refusal)) => {
@@ -306,5 +316,151 @@ pub fn run_case(gate: &Gate, case: &Case) -> Result<(), String> {
             case.file.display(),
             problems.join("\n  ")
         ))
+    }
+}
+
+/// Which rules, and which entries of rules (a category or a path), test cases made
+/// decide something.
+#[derive(Clone, Debug, Default)]
+pub struct Coverage {
+    /// (agreement, rule, entry); entry `None` for the rule as a whole.
+    hits: std::collections::BTreeSet<(String, String, Option<String>)>,
+}
+
+/// What no case exercised, per agreement.
+#[derive(Clone, Debug, Default)]
+pub struct CoverageReport {
+    /// Rules in all agreements.
+    pub rules: usize,
+    /// Rules some case exercised.
+    pub rules_hit: usize,
+    /// Rule entries (categories and paths) in all agreements.
+    pub entries: usize,
+    /// Entries some case exercised.
+    pub entries_hit: usize,
+    /// Per agreement: the rules not exercised, and per exercised rule its entries not exercised.
+    pub missing: Vec<(String, Vec<String>)>,
+}
+
+impl CoverageReport {
+    /// Rule coverage in percent.
+    pub fn rule_percent(&self) -> f64 {
+        if self.rules == 0 {
+            100.0
+        } else {
+            self.rules_hit as f64 * 100.0 / self.rules as f64
+        }
+    }
+}
+
+impl std::fmt::Display for CoverageReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (agreement, lines) in &self.missing {
+            writeln!(f, "{agreement}:")?;
+            for line in lines {
+                writeln!(f, "  {line}")?;
+            }
+        }
+        write!(
+            f,
+            "coverage: {}/{} rules ({:.1}%), {}/{} rule entries",
+            self.rules_hit,
+            self.rules,
+            self.rule_percent(),
+            self.entries_hit,
+            self.entries
+        )
+    }
+}
+
+impl Coverage {
+    fn hit(&mut self, agreement: &str, rule: &str, entry: Option<&str>) {
+        self.hits
+            .insert((agreement.to_owned(), rule.to_owned(), None));
+        if let Some(entry) = entry {
+            self.hits.insert((
+                agreement.to_owned(),
+                rule.to_owned(),
+                Some(entry.to_owned()),
+            ));
+        }
+    }
+
+    fn note(&mut self, gate: &Gate, transfer: &Transfer<'_>, outcome: &Outcome) {
+        match outcome {
+            Outcome::Released(released) => {
+                for field in released.decision.fields() {
+                    for clause in [field.sender_clause, field.recipient_clause]
+                        .into_iter()
+                        .flatten()
+                    {
+                        let entry = match clause.via {
+                            crate::Via::Path => field.path,
+                            crate::Via::Category => field.category,
+                        };
+                        self.hit(&clause.agreement, &clause.rule, Some(entry));
+                    }
+                }
+            }
+            // A rule whose condition was checked was exercised, though nothing crossed.
+            Outcome::Refused(crate::Refusal::ConditionNotMet { .. }) => {
+                if let Ok(flow) = gate.flow(transfer) {
+                    for (agreement, rule) in flow.plan().rules() {
+                        self.hit(&agreement.id, &rule.id, None);
+                    }
+                }
+            }
+            Outcome::Refused(_) => {}
+        }
+    }
+
+    /// What the cases left unexercised in `registry`'s agreements.
+    pub fn report(&self, registry: &Registry) -> CoverageReport {
+        let mut report = CoverageReport::default();
+        let schema = registry.schema();
+        for agreement in registry.agreements() {
+            let mut lines = Vec::new();
+            for rule in agreement.outbound.iter().chain(&agreement.inbound) {
+                report.rules += 1;
+                let key =
+                    |entry: Option<String>| (agreement.id.to_string(), rule.id.to_string(), entry);
+                let entries: Vec<String> = rule
+                    .categories
+                    .keys()
+                    .cloned()
+                    .chain(
+                        rule.paths
+                            .keys()
+                            .filter_map(|id| schema.field_by_id(*id).map(|f| f.path.to_string())),
+                    )
+                    .collect();
+                report.entries += entries.len();
+                if !self.hits.contains(&key(None)) {
+                    lines.push(format!(
+                        "rule `{}` ({}): no case exercises it",
+                        rule.id, rule.pointer
+                    ));
+                    continue;
+                }
+                report.rules_hit += 1;
+                let missed: Vec<&String> = entries
+                    .iter()
+                    .filter(|e| !self.hits.contains(&key(Some((*e).clone()))))
+                    .collect();
+                report.entries_hit += entries.len() - missed.len();
+                if !missed.is_empty() {
+                    let names: Vec<&str> = missed.iter().map(|e| e.as_str()).collect();
+                    lines.push(format!(
+                        "rule `{}`: entries no case exercises: {}",
+                        rule.id,
+                        names.join(", ")
+                    ));
+                }
+            }
+            if !lines.is_empty() {
+                report.missing.push((agreement.id.to_string(), lines));
+            }
+        }
+        report
     }
 }

@@ -741,3 +741,36 @@ fn the_test_command_runs_every_shipped_case() {
     );
     assert!(stdout.contains("ok      drenthe/flows/ggd-to-police-pseudonymises-identity"));
 }
+
+#[test]
+fn coverage_reports_untested_rules_and_entries_and_enforces_a_minimum() {
+    let policies = "tests/fixtures/coverage";
+    let out = run(
+        bin().args(["test", "--policies", policies, "--coverage"]),
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    let expected = "ok      x/one/a-to-b-passes-the-case-id\n\
+                    1 case(s): 1 passed, 0 failed\n\
+                    x/a:\n  rule `to-b`: entries no case exercises: name\n  \
+                    rule `to-c` (/outbound/1): no case exercises it\n\
+                    x/b:\n  rule `from-a`: entries no case exercises: n\n\
+                    x/c:\n  rule `from-a` (/inbound/0): no case exercises it\n\
+                    coverage: 2/4 rules (50.0%), 2/6 rule entries\n";
+    assert_eq!(text(&out.stdout), expected);
+    let strict = run(
+        bin().args(["test", "--policies", policies, "--min-coverage", "100"]),
+        b"",
+    );
+    assert_eq!(strict.status.code(), Some(1));
+    assert!(
+        text(&strict.stdout).ends_with("rule coverage 50.0% is below the minimum 100.0%\n"),
+        "{}",
+        text(&strict.stdout)
+    );
+    let lenient = run(
+        bin().args(["test", "--policies", policies, "--min-coverage", "50"]),
+        b"",
+    );
+    assert_eq!(lenient.status.code(), Some(0));
+}

@@ -87,6 +87,12 @@ enum Command {
         /// The policy folder.
         #[arg(long, default_value = "policies")]
         policies: PathBuf,
+        /// Report the rules and rule entries no case exercises.
+        #[arg(long)]
+        coverage: bool,
+        /// Fail when fewer than this percentage of rules are exercised.
+        #[arg(long, value_name = "PCT")]
+        min_coverage: Option<f64>,
     },
     /// Verify, checkpoint, replay or list an audit log.
     Audit {
@@ -166,7 +172,11 @@ fn main() -> ExitCode {
             at,
         } => demo::run(&policies, &records, keys.as_deref(), at),
         Command::Audit { command } => audit::run(command),
-        Command::Test { policies } => run_cases(&policies),
+        Command::Test {
+            policies,
+            coverage,
+            min_coverage,
+        } => run_cases(&policies, coverage, min_coverage),
         Command::Keygen {
             domains,
             audit,
@@ -305,8 +315,12 @@ fn gate(
     })
 }
 
-fn run_cases(policies: &Path) -> Result<ExitCode, Failure> {
-    use privacy_gate::cases::{load_cases, run_case, test_keys};
+fn run_cases(
+    policies: &Path,
+    show_coverage: bool,
+    min_coverage: Option<f64>,
+) -> Result<ExitCode, Failure> {
+    use privacy_gate::cases::{load_cases, run_case_covering, test_keys, Coverage};
     let registry = load(policies)?;
     let cases = match load_cases(policies, &registry) {
         Ok(cases) => cases,
@@ -318,8 +332,9 @@ fn run_cases(policies: &Path) -> Result<ExitCode, Failure> {
     let keys = test_keys(&registry);
     let gate = Gate::new(registry, keys);
     let mut failed = 0;
+    let mut coverage = Coverage::default();
     for case in &cases {
-        match run_case(&gate, case) {
+        match run_case_covering(&gate, case, &mut coverage) {
             Ok(()) => println!("ok      {}", case.id),
             Err(report) => {
                 failed += 1;
@@ -332,7 +347,18 @@ fn run_cases(policies: &Path) -> Result<ExitCode, Failure> {
         cases.len(),
         cases.len() - failed
     );
-    Ok(if failed == 0 {
+    let report = coverage.report(gate.registry());
+    if show_coverage || min_coverage.is_some() {
+        println!("{report}");
+    }
+    let below = min_coverage.filter(|min| report.rule_percent() < *min);
+    if let Some(min) = below {
+        println!(
+            "rule coverage {:.1}% is below the minimum {min:.1}%",
+            report.rule_percent()
+        );
+    }
+    Ok(if failed == 0 && below.is_none() {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
