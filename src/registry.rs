@@ -346,6 +346,71 @@ impl Registry {
         &self.warnings
     }
 
+    /// Lints that depend on the whole set or on the day: rules that take part in no
+    /// flow (an outbound rule no recipient's inbound rule matches, so its data would
+    /// always be blocked, or the reverse), and agreements that expire within 90 days
+    /// of `today` (Europe/Amsterdam).
+    pub fn lints(&self, today: chrono::NaiveDate) -> Diagnostics {
+        let mut lints = Diagnostics::default();
+        let sources: HashMap<&str, &str> = self
+            .policy_set
+            .agreements
+            .iter()
+            .map(|(_, s)| (s.file.as_str(), s.text.as_str()))
+            .collect();
+        let mut used: std::collections::HashSet<(&str, &str)> = std::collections::HashSet::new();
+        for plan in self.flows.values() {
+            used.extend(plan.sender_rules.iter().map(|r| (&*plan.sender.id, &**r)));
+            used.extend(
+                plan.recipient_rules
+                    .iter()
+                    .map(|r| (&*plan.recipient.id, &**r)),
+            );
+        }
+        for agreement in &self.agreements {
+            let text = sources
+                .get(agreement.file.as_str())
+                .copied()
+                .unwrap_or_default();
+            let warn = |message: String, pointer: &str| {
+                Diagnostic::warning(&agreement.file, message)
+                    .at_pointer(text, pointer)
+                    .in_agreement(Some(&agreement.id))
+            };
+            for (direction, rules) in [
+                ("outbound", &agreement.outbound),
+                ("inbound", &agreement.inbound),
+            ] {
+                for rule in rules
+                    .iter()
+                    .filter(|r| !used.contains(&(&*agreement.id, &*r.id)))
+                {
+                    let other = if direction == "outbound" {
+                        "inbound rule of a recipient"
+                    } else {
+                        "outbound rule of a sender"
+                    };
+                    lints.push(warn(
+                        format!("{direction} rule `{}` matches no {other} for purpose `{}`, so it never applies", rule.id, rule.purpose),
+                        &rule.pointer,
+                    ));
+                }
+            }
+            let days_left = (agreement.valid_until - today).num_days();
+            if (0..=90).contains(&days_left) && agreement.valid_from <= today {
+                lints.push(warn(
+                    format!(
+                        "the agreement expires on {} ({days_left} days from {today})",
+                        agreement.valid_until
+                    ),
+                    "/valid/until",
+                ));
+            }
+        }
+        lints.sort();
+        lints
+    }
+
     /// Every compiled flow plan.
     pub fn plans(&self) -> impl Iterator<Item = &Arc<FlowPlan>> {
         self.flows.values()

@@ -255,3 +255,45 @@ fn an_unreadable_policy_folder_is_an_error() {
     let err = Registry::load_dir("does/not/exist".as_ref()).unwrap_err();
     assert!(err.to_string().contains("cannot read"), "{err}");
 }
+
+#[test]
+fn lints_name_rules_that_never_apply_and_agreements_about_to_expire() {
+    let sender = agreement(
+        "x/sender",
+        "ggd",
+        json!({"outbound": [
+            {"id": "to-recipient", "to": {"organisation": "x/recipient"}, "purpose": "p", "retention": "P1Y", "categories": {"c1": "pass"}},
+            {"id": "to-lonely", "to": {"organisation": "x/lonely"}, "purpose": "p", "retention": "P1Y", "categories": {"c1": "pass"}}
+        ]}),
+    );
+    let lonely = agreement("x/lonely", "zvh", json!({}));
+    let registry =
+        Registry::from_sources(&schema_source(), &[sender, recipient(), lonely]).unwrap();
+    let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+    let lints: Vec<String> = registry
+        .lints(day("2027-11-01"))
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert!(
+        lints.iter().any(|l| l.contains("x/sender at `/outbound/1`: outbound rule `to-lonely` matches no inbound rule of a recipient for purpose `p`, so it never applies")),
+        "{lints:#?}"
+    );
+    assert!(
+        lints.iter().all(|l| !l.contains("to-recipient")),
+        "{lints:#?}"
+    );
+    // All three agreements run until 2027-12-31.
+    assert_eq!(
+        lints
+            .iter()
+            .filter(|l| l.contains("the agreement expires on 2027-12-31 (60 days from 2027-11-01)"))
+            .count(),
+        3,
+        "{lints:#?}"
+    );
+    assert!(registry
+        .lints(day("2027-06-01"))
+        .iter()
+        .all(|d| !d.message.contains("expires")));
+}

@@ -215,14 +215,15 @@ fn load_keys(keys: Option<&Path>) -> Result<KeyRing, Failure> {
 fn check(policies: &Path) -> Result<ExitCode, Failure> {
     match Registry::load_dir(policies) {
         Ok(registry) => {
-            for warning in registry.warnings().iter() {
+            let lints = registry.lints(privacy_gate::time::amsterdam_date(Utc::now()));
+            for warning in registry.warnings().iter().chain(lints.iter()) {
                 println!("{warning}");
             }
             println!(
                 "ok: {} agreements, {} flows compiled, {} warning(s)",
                 registry.agreements().count(),
                 registry.plans().count(),
-                registry.warnings().warning_count()
+                registry.warnings().warning_count() + lints.warning_count()
             );
             Ok(ExitCode::SUCCESS)
         }
