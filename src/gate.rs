@@ -1,6 +1,6 @@
 //! The gate: applies a compiled flow plan to a record and explains the outcome.
 
-use crate::action::{Action, DomainId, Method};
+use crate::action::{Action, Method};
 use crate::agreement::{NotInForce, Regime};
 use crate::audit::{Archive, AuditError, AuditLog, Body};
 use crate::json::{JsonError, DEFAULT_MAX_DEPTH};
@@ -468,8 +468,6 @@ impl Outcome {
 struct GateFlow {
     plan: Arc<FlowPlan>,
     keys: Result<Vec<Arc<ActiveKey>>, String>,
-    /// The key id used per pseudonymisation domain, for the audit log.
-    key_ids: Vec<(DomainId, Arc<str>)>,
     /// The plan's audit entry and its id.
     plan_entry: (Body, [u8; 32]),
 }
@@ -540,14 +538,6 @@ impl Gate {
             .flows()
             .iter()
             .map(|(key, plan)| {
-                let key_ids = plan
-                    .domains
-                    .iter()
-                    .filter_map(|d| {
-                        keys.domain(d)
-                            .map(|set| (d.clone(), Arc::from(set.active().id())))
-                    })
-                    .collect();
                 let gate_keys = plan
                     .domains
                     .iter()
@@ -562,7 +552,6 @@ impl Gate {
                     GateFlow {
                         plan: plan.clone(),
                         keys: gate_keys,
-                        key_ids,
                         plan_entry: crate::audit::entry::plan_body(plan),
                     },
                 )
@@ -594,7 +583,6 @@ impl Gate {
         let id = set.id_hex();
         if !log.has_policy_set(&id) {
             log.append(&[crate::audit::entry::policy_body(set, &self.registry)])?;
-            log.note_policy_set(&id);
         }
         let schema = self.registry.schema();
         let subject = schema
@@ -951,7 +939,7 @@ impl Flow<'_> {
             },
             policy_set: &audit.policy_set,
             plan: Some((self.plan, &self.gate_flow.plan_entry.1)),
-            keys: &self.gate_flow.key_ids,
+            keys: self.keys,
             decision: outcome.ok(),
             refusal: outcome.err(),
             input: Some(input),

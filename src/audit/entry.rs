@@ -414,8 +414,8 @@ pub(crate) struct TransferFacts<'a> {
     pub policy_set: &'a str,
     /// The plan, when the transfer resolved to one.
     pub plan: Option<(&'a FlowPlan, &'a [u8; 32])>,
-    /// The key ids the plan's pseudonyms use, by domain.
-    pub keys: &'a [(crate::DomainId, std::sync::Arc<str>)],
+    /// The keys of the plan's pseudonymisation domains, in the plan's domain order.
+    pub keys: &'a [std::sync::Arc<crate::pseudonym::ActiveKey>],
     /// The decision, when released.
     pub decision: Option<&'a Decision>,
     /// The refusal, when refused.
@@ -503,7 +503,15 @@ pub(crate) fn transfer_body(facts: &TransferFacts<'_>, key: &ActiveKey) -> Body 
         removed,
         unknown_fields,
         conditions,
-        keys: facts.keys.iter().map(|(d, k)| (d.as_str(), &**k)).collect(),
+        keys: plan
+            .map(|p| {
+                p.domains
+                    .iter()
+                    .zip(facts.keys)
+                    .map(|(d, k)| (d.as_str(), k.id()))
+                    .collect()
+            })
+            .unwrap_or_default(),
         retain_until: facts.decision.and_then(Decision::retain_until),
         input: facts.input.map(|b| digest(INPUT, b)),
         output: facts.output.map(|b| digest(OUTPUT, b)),

@@ -370,13 +370,6 @@ impl AuditLog {
             self.synced.notify_all();
         }
     }
-
-    /// Records that this log now serves a gate with this policy set.
-    pub(crate) fn note_policy_set(&self, id: &str) {
-        if let Ok(mut state) = self.lock() {
-            state.policy_sets.insert(id.to_owned());
-        }
-    }
 }
 
 fn torn_path(path: &Path, entries: u64) -> PathBuf {
