@@ -440,7 +440,12 @@ fn audited_gating_verifies_checkpoints_and_detects_truncation() {
     assert!(text(&ok.stdout).contains("drenthe/ggd@2025.1"));
     // Each transfer names the key its pseudonyms were made with.
     let logged = std::fs::read_to_string(&log).unwrap();
-    assert_eq!(logged.matches(r#""keys":{"drenthe/mensenhandel":"k1"}"#).count(), 23);
+    assert_eq!(
+        logged
+            .matches(r#""keys":{"drenthe/mensenhandel":"k1"}"#)
+            .count(),
+        23
+    );
 
     let cp = run(
         bin()
