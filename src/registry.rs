@@ -11,7 +11,7 @@ use crate::schema::{Grant, Schema, ValueType};
 use crate::suggest::hint;
 use crate::time::Period;
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -359,6 +359,13 @@ impl Registry {
             .map(|(_, s)| (s.file.as_str(), s.text.as_str()))
             .collect();
         let mut used: std::collections::HashSet<(&str, &str)> = std::collections::HashSet::new();
+        // A rule that takes part in flows but decides no field in any of them, and
+        // sets no condition, changes nothing: other rules of its agreement already
+        // decide every field it names. Keyed by (agreement, rule): the rules that
+        // decide instead.
+        let mut deciding: std::collections::HashSet<(&str, &str)> =
+            std::collections::HashSet::new();
+        let mut shadowed_by: BTreeMap<(&str, &str), BTreeSet<&str>> = BTreeMap::new();
         for plan in self.flows.values() {
             used.extend(plan.sender_rules.iter().map(|r| (&*plan.sender.id, &**r)));
             used.extend(
@@ -366,6 +373,31 @@ impl Registry {
                     .iter()
                     .map(|r| (&*plan.recipient.id, &**r)),
             );
+            for field in &plan.fields {
+                for clause in [&field.sender, &field.recipient].into_iter().flatten() {
+                    deciding.insert((&*clause.agreement, &*clause.rule));
+                }
+            }
+            for (agreement, rule) in plan.rules() {
+                let outbound =
+                    std::ptr::eq(agreement, &*plan.sender) && plan.sender_rules.contains(&rule.id);
+                let entry = shadowed_by.entry((&agreement.id, &rule.id)).or_default();
+                for (id, (field, plan_field)) in
+                    self.schema.fields().iter().zip(&plan.fields).enumerate()
+                {
+                    if rule.action_for(id, &field.category).is_none() {
+                        continue;
+                    }
+                    let clause = if outbound {
+                        &plan_field.sender
+                    } else {
+                        &plan_field.recipient
+                    };
+                    if let Some(clause) = clause.as_ref().filter(|c| c.rule != rule.id) {
+                        entry.insert(&clause.rule);
+                    }
+                }
+            }
         }
         for agreement in &self.agreements {
             let text = sources
@@ -395,6 +427,32 @@ impl Registry {
                         &rule.pointer,
                     ));
                 }
+            }
+            for rule in agreement.outbound.iter().chain(&agreement.inbound) {
+                let key = (&*agreement.id, &*rule.id);
+                if rule.condition.is_some() || deciding.contains(&key) {
+                    continue;
+                }
+                let Some(others) = shadowed_by.get(&key) else {
+                    continue;
+                };
+                if others.is_empty() {
+                    continue;
+                }
+                let names: Vec<String> = others.iter().map(|r| format!("`{r}`")).collect();
+                let (noun, verb) = if names.len() == 1 {
+                    ("rule", "decides")
+                } else {
+                    ("rules", "decide")
+                };
+                lints.push(warn(
+                    format!(
+                        "rule `{}` is shadowed: in every flow it applies to, {noun} {} already {verb} every field it names, so it changes no field's action",
+                        rule.id,
+                        names.join(", "),
+                    ),
+                    &rule.pointer,
+                ));
             }
             let days_left = (agreement.valid_until - today).num_days();
             if (0..=90).contains(&days_left) && agreement.valid_from <= today {

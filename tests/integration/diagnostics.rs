@@ -297,3 +297,34 @@ fn lints_name_rules_that_never_apply_and_agreements_about_to_expire() {
         .iter()
         .all(|d| !d.message.contains("expires")));
 }
+
+#[test]
+fn lints_name_shadowed_rules_but_not_rules_that_decide_or_set_conditions() {
+    let sender = agreement(
+        "x/sender",
+        "ggd",
+        json!({"outbound": [
+            {"id": "broad", "to": {"organisation": "x/recipient"}, "purpose": "p", "retention": "P1Y", "categories": {"c1": "pass", "c2": "block"}},
+            // Names only fields `broad` already decides, with the same action.
+            {"id": "repeat", "to": {"kind": "zvh"}, "purpose": "p", "retention": "P1Y", "paths": {"a.s": "pass", "a.n": "block"}},
+            // Decides `b.t`, which nothing earlier names.
+            {"id": "adds", "to": {"organisation": "x/recipient"}, "purpose": "p", "retention": "P1Y", "paths": {"a.s": "pass", "b.t": "pass"}},
+            // Decides nothing, but its condition still gates the flow.
+            {"id": "gated", "to": {"organisation": "x/recipient"}, "purpose": "p", "retention": "P1Y",
+             "paths": {"a.d": "pass"}, "when": {"path": "a.s", "in": ["yes"]}}
+        ]}),
+    );
+    let registry = Registry::from_sources(&schema_source(), &[sender, recipient()]).unwrap();
+    let day = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+    let lints: Vec<String> = registry
+        .lints(day)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let shadowed: Vec<&String> = lints.iter().filter(|l| l.contains("shadowed")).collect();
+    assert_eq!(shadowed.len(), 1, "{lints:#?}");
+    assert!(
+        shadowed[0].ends_with("x/sender at `/outbound/1`: rule `repeat` is shadowed: in every flow it applies to, rule `broad` already decides every field it names, so it changes no field's action"),
+        "{lints:#?}"
+    );
+}
