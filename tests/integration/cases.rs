@@ -67,3 +67,52 @@ fn the_shipped_cases_pass() {
         run_case(&gate, case).unwrap_or_else(|report| panic!("{report}"));
     }
 }
+
+/// The JSON block of `policies/README.md` that starts with `start`.
+fn readme_block(readme: &str, start: &str) -> String {
+    let from = readme
+        .find(&format!("```json\n{start}"))
+        .expect("the guide has the block")
+        + "```json\n".len();
+    let len = readme[from..].find("```").unwrap();
+    readme[from..from + len].to_owned()
+}
+
+#[test]
+fn the_authoring_guide_examples_load_and_its_cases_pass() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("policies/README.md")).unwrap();
+    let dir = std::env::temp_dir().join(format!("pg-guide-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("groningen/tests")).unwrap();
+    std::fs::copy(root.join("policies/schema.json"), dir.join("schema.json")).unwrap();
+    for province in ["drenthe", "friesland", "groningen"] {
+        std::fs::create_dir_all(dir.join(province)).unwrap();
+        for entry in std::fs::read_dir(root.join("policies").join(province)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "json") {
+                std::fs::copy(&path, dir.join(province).join(path.file_name().unwrap())).unwrap();
+            }
+        }
+    }
+    // The guide's agreement replaces the shipped one; its cases run against it.
+    std::fs::write(
+        dir.join("groningen/ggd.json"),
+        readme_block(&readme, "{\n  \"organisation\""),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("groningen/tests/guide.json"),
+        readme_block(&readme, "{\n  \"cases\""),
+    )
+    .unwrap();
+    let registry = Registry::load_dir(&dir).unwrap();
+    let cases = load_cases(&dir, &registry).unwrap();
+    assert_eq!(cases.len(), 2);
+    let keys = test_keys(&registry);
+    let gate = Gate::new(registry, keys);
+    for case in &cases {
+        run_case(&gate, case).unwrap();
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -205,7 +205,10 @@ fn load(policies: &Path) -> Result<Registry, Failure> {
 
 /// Keys from `--keys`, else `PRIVACY_GATE_KEYS`, else none.
 fn load_keys(keys: Option<&Path>) -> Result<KeyRing, Failure> {
-    let from_env = std::env::var_os("PRIVACY_GATE_KEYS").map(PathBuf::from);
+    // An empty variable means "not set", as shells make unsetting awkward.
+    let from_env = std::env::var_os("PRIVACY_GATE_KEYS")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
     match keys.map(Path::to_path_buf).or(from_env) {
         Some(path) => Ok(KeyRing::from_file(&path)?),
         None => Ok(KeyRing::empty()),
