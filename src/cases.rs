@@ -402,12 +402,17 @@ impl Coverage {
                     }
                 }
             }
-            // A rule whose condition was checked was exercised, though nothing crossed.
-            Outcome::Refused(crate::Refusal::ConditionNotMet { .. }) => {
-                if let Ok(flow) = gate.flow(transfer) {
-                    for (agreement, rule) in flow.plan().rules() {
-                        self.hit(&agreement.id, &rule.id, None);
-                    }
+            // The rules of a flow refused as a whole (a condition not met, or an
+            // agreement not in force, such as a draft) decided that refusal, though
+            // nothing crossed: the rules count as exercised, their entries do not.
+            Outcome::Refused(
+                crate::Refusal::ConditionNotMet { .. } | crate::Refusal::NotInForce { .. },
+            ) => {
+                let plan = gate
+                    .registry()
+                    .plan_for(transfer.from, transfer.to, transfer.purpose);
+                for (agreement, rule) in plan.iter().flat_map(|p| p.rules()) {
+                    self.hit(&agreement.id, &rule.id, None);
                 }
             }
             Outcome::Refused(_) => {}

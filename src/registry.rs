@@ -429,6 +429,28 @@ impl Registry {
                 }
             }
             for rule in agreement.outbound.iter().chain(&agreement.inbound) {
+                // A `block` entry restates the default; one that releases but never
+                // decides a field misleads the reader about what crosses.
+                let releasing = rule.categories.iter().filter(|(_, a)| a.releases());
+                for (category, _) in releasing {
+                    let mut fields = self
+                        .schema
+                        .fields()
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, f)| *f.category == **category)
+                        .peekable();
+                    let has_fields = fields.peek().is_some();
+                    if has_fields && fields.all(|(id, _)| rule.paths.contains_key(&id)) {
+                        lints.push(warn(
+                            format!(
+                                "category entry `{category}` of rule `{}` never decides a field: the rule names every field of the category by path, so it releases nothing",
+                                rule.id
+                            ),
+                            &format!("{}/categories/{}", rule.pointer, crate::json::escape_pointer_segment(category)),
+                        ));
+                    }
+                }
                 let key = (&*agreement.id, &*rule.id);
                 if rule.condition.is_some() || deciding.contains(&key) {
                     continue;
@@ -480,6 +502,17 @@ impl Registry {
 
     pub(crate) fn purpose_index(&self, purpose: &str) -> Option<usize> {
         self.purposes.get(purpose).copied()
+    }
+
+    /// The compiled plan for a sender, recipient and purpose, whether or not both
+    /// agreements are in force at any given moment (the gate checks that).
+    pub fn plan_for(&self, from: &str, to: &str, purpose: &str) -> Option<&Arc<FlowPlan>> {
+        let key = (
+            self.index_of(from)?,
+            self.index_of(to)?,
+            self.purpose_index(purpose)?,
+        );
+        self.flows.get(&key)
     }
 
     pub(crate) fn flows(&self) -> &HashMap<FlowKey, Arc<FlowPlan>> {

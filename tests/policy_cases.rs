@@ -2,7 +2,7 @@
 //! (`province/file/case`), so policy authors test agreements with `cargo test`.
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use privacy_gate::cases::{load_cases, run_case, test_keys};
+use privacy_gate::cases::{load_cases, run_case, run_case_covering, test_keys, Case, Coverage};
 use privacy_gate::{Gate, Registry};
 use std::path::Path;
 use std::sync::Arc;
@@ -21,6 +21,13 @@ fn main() -> std::process::ExitCode {
             Ok(cases) => {
                 let keys = test_keys(&registry);
                 let gate = Arc::new(Gate::new(registry, keys));
+                let coverage = {
+                    let (gate, cases) = (Arc::clone(&gate), cases.clone());
+                    Trial::test(
+                        "coverage: every rule is exercised by some case",
+                        move || every_rule_exercised(&gate, &cases),
+                    )
+                };
                 cases
                     .into_iter()
                     .map(|case| {
@@ -29,9 +36,28 @@ fn main() -> std::process::ExitCode {
                             run_case(&gate, &case).map_err(Failed::from)
                         })
                     })
+                    .chain(std::iter::once(coverage))
                     .collect()
             }
         },
     };
     libtest_mimic::run(&args, trials).exit_code()
+}
+
+/// The shipped agreements are held to full rule coverage, as `privacy-gate test
+/// --min-coverage 100` would hold them; the report lists what is missing.
+fn every_rule_exercised(gate: &Gate, cases: &[Case]) -> Result<(), Failed> {
+    let mut coverage = Coverage::default();
+    for case in cases {
+        // Failures are reported by the case's own test.
+        let _ = run_case_covering(gate, case, &mut coverage);
+    }
+    let report = coverage.report(gate.registry());
+    if report.rules_hit == report.rules {
+        Ok(())
+    } else {
+        Err(Failed::from(format!(
+            "some rules are not exercised by any case:\n{report}"
+        )))
+    }
 }

@@ -1,7 +1,7 @@
 //! The runner for policy authors' test cases: a wrong case fails with a report in the
 //! author's terms; a bad case file is an error naming the case.
 
-use privacy_gate::cases::{load_cases, run_case, test_keys};
+use privacy_gate::cases::{load_cases, run_case, run_case_covering, test_keys, Coverage};
 use privacy_gate::{Gate, Registry};
 use std::path::Path;
 
@@ -115,4 +115,40 @@ fn the_authoring_guide_examples_load_and_its_cases_pass() {
         run_case(&gate, case).unwrap();
     }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_flow_refused_as_not_in_force_counts_its_rules_but_not_their_entries() {
+    let registry = registry();
+    let dir = std::env::temp_dir().join(format!("pg-draft-cases-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("friesland/tests")).unwrap();
+    std::fs::write(
+        dir.join("friesland/tests/draft.json"),
+        r#"{"cases": [{
+          "name": "draft-municipality-is-refused",
+          "transfer": {"from": "friesland/gemeente", "to": "friesland/zvh",
+                       "purpose": "signal-assessment", "at": "2026-03-02T10:00:00Z"},
+          "record": {"case": {"id": "c1"}},
+          "expect": {"refused": "not-in-force"}
+        }]}"#,
+    )
+    .unwrap();
+    let cases = load_cases(&dir, &registry).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let keys = test_keys(&registry);
+    let gate = Gate::new(registry, keys);
+    let mut coverage = Coverage::default();
+    run_case_covering(&gate, &cases[0], &mut coverage).unwrap();
+    let report = coverage.report(gate.registry());
+    assert_eq!(report.rules_hit, 2, "{report}");
+    assert_eq!(report.entries_hit, 0, "{report}");
+    let text = report.to_string();
+    for rule in ["fr-gemeente-out-zvh-signal", "fr-zvh-in-gemeente-signal"] {
+        assert!(
+            text.contains(&format!("rule `{rule}`: entries no case exercises:")),
+            "{text}"
+        );
+        assert!(!text.contains(&format!("rule `{rule}` (")), "{text}");
+    }
 }

@@ -328,3 +328,32 @@ fn lints_name_shadowed_rules_but_not_rules_that_decide_or_set_conditions() {
         "{lints:#?}"
     );
 }
+
+#[test]
+fn lints_name_releasing_category_entries_that_paths_override_entirely() {
+    // c2 holds `a.p`, `a.n` and `num`; all are named by path, so `c2: pass` never decides.
+    let sender = agreement(
+        "x/sender",
+        "ggd",
+        json!({"outbound": [
+            {"id": "out", "to": {"organisation": "x/recipient"}, "purpose": "p", "retention": "P1Y",
+             "categories": {"c1": "pass", "c2": "pass", "c3": "block"},
+             "paths": {"a.p": "block", "a.n": "block", "num": "block", "b.t": "pass"}}
+        ]}),
+    );
+    let registry = Registry::from_sources(&schema_source(), &[sender, recipient()]).unwrap();
+    let lints: Vec<String> = registry
+        .lints(chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap())
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let entries: Vec<&String> = lints
+        .iter()
+        .filter(|l| l.contains("never decides"))
+        .collect();
+    assert_eq!(entries.len(), 1, "{lints:#?}");
+    assert!(
+        entries[0].ends_with("x/sender at `/outbound/0/categories/c2`: category entry `c2` of rule `out` never decides a field: the rule names every field of the category by path, so it releases nothing"),
+        "{lints:#?}"
+    );
+}
