@@ -715,6 +715,7 @@ impl Gate {
             max_depth: self.max_depth,
             terms_json: serde_json::to_vec(&terms).unwrap_or_default(),
             terms,
+            released: std::sync::OnceLock::new(),
         })
     }
 
@@ -758,6 +759,9 @@ pub struct Flow<'g> {
     max_depth: usize,
     terms: Value,
     terms_json: Vec<u8>,
+    /// The audit body members shared by every release along this flow, built on the
+    /// first release that is logged.
+    released: std::sync::OnceLock<crate::audit::entry::ReleasedTemplate>,
 }
 
 impl fmt::Debug for Flow<'_> {
@@ -923,6 +927,31 @@ impl Flow<'_> {
     }
 
     fn body(
+        &self,
+        audit: &GateAudit,
+        outcome: Result<&Decision, &Refusal>,
+        input: &[u8],
+        output: Option<&[u8]>,
+        subject: Option<&str>,
+    ) -> Body {
+        if let (Ok(decision), Some(output)) = (outcome, output) {
+            let template = self.released.get_or_init(|| {
+                crate::audit::entry::ReleasedTemplate::new(
+                    &audit.policy_set,
+                    self.plan,
+                    &self.gate_flow.plan_entry.1,
+                    self.keys,
+                    self.at,
+                    self.retain_until,
+                )
+            });
+            return template.body(decision, input, output, subject, audit.log.key());
+        }
+        self.reference_body(audit, outcome, input, output, subject)
+    }
+
+    /// The body as the reference serialisation writes it; refusals take this path.
+    fn reference_body(
         &self,
         audit: &GateAudit,
         outcome: Result<&Decision, &Refusal>,
@@ -1476,6 +1505,86 @@ mod tests {
             ),
             Ok(Value::String(PLACEHOLDER.into()))
         );
+    }
+
+    /// Every example record along every flow, at moments inside and outside
+    /// retention and validity, plus hostile variants: the template writes exactly
+    /// the bytes of the reference serialisation.
+    #[test]
+    fn released_bodies_from_the_template_equal_the_reference_serialisation() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let registry = Registry::load_dir(&root.join("policies")).unwrap();
+        let mut domains = serde_json::Map::new();
+        for plan in registry.plans() {
+            for d in &plan.domains {
+                domains.insert(
+                    d.to_string(),
+                    serde_json::json!({"active": "d1", "keys": {"d1": "ab".repeat(32)}}),
+                );
+            }
+        }
+        let keys = serde_json::json!({"domains": domains,
+            "audit": {"active": "a1", "keys": {"a1": "cd".repeat(32)}}});
+        let keys = KeyRing::from_json("test", keys.to_string().as_bytes()).unwrap();
+        let dir = std::env::temp_dir().join(format!("pg-template-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let log_path = dir.join("audit.log");
+        let (log, _) =
+            crate::audit::AuditLog::open(&log_path, &keys, Arc::new(crate::audit::SystemClock))
+                .unwrap();
+        let gate = Gate::new(registry, keys)
+            .with_audit(Arc::new(log), &crate::audit::Archive::next_to(&log_path))
+            .unwrap();
+        let examples = std::fs::read_to_string(root.join("examples/records.jsonl")).unwrap();
+        let mut records: Vec<String> = examples.lines().map(str::to_owned).collect();
+        records.push(
+            r#"{"subject":{"bsn":"123456789","odd key":1,"birth_date":7},"x":[1,{"y":2}]}"#.into(),
+        );
+        records
+            .push(r#"{"contacts":[{"date":"2025-01-01","summary":"a"},3,{"date":"bad"}]}"#.into());
+        records.push("{}".into());
+        let plans: Vec<_> = gate.registry().plans().cloned().collect();
+        let audit = gate.audit.as_ref().unwrap();
+        let mut compared = 0;
+        for at in ["2026-03-02T10:00:00Z", "2025-07-01T00:00:00Z"] {
+            let at: DateTime<Utc> = at.parse().unwrap();
+            for plan in &plans {
+                let transfer = Transfer {
+                    from: &plan.sender.id,
+                    to: &plan.recipient.id,
+                    purpose: &plan.purpose,
+                    at,
+                };
+                let Ok(flow) = gate.resolve(&transfer) else {
+                    continue;
+                };
+                for record in &records {
+                    let mut out = Vec::new();
+                    let Ok((Written::Released(decision), Some(body))) =
+                        flow.write_json_deferred(record.as_bytes(), &mut out)
+                    else {
+                        continue;
+                    };
+                    let input = serde_json::from_str::<Value>(record).unwrap();
+                    let subject = input.as_object().and_then(|m| flow.subject(audit, m));
+                    let reference = flow.reference_body(
+                        audit,
+                        Ok(&decision),
+                        record.as_bytes(),
+                        Some(&out),
+                        subject.as_deref(),
+                    );
+                    assert_eq!(
+                        String::from_utf8_lossy(&body.0),
+                        String::from_utf8_lossy(&reference.0)
+                    );
+                    compared += 1;
+                }
+            }
+        }
+        assert!(compared > 500, "{compared}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

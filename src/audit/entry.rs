@@ -138,21 +138,56 @@ pub(crate) fn frame(
 ) {
     let start = out.len();
     out.extend_from_slice(b"{\"v\":");
-    out.extend_from_slice(FORMAT.to_string().as_bytes());
+    push_decimal(out, u64::from(FORMAT));
     out.extend_from_slice(b",\"seq\":");
-    out.extend_from_slice(seq.to_string().as_bytes());
+    push_decimal(out, seq);
     out.extend_from_slice(b",\"time\":\"");
-    out.extend_from_slice(time.to_rfc3339_opts(SecondsFormat::Micros, true).as_bytes());
+    push_time(out, time);
     out.extend_from_slice(b"\",\"prev\":\"");
-    out.extend_from_slice(hex(prev).as_bytes());
+    push_hex_bytes(out, prev);
     out.extend_from_slice(b"\",");
     out.extend_from_slice(body.members());
     let tag = key.tag_parts(SEAL, &[out.get(start..).unwrap_or_default(), b"}"]);
     out.extend_from_slice(SEAL_MEMBER);
     out.extend_from_slice(key.id().as_bytes());
     out.push(b':');
-    out.extend_from_slice(hex(&tag).as_bytes());
+    push_hex_bytes(out, &tag);
     out.extend_from_slice(b"\"}");
+}
+
+/// Appends `time` as RFC 3339 with microseconds and `Z`, exactly as chrono's
+/// `to_rfc3339_opts(SecondsFormat::Micros, true)` writes it, without its formatting
+/// machinery (this runs once per entry).
+pub(crate) fn push_time(out: &mut Vec<u8>, time: DateTime<Utc>) {
+    use chrono::{Datelike, Timelike};
+    let year = time.year();
+    // Years beyond four digits and leap seconds: chrono's own spelling.
+    if !(0..=9999).contains(&year) || time.nanosecond() >= 1_000_000_000 {
+        out.extend_from_slice(time.to_rfc3339_opts(SecondsFormat::Micros, true).as_bytes());
+        return;
+    }
+    // `YYYY-MM-DDTHH:MM:SS.ffffffZ`: each number right-aligned in its slot.
+    let mut text = *b"0000-00-00T00:00:00.000000Z";
+    for (n, end) in [
+        (year.unsigned_abs(), 4),
+        (time.month(), 7),
+        (time.day(), 10),
+        (time.hour(), 13),
+        (time.minute(), 16),
+        (time.second(), 19),
+        (time.nanosecond() / 1000, 26),
+    ] {
+        let mut n = n;
+        let mut at = end;
+        while n > 0 && at > 0 {
+            at -= 1;
+            if let Some(d) = text.get_mut(at) {
+                *d = b'0' + (n % 10) as u8;
+            }
+            n /= 10;
+        }
+    }
+    out.extend_from_slice(&text);
 }
 
 /// The chain hash of a line (its bytes without the newline).
@@ -519,6 +554,198 @@ pub(crate) fn transfer_body(facts: &TransferFacts<'_>, key: &ActiveKey) -> Body 
     })
 }
 
+/// The members of a released transfer's body that are the same for every record of
+/// one flow at one moment, serialised once. [`ReleasedTemplate::body`] then writes
+/// only what varies per record, byte for byte as [`transfer_body`] would: that
+/// function stays the reference, and a test holds the two equal.
+pub(crate) struct ReleasedTemplate {
+    /// `{"kind":"transfer", ... ,"plan":"..."`: everything before `present`.
+    head: Vec<u8>,
+    /// `,"conditions":...,"keys":...,"retain_until":...`: between `unknown_fields`
+    /// and the digests (empty when all three are absent).
+    tail: Vec<u8>,
+}
+
+#[derive(Serialize)]
+struct ReleasedHead<'a> {
+    kind: &'static str,
+    semantics: u32,
+    policy_set: &'a str,
+    from: &'a str,
+    to: &'a str,
+    purpose: &'a str,
+    at: String,
+    outcome: &'static str,
+    regime: crate::Regime,
+    agreements: [AgreementRef<'a>; 2],
+    plan: String,
+}
+
+#[derive(Serialize)]
+struct ReleasedTail<'a> {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    conditions: Vec<ConditionOutcome<'a>>,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    keys: BTreeMap<&'a str, &'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retain_until: Option<chrono::NaiveDate>,
+}
+
+impl ReleasedTemplate {
+    /// The template for releases along `plan` (with plan id `plan_id`) at `at`,
+    /// keeping until `retain_until`.
+    pub(crate) fn new(
+        policy_set: &str,
+        plan: &FlowPlan,
+        plan_id: &[u8; 32],
+        keys: &[std::sync::Arc<ActiveKey>],
+        at: DateTime<Utc>,
+        retain_until: Option<chrono::NaiveDate>,
+    ) -> ReleasedTemplate {
+        let mut head = Body::of(&ReleasedHead {
+            kind: "transfer",
+            semantics: SEMANTICS,
+            policy_set,
+            from: loggable_name(&plan.sender.id),
+            to: loggable_name(&plan.recipient.id),
+            purpose: loggable_name(&plan.purpose),
+            at: at.to_rfc3339_opts(SecondsFormat::Secs, true),
+            outcome: "released",
+            regime: plan.regime,
+            agreements: [agreement_ref(&plan.sender), agreement_ref(&plan.recipient)],
+            plan: hex(plan_id),
+        })
+        .0;
+        head.pop();
+        let tail = Body::of(&ReleasedTail {
+            conditions: plan
+                .conditions
+                .iter()
+                .map(|c| ConditionOutcome {
+                    agreement: &c.agreement,
+                    rule: &c.rule,
+                    path: &c.condition.path,
+                    met: true,
+                })
+                .collect(),
+            keys: plan
+                .domains
+                .iter()
+                .zip(keys)
+                .map(|(d, k)| (d.as_str(), k.id()))
+                .collect(),
+            retain_until,
+        });
+        let members = tail.members();
+        let mut tail_bytes = Vec::with_capacity(members.len() + 1);
+        if !members.is_empty() {
+            tail_bytes.push(b',');
+            tail_bytes.extend_from_slice(members);
+        }
+        ReleasedTemplate {
+            head,
+            tail: tail_bytes,
+        }
+    }
+
+    /// The body of one release: as [`transfer_body`] for the same facts.
+    pub(crate) fn body(
+        &self,
+        decision: &Decision,
+        input: &[u8],
+        output: &[u8],
+        subject: Option<&str>,
+        key: &ActiveKey,
+    ) -> Body {
+        let mut out = Vec::with_capacity(self.head.len() + self.tail.len() + 512);
+        out.extend_from_slice(&self.head);
+        let mut first = true;
+        for (index, (seen, released)) in decision.counts_by_field() {
+            out.extend_from_slice(if first { b",\"present\":[[" } else { b",[" });
+            first = false;
+            push_decimal(&mut out, index as u64);
+            out.push(b',');
+            push_decimal(&mut out, u64::from(seen));
+            out.push(b',');
+            push_decimal(&mut out, u64::from(released));
+            out.push(b']');
+        }
+        if !first {
+            out.push(b']');
+        }
+        let mut removed = Vec::new();
+        let mut unknown_fields = 0u64;
+        for r in decision.removed() {
+            match &r.path {
+                Some(path) => removed.push(RemovedRef {
+                    pointer: &r.pointer,
+                    path,
+                    reason: r.reason,
+                }),
+                None if r.reason == RemovalReason::UnknownField => unknown_fields += 1,
+                None => removed.push(RemovedRef {
+                    pointer: &r.pointer,
+                    path: "",
+                    reason: r.reason,
+                }),
+            }
+        }
+        if !removed.is_empty() {
+            out.extend_from_slice(b",\"removed\":");
+            let mut serializer = serde_json::Serializer::with_formatter(&mut out, AsciiFormatter);
+            if removed.serialize(&mut serializer).is_err() {
+                // Writing to a Vec cannot fail; an empty body would be refused by the writer.
+                return Body(Vec::new());
+            }
+        }
+        if unknown_fields > 0 {
+            out.extend_from_slice(b",\"unknown_fields\":");
+            push_decimal(&mut out, unknown_fields);
+        }
+        out.extend_from_slice(&self.tail);
+        for (name, prefix, bytes) in [
+            (&b",\"input\":\""[..], INPUT, Some(input)),
+            (b",\"output\":\"", OUTPUT, Some(output)),
+            (b",\"subject\":\"", SUBJECT, subject.map(str::as_bytes)),
+        ] {
+            if let Some(bytes) = bytes {
+                out.extend_from_slice(name);
+                push_hex_bytes(&mut out, &key.tag(prefix, bytes));
+                out.push(b'"');
+            }
+        }
+        out.push(b'}');
+        Body(out)
+    }
+}
+
+/// Appends `n` in decimal.
+pub(crate) fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        if let Some(d) = digits.get_mut(at) {
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || at == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(digits.get(at..).unwrap_or_default());
+}
+
+/// Appends `bytes` as lowercase hex.
+pub(crate) fn push_hex_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for b in bytes {
+        for nibble in [b >> 4, b & 0x0f] {
+            out.push(DIGITS.get(usize::from(nibble)).copied().unwrap_or(b'0'));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -536,6 +763,38 @@ mod tests {
         assert!(body.members().starts_with(b"\"kind\""));
         let back: serde_json::Value = serde_json::from_slice(&body.0).unwrap();
         assert_eq!(back["text"], text);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn entry_times_are_spelt_as_chrono_spells_them(
+            secs in -70_000_000_000i64..300_000_000_000i64,
+            nanos in 0u32..2_000_000_000,
+        ) {
+            if let Some(time) = DateTime::<Utc>::from_timestamp(secs, nanos) {
+                let mut out = Vec::new();
+                push_time(&mut out, time);
+                proptest::prop_assert_eq!(
+                    String::from_utf8(out).unwrap(),
+                    time.to_rfc3339_opts(SecondsFormat::Micros, true)
+                );
+            }
+        }
+
+        #[test]
+        fn decimals_are_spelt_as_rust_spells_them(n: u64) {
+            let mut out = Vec::new();
+            push_decimal(&mut out, n);
+            proptest::prop_assert_eq!(String::from_utf8(out).unwrap(), n.to_string());
+        }
+    }
+
+    #[test]
+    fn hex_is_lowercase_and_matches_the_string_version() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        let mut out = Vec::new();
+        push_hex_bytes(&mut out, &bytes);
+        assert_eq!(String::from_utf8(out).unwrap(), hex(&bytes));
     }
 
     #[test]
