@@ -3,7 +3,8 @@
 use crate::action::{Action, Method};
 use crate::agreement::{NotInForce, Regime};
 use crate::audit::{Archive, AuditError, AuditLog, Body};
-use crate::json::{JsonError, DEFAULT_MAX_DEPTH};
+use crate::json::JsonError;
+use crate::limits::Limits;
 use crate::plan::{ClauseRef, FlowPlan};
 use crate::pseudonym::{check_type, normalise, parse_date, ActiveKey, KeyRing, ValueProblem};
 use crate::registry::{FlowKey, Registry};
@@ -498,7 +499,7 @@ pub struct Gate {
     registry: Arc<Registry>,
     keys: Arc<KeyRing>,
     flows: HashMap<FlowKey, GateFlow>,
-    max_depth: usize,
+    limits: Limits,
     audit: Option<GateAudit>,
 }
 
@@ -561,7 +562,7 @@ impl Gate {
             registry: Arc::new(registry),
             keys: Arc::new(keys),
             flows,
-            max_depth: DEFAULT_MAX_DEPTH,
+            limits: Limits::default(),
             audit: None,
         }
     }
@@ -601,6 +602,18 @@ impl Gate {
             subject,
         });
         Ok(self)
+    }
+
+    /// Applies `limits` to every record this gate reads (line length, nesting depth,
+    /// values per record); [`Limits::default`] until set.
+    pub fn with_limits(mut self, limits: Limits) -> Gate {
+        self.limits = limits;
+        self
+    }
+
+    /// The limits this gate applies.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
     }
 
     /// The policy set.
@@ -712,7 +725,7 @@ impl Gate {
             at: transfer.at,
             today: day,
             retain_until,
-            max_depth: self.max_depth,
+            limits: self.limits,
             terms_json: serde_json::to_vec(&terms).unwrap_or_default(),
             terms,
             released: std::sync::OnceLock::new(),
@@ -756,7 +769,7 @@ pub struct Flow<'g> {
     at: DateTime<Utc>,
     today: NaiveDate,
     retain_until: Option<NaiveDate>,
-    max_depth: usize,
+    limits: Limits,
     terms: Value,
     terms_json: Vec<u8>,
     /// The audit body members shared by every release along this flow, built on the
@@ -786,13 +799,23 @@ impl Flow<'_> {
         self.retain_until
     }
 
+    /// The limits of the gate this flow belongs to.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// Parses a record strictly, within the limits.
+    fn parse(&self, bytes: &[u8]) -> Result<Value, JsonError> {
+        crate::json::parse_limited(bytes, self.limits.max_depth, self.limits.max_values)
+    }
+
     /// Parses `bytes` strictly and gates the record.
     ///
     /// # Errors
     ///
     /// As [`Gate::apply_json`].
     pub fn apply_json(&self, bytes: &[u8]) -> Result<Outcome, GateError> {
-        let record = crate::json::parse_strict(bytes, self.max_depth).map_err(RecordError::Json)?;
+        let record = self.parse(bytes).map_err(RecordError::Json)?;
         self.apply_logged(record, Some(bytes))
     }
 
@@ -889,7 +912,7 @@ impl Flow<'_> {
         bytes: &[u8],
         out: &mut Vec<u8>,
     ) -> Result<(Written, Option<Body>), RecordError> {
-        let record = crate::json::parse_strict(bytes, self.max_depth).map_err(RecordError::Json)?;
+        let record = self.parse(bytes).map_err(RecordError::Json)?;
         let Value::Object(input) = record else {
             return Err(RecordError::NotAnObject);
         };

@@ -31,6 +31,8 @@ pub enum JsonErrorKind {
     DuplicateKey,
     /// Nesting deeper than the limit.
     TooDeep(usize),
+    /// More values (object members and array elements) than the limit.
+    TooManyValues(usize),
 }
 
 impl fmt::Display for JsonErrorKind {
@@ -39,6 +41,7 @@ impl fmt::Display for JsonErrorKind {
             JsonErrorKind::Syntax(msg) => write!(f, "{msg}"),
             JsonErrorKind::DuplicateKey => write!(f, "duplicate key in object"),
             JsonErrorKind::TooDeep(limit) => write!(f, "nesting deeper than {limit} levels"),
+            JsonErrorKind::TooManyValues(limit) => write!(f, "more than {limit} values"),
         }
     }
 }
@@ -59,22 +62,37 @@ const TOO_DEEP: &str = "\u{0}too deep";
 /// Parses `bytes` as one JSON value, rejecting duplicate keys and nesting deeper
 /// than `max_depth`.
 pub fn parse_strict(bytes: &[u8], max_depth: usize) -> Result<Value, JsonError> {
+    parse_limited(bytes, max_depth, usize::MAX)
+}
+
+/// As [`parse_strict`], and also rejecting more than `max_values` values (object
+/// members and array elements, counted at every level) before building them.
+pub fn parse_limited(
+    bytes: &[u8],
+    max_depth: usize,
+    max_values: usize,
+) -> Result<Value, JsonError> {
+    let budget = std::cell::Cell::new(max_values);
     let mut de = serde_json::Deserializer::from_slice(bytes);
+    let limits = (max_depth, max_values);
     let value = StrictValue {
         depth_left: max_depth,
+        values_left: &budget,
     }
     .deserialize(&mut de)
-    .map_err(|e| convert(&e, max_depth))?;
-    de.end().map_err(|e| convert(&e, max_depth))?;
+    .map_err(|e| convert(&e, limits))?;
+    de.end().map_err(|e| convert(&e, limits))?;
     Ok(value)
 }
 
-fn convert(e: &serde_json::Error, max_depth: usize) -> JsonError {
+fn convert(e: &serde_json::Error, (max_depth, max_values): (usize, usize)) -> JsonError {
     let text = e.to_string();
     let kind = if text.starts_with(DUPLICATE) {
         JsonErrorKind::DuplicateKey
     } else if text.starts_with(TOO_DEEP) || text.starts_with("recursion limit exceeded") {
         JsonErrorKind::TooDeep(max_depth)
+    } else if text.starts_with(TOO_MANY) {
+        JsonErrorKind::TooManyValues(max_values)
     } else {
         // serde_json appends " at line L column C"; we keep line and column apart.
         let bare = match text.rfind(" at line ") {
@@ -90,27 +108,46 @@ fn convert(e: &serde_json::Error, max_depth: usize) -> JsonError {
     }
 }
 
-struct StrictValue {
+const TOO_MANY: &str = "\u{0}too many";
+
+struct StrictValue<'b> {
     depth_left: usize,
+    /// Shared by the whole parse: every member and element takes one.
+    values_left: &'b std::cell::Cell<usize>,
 }
 
-impl StrictValue {
-    fn nested<E: serde::de::Error>(&self) -> Result<StrictValue, E> {
+impl<'b> StrictValue<'b> {
+    /// Counts one member or element against the record's budget.
+    fn take_one<E: serde::de::Error>(&self) -> Result<(), E> {
+        let left = self
+            .values_left
+            .get()
+            .checked_sub(1)
+            .ok_or_else(|| E::custom(TOO_MANY))?;
+        self.values_left.set(left);
+        Ok(())
+    }
+
+    /// The seed for a member or element, one level down.
+    fn nested<E: serde::de::Error>(&self) -> Result<StrictValue<'b>, E> {
         match self.depth_left.checked_sub(1) {
-            Some(depth_left) => Ok(StrictValue { depth_left }),
+            Some(depth_left) => Ok(StrictValue {
+                depth_left,
+                values_left: self.values_left,
+            }),
             None => Err(E::custom(TOO_DEEP)),
         }
     }
 }
 
-impl<'de> DeserializeSeed<'de> for StrictValue {
+impl<'de> DeserializeSeed<'de> for StrictValue<'_> {
     type Value = Value;
     fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for StrictValue {
+impl<'de> Visitor<'de> for StrictValue<'_> {
     type Value = Value;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -145,6 +182,7 @@ impl<'de> Visitor<'de> for StrictValue {
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
         let mut items = Vec::new();
         while let Some(item) = seq.next_element_seed(self.nested()?)? {
+            self.take_one()?;
             items.push(item);
         }
         Ok(Value::Array(items))
@@ -155,6 +193,7 @@ impl<'de> Visitor<'de> for StrictValue {
             match object.entry(key) {
                 serde_json::map::Entry::Occupied(_) => return Err(A::Error::custom(DUPLICATE)),
                 serde_json::map::Entry::Vacant(slot) => {
+                    self.take_one()?;
                     slot.insert(map.next_value_seed(self.nested()?)?);
                 }
             }

@@ -16,6 +16,7 @@ pub mod cases;
 pub mod diag;
 pub mod gate;
 pub mod json;
+pub mod limits;
 pub mod lines;
 pub mod plan;
 pub mod pseudonym;
@@ -32,6 +33,7 @@ pub use gate::{
     Removal, RemovalReason, Side, Transfer, Written, PLACEHOLDER, TRANSFER_MEMBER,
 };
 pub use json::{JsonError, JsonErrorKind, DEFAULT_MAX_DEPTH};
+pub use limits::Limits;
 pub use lines::{gate_json_lines, gate_json_lines_parallel, LineProblem, LineStats, StreamError};
 pub use plan::{ClauseRef, FieldPlan, FlowPlan, Via};
 pub use pseudonym::{KeyFileError, KeyRing, ValueProblem};

@@ -28,6 +28,8 @@ pub struct LineStats {
     pub refused: u64,
     /// Lines that were not a record (malformed JSON, duplicate keys, not an object).
     pub malformed: u64,
+    /// Lines longer than the limit, skipped unread.
+    pub too_long: u64,
 }
 
 impl LineStats {
@@ -35,6 +37,7 @@ impl LineStats {
         self.released += other.released;
         self.refused += other.refused;
         self.malformed += other.malformed;
+        self.too_long += other.too_long;
     }
 }
 
@@ -56,11 +59,88 @@ pub enum LineProblem<'a> {
     Refused(u64, &'a Refusal),
     /// The line was not a record.
     Malformed(u64, &'a RecordError),
+    /// The line was longer than the limit (the number), so it was skipped unread.
+    TooLong(u64, usize),
 }
 
 enum Problem {
     Refused(Refusal),
     Malformed(RecordError),
+    TooLong(usize),
+}
+
+/// Input beyond this many bytes per batch starts a new batch, so that a stream of
+/// long lines holds no more in memory than one of short ones.
+const BATCH_BYTES: usize = 1024 * 1024;
+
+/// How reading one line ended.
+#[derive(Debug, PartialEq, Eq)]
+enum LineRead {
+    /// No more input.
+    End,
+    /// A line (with its newline, if any) was appended; `drained` when the reader's
+    /// buffer is empty after it, so that reading on could wait on the producer.
+    Line { drained: bool },
+    /// The line was longer than the limit: it was read past and nothing appended.
+    TooLong { drained: bool },
+}
+
+/// Appends the next line of `input` to `out`, unless it is longer than `max` bytes
+/// (without its `\n`): such a line is consumed piece by piece and dropped,
+/// so it is never held whole.
+fn read_line_bounded(
+    input: &mut impl BufRead,
+    out: &mut Vec<u8>,
+    max: usize,
+) -> io::Result<LineRead> {
+    let start = out.len();
+    let mut len = 0usize;
+    let mut skipping = false;
+    loop {
+        let available = match input.fill_buf() {
+            Ok(available) => available,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                out.truncate(start);
+                return Err(e);
+            }
+        };
+        if available.is_empty() {
+            return Ok(if skipping {
+                LineRead::TooLong { drained: true }
+            } else if len == 0 {
+                LineRead::End
+            } else {
+                LineRead::Line { drained: true }
+            });
+        }
+        match available.iter().position(|b| *b == b'\n') {
+            Some(at) => {
+                let drained = at + 1 == available.len();
+                let too_long = skipping || len.saturating_add(at) > max;
+                if !too_long {
+                    out.extend_from_slice(available.get(..=at).unwrap_or_default());
+                }
+                input.consume(at + 1);
+                return Ok(if too_long {
+                    LineRead::TooLong { drained }
+                } else {
+                    LineRead::Line { drained }
+                });
+            }
+            None => {
+                let n = available.len();
+                len = len.saturating_add(n);
+                if !skipping && len > max {
+                    skipping = true;
+                    out.truncate(start);
+                } else if !skipping {
+                    out.extend_from_slice(available);
+                }
+                input.consume(n);
+            }
+        }
+    }
 }
 
 /// Buffers passed around and reused, so that batches do not allocate afresh.
@@ -75,6 +155,8 @@ struct Batch {
     index: u64,
     first_line: u64,
     buffers: Buffers,
+    /// Lines skipped for their length; each stands as an empty line in the data.
+    too_long: Vec<u64>,
 }
 
 /// A gated batch: the output bytes (in `buffers.out`), and the problem lines in order.
@@ -92,13 +174,20 @@ fn gate_batch(flow: &Flow<'_>, batch: Batch) -> Gated {
         index,
         first_line,
         mut buffers,
+        too_long,
     } = batch;
     buffers.out.clear();
     let mut problems = Vec::new();
     let mut stats = LineStats::default();
     let mut entries = Vec::new();
+    let mut too_long = too_long.into_iter().peekable();
     let lines = buffers.data.split_inclusive(|b| *b == b'\n');
     for (number, line) in (first_line..).zip(lines) {
+        if too_long.next_if_eq(&number).is_some() {
+            stats.too_long += 1;
+            problems.push((number, Problem::TooLong(flow.limits().max_line_bytes)));
+            continue;
+        }
         if let Some(problem) = gate_line(flow, line, &mut buffers.out, &mut stats, &mut entries) {
             problems.push((number, problem));
         }
@@ -150,60 +239,43 @@ fn gate_line(
     }
 }
 
-/// Reads up to `max_lines` complete lines into `buffers`; `None` at the end of input.
+/// Reads up to `max_lines` lines (fewer once `BATCH_BYTES` are in) into `buffers`;
+/// `None` at the end of input. A line longer than `max_line_bytes` is skipped and
+/// noted; it stands as an empty line so that line numbers stay right.
 fn read_batch(
     input: &mut impl BufRead,
     index: u64,
     first_line: u64,
     mut buffers: Buffers,
     max_lines: usize,
+    max_line_bytes: usize,
 ) -> io::Result<Option<(Batch, u64)>> {
     buffers.data.clear();
+    let mut too_long = Vec::new();
     let mut lines = 0u64;
-    // Take the lines already read in, and block for more only to finish a line or
-    // when nothing is there yet: a slow producer's records go out promptly.
-    while lines < max_lines as u64 {
-        let available = input.fill_buf()?;
-        if available.is_empty() {
-            break; // end of input
-        }
-        let wanted = max_lines as u64 - lines;
-        let mut taken = 0usize;
-        let mut complete = 0u64;
-        for (i, b) in available.iter().enumerate() {
-            if *b == b'\n' {
-                complete += 1;
-                taken = i + 1;
-                if complete == wanted {
-                    break;
-                }
+    while lines < max_lines as u64 && buffers.data.len() < BATCH_BYTES {
+        let drained = match read_line_bounded(input, &mut buffers.data, max_line_bytes)? {
+            LineRead::End => break,
+            LineRead::Line { drained } => drained,
+            LineRead::TooLong { drained } => {
+                too_long.push(first_line + lines);
+                buffers.data.push(b'\n');
+                drained
             }
+        };
+        lines += 1;
+        // Take the lines already read in, and wait for more only when nothing is
+        // there yet: a slow producer's records go out promptly.
+        if drained {
+            break;
         }
-        if complete == 0 {
-            // A line longer than what is buffered: keep it and read on.
-            buffers.data.extend_from_slice(available);
-            let n = available.len();
-            input.consume(n);
-            continue;
-        }
-        let drained_all = taken == available.len();
-        buffers
-            .data
-            .extend_from_slice(available.get(..taken).unwrap_or_default());
-        input.consume(taken);
-        lines += complete;
-        if drained_all {
-            break; // more would mean waiting on the producer
-        }
-    }
-    if lines == 0 && !buffers.data.is_empty() {
-        lines = 1; // a last line without a newline
     }
     Ok((lines > 0).then_some((
         Batch {
             index,
             first_line,
             buffers,
+            too_long,
         },
         lines,
     )))
@@ -213,6 +285,7 @@ fn report(line: u64, problem: &Problem, on_problem: &mut impl FnMut(LineProblem<
     match problem {
         Problem::Refused(r) => on_problem(LineProblem::Refused(line, r)),
         Problem::Malformed(e) => on_problem(LineProblem::Malformed(line, e)),
+        Problem::TooLong(limit) => on_problem(LineProblem::TooLong(line, *limit)),
     }
 }
 
@@ -259,13 +332,19 @@ pub fn gate_json_lines(
     mut on_problem: impl FnMut(LineProblem<'_>),
 ) -> Result<LineStats, StreamError> {
     let mut stats = LineStats::default();
+    let max_line = flow.limits().max_line_bytes;
     if flow.is_audited() {
         // Entries are appended (and synced) a batch at a time.
         let (mut index, mut next_line) = (0, 1);
         let mut buffers = Buffers::default();
-        while let Some((batch, lines)) =
-            read_batch(&mut input, index, next_line, buffers, AUDITED_BATCH_LINES)?
-        {
+        while let Some((batch, lines)) = read_batch(
+            &mut input,
+            index,
+            next_line,
+            buffers,
+            AUDITED_BATCH_LINES,
+            max_line,
+        )? {
             index += 1;
             next_line += lines;
             match emit(
@@ -284,11 +363,15 @@ pub fn gate_json_lines(
     let (mut line, mut out, mut no_entries) = (Vec::new(), Vec::new(), Vec::new());
     for number in 1.. {
         line.clear();
-        if input.read_until(b'\n', &mut line)? == 0 {
-            break;
-        }
         out.clear();
-        let problem = gate_line(flow, &line, &mut out, &mut stats, &mut no_entries);
+        let problem = match read_line_bounded(&mut input, &mut line, max_line)? {
+            LineRead::End => break,
+            LineRead::Line { .. } => gate_line(flow, &line, &mut out, &mut stats, &mut no_entries),
+            LineRead::TooLong { .. } => {
+                stats.too_long += 1;
+                Some(Problem::TooLong(max_line))
+            }
+        };
         match output.write_all(&out) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => break,
@@ -335,7 +418,16 @@ pub fn gate_json_lines_parallel(
         } else {
             BATCH_LINES
         };
-        scope.spawn(move || read_all(input, &token_rx, &job_tx, &reader_done, batch_lines));
+        let max_line = flow.limits().max_line_bytes;
+        scope.spawn(move || {
+            read_all(
+                input,
+                &token_rx,
+                &job_tx,
+                &reader_done,
+                (batch_lines, max_line),
+            )
+        });
         for _ in 0..threads {
             let done = done_tx.clone();
             let jobs = &job_rx;
@@ -351,14 +443,21 @@ fn read_all(
     tokens: &Receiver<Buffers>,
     jobs: &SyncSender<Batch>,
     done: &mpsc::Sender<Result<Gated, io::Error>>,
-    batch_lines: usize,
+    (batch_lines, max_line_bytes): (usize, usize),
 ) {
     let (mut index, mut next_line) = (0, 1);
     loop {
         let Ok(buffers) = tokens.recv() else {
             return; // the writer stopped
         };
-        match read_batch(&mut input, index, next_line, buffers, batch_lines) {
+        match read_batch(
+            &mut input,
+            index,
+            next_line,
+            buffers,
+            batch_lines,
+            max_line_bytes,
+        ) {
             Ok(Some((batch, lines))) => {
                 index += 1;
                 next_line += lines;

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Largest policy file the loader reads.
-pub const MAX_POLICY_FILE_BYTES: u64 = 4 * 1024 * 1024;
+pub const MAX_POLICY_FILE_BYTES: u64 = crate::limits::DEFAULT_MAX_POLICY_FILE_BYTES;
 
 /// One policy file's name and text.
 #[derive(Clone, Debug)]
@@ -89,18 +89,21 @@ impl Registry {
     /// fields, duplicate ids, unknown organisations, purposes, categories, paths or
     /// legal bases, missing art. 9 / art. 10 bases, conflicting rules.
     pub fn load_dir(dir: &Path) -> Result<Registry, LoadError> {
+        Registry::load_dir_with(dir, &crate::Limits::default())
+    }
+
+    /// As [`Registry::load_dir`], refusing policy files larger than
+    /// `limits.max_policy_file_bytes`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Registry::load_dir`].
+    pub fn load_dir_with(dir: &Path, limits: &crate::Limits) -> Result<Registry, LoadError> {
         let mut diags = Diagnostics::default();
+        let max_bytes = limits.max_policy_file_bytes;
         let read = |path: &Path, diags: &mut Diagnostics| -> Option<PolicySource> {
             let file = path.display().to_string();
-            let result = std::fs::metadata(path).and_then(|m| {
-                if m.len() > MAX_POLICY_FILE_BYTES {
-                    Err(std::io::Error::other(format!(
-                        "file is larger than {MAX_POLICY_FILE_BYTES} bytes"
-                    )))
-                } else {
-                    std::fs::read_to_string(path)
-                }
-            });
+            let result = read_bounded(path, max_bytes);
             match result {
                 Ok(text) => Some(PolicySource { file, text }),
                 Err(e) => {
@@ -528,6 +531,22 @@ impl Registry {
     pub fn suggest_purpose(&self, purpose: &str) -> Option<String> {
         crate::suggest::closest(purpose, self.purposes.keys())
     }
+}
+
+/// Reads a UTF-8 file of at most `max_bytes`, never reading more than one byte past
+/// the limit (the file may grow while it is read).
+pub(crate) fn read_bounded(path: &Path, max_bytes: u64) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(max_bytes.saturating_add(1))
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > max_bytes {
+        return Err(std::io::Error::other(format!(
+            "file is larger than {max_bytes} bytes"
+        )));
+    }
+    Ok(text)
 }
 
 fn sorted_entries(dir: &Path) -> std::io::Result<Vec<PathBuf>> {

@@ -10,6 +10,7 @@ mod audit;
 mod cases;
 mod diagnostics;
 mod fixtures;
+mod limits;
 mod properties;
 mod provinces;
 mod records;

@@ -54,6 +54,8 @@ enum Command {
         /// Threads gating in parallel (output keeps input order); default: one per core, at most 8.
         #[arg(long)]
         threads: Option<usize>,
+        #[command(flatten)]
+        limits: LimitArgs,
         /// JSON Lines input; stdin when absent.
         input: Option<PathBuf>,
     },
@@ -117,6 +119,19 @@ enum Command {
 }
 
 #[derive(Args)]
+struct LimitArgs {
+    /// Skip (and report) lines longer than this many bytes.
+    #[arg(long, value_name = "BYTES", default_value_t = privacy_gate::limits::DEFAULT_MAX_LINE_BYTES)]
+    max_line_bytes: usize,
+    /// Refuse records nested deeper than this.
+    #[arg(long, value_name = "LEVELS", default_value_t = privacy_gate::DEFAULT_MAX_DEPTH)]
+    max_depth: usize,
+    /// Refuse records with more values (members and elements at every level) than this.
+    #[arg(long, value_name = "COUNT", default_value_t = privacy_gate::limits::DEFAULT_MAX_VALUES)]
+    max_values: usize,
+}
+
+#[derive(Args)]
 struct FlowArgs {
     /// Sender organisation, like `drenthe/ggd`.
     #[arg(long)]
@@ -156,12 +171,14 @@ fn main() -> ExitCode {
             audit,
             archive,
             threads,
+            limits,
             input,
         } => gate(
             &flow,
             audit.as_deref(),
             archive.as_deref(),
             threads,
+            &limits,
             input.as_deref(),
         ),
         Command::Explain { flow, json, input } => explain::run(&flow, json, input.as_deref()),
@@ -249,9 +266,15 @@ fn gate(
     audit: Option<&Path>,
     archive: Option<&Path>,
     threads: Option<usize>,
+    limits: &LimitArgs,
     input: Option<&Path>,
 ) -> Result<ExitCode, Failure> {
-    let mut gate = build_gate(args)?;
+    let mut gate = build_gate(args)?.with_limits(privacy_gate::Limits {
+        max_line_bytes: limits.max_line_bytes,
+        max_depth: limits.max_depth,
+        max_values: limits.max_values,
+        ..privacy_gate::Limits::default()
+    });
     if let Some(path) = audit {
         let keys = load_keys(args.keys.as_deref())?;
         let (log, report) = AuditLog::open(path, &keys, Arc::new(SystemClock))?;
@@ -300,17 +323,25 @@ fn gate(
                 );
             }
             LineProblem::Malformed(line, error) => eprintln!("privacy-gate: line {line}: {error}"),
+            LineProblem::TooLong(line, limit) => {
+                eprintln!("privacy-gate: line {line}: longer than {limit} bytes; skipped")
+            }
         })
         .map_err(|e| Failure(format!("cannot gate input: {e}")))?;
     match out.flush() {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
         other => other?,
     }
+    let too_long = if stats.too_long > 0 {
+        format!(", {} too long", stats.too_long)
+    } else {
+        String::new()
+    };
     eprintln!(
-        "privacy-gate: {} released, {} refused, {} malformed",
+        "privacy-gate: {} released, {} refused, {} malformed{too_long}",
         stats.released, stats.refused, stats.malformed
     );
-    Ok(if stats.malformed > 0 {
+    Ok(if stats.malformed > 0 || stats.too_long > 0 {
         ExitCode::FAILURE
     } else if stats.refused > 0 {
         ExitCode::from(EXIT_REFUSED)
