@@ -1,22 +1,30 @@
 //! The action lattice: what happens to a field when it crosses.
 
+use schemars::{json_schema, JsonSchema, Schema, SchemaGenerator};
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 
 /// How a field is generalised.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+// The JSON Schema's names come from `rename_all`; a test checks they are `Method::name`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema)]
+#[schemars(rename_all = "kebab-case")]
 pub enum Method {
-    /// A date to its year (`1990`).
+    /// A date to its year (`1990`). For `date` fields.
     Year,
-    /// A date to its year and month (`1990-04`).
+    /// A date to its year and month (`1990-04`). For `date` fields.
     YearMonth,
-    /// A birth date to the age band at the transfer date (`25-34`).
+    /// A birth date to the age band at the transfer date: 0-11, 12-15, 16-17, 18-24,
+    /// 25-34, 35-44, 45-54, 55-64 or 65+. For `date` fields.
     AgeBand,
-    /// A Dutch postcode to its four digits (`9401`).
+    /// A Dutch postcode to its four digits (`9401`). For `postcode` fields.
     Postcode4,
     /// Any text to the fixed placeholder [`PLACEHOLDER`](crate::PLACEHOLDER).
+    #[schemars(
+        description = "Any text to the fixed placeholder `[withheld]`. For `string`, `text` and `name` fields."
+    )]
     Placeholder,
 }
 
@@ -80,6 +88,9 @@ pub enum Action {
 pub struct DomainId(pub(crate) Arc<str>);
 
 impl DomainId {
+    /// What [`DomainId::new`] accepts, as a regular expression (for the JSON Schemas).
+    pub const PATTERN: &'static str = "^[a-z0-9-]+/[a-z0-9-]+$";
+
     /// Makes a domain id; it must look like `<group>/<name>` of `[a-z0-9-]`.
     pub fn new(id: &str) -> Option<DomainId> {
         let valid_part = |p: &str| {
@@ -170,6 +181,60 @@ impl Serialize for Action {
 impl<'de> Deserialize<'de> for Action {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Action, D::Error> {
         d.deserialize_any(ActionVisitor)
+    }
+}
+
+/// The schema of the forms [`Action`]'s `Deserialize` accepts, written by hand as that
+/// is: `"pass"`, `"block"`, `{"generalise": METHOD}`, `{"pseudonymise": {"domain": D}}`.
+impl JsonSchema for Action {
+    fn schema_name() -> Cow<'static, str> {
+        "Action".into()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        let method = generator.subschema_for::<Method>();
+        json_schema!({
+            "description": "What happens to the field when it crosses. The sender's and the recipient's actions combine to the stricter: `pass` < `generalise` / `pseudonymise` < `block`; `year-month` < `year`; two different transforms make `block`.",
+            "oneOf": [
+                {
+                    "type": "string",
+                    "const": "pass",
+                    "description": "The value crosses unchanged."
+                },
+                {
+                    "type": "string",
+                    "const": "block",
+                    "description": "The value does not cross."
+                },
+                {
+                    "type": "object",
+                    "description": "The value crosses in a coarser form: `{\"generalise\": \"year\"}`.",
+                    "properties": { "generalise": method },
+                    "required": ["generalise"],
+                    "additionalProperties": false
+                },
+                {
+                    "type": "object",
+                    "description": "The value crosses as a keyed pseudonym: `{\"pseudonymise\": {\"domain\": \"drenthe/mensenhandel\"}}`. Within one domain (and key) a value always gives the same pseudonym; across domains, pseudonyms do not link.",
+                    "properties": {
+                        "pseudonymise": {
+                            "type": "object",
+                            "properties": {
+                                "domain": {
+                                    "type": "string",
+                                    "description": "The pseudonymisation domain, `<group>/<name>` of lowercase letters, digits and `-`, like `drenthe/mensenhandel`; its key comes from the key file.",
+                                    "pattern": DomainId::PATTERN
+                                }
+                            },
+                            "required": ["domain"],
+                            "additionalProperties": false
+                        }
+                    },
+                    "required": ["pseudonymise"],
+                    "additionalProperties": false
+                }
+            ]
+        })
     }
 }
 
@@ -275,6 +340,30 @@ mod tests {
         assert!(err.contains("did you mean `year`"), "{err}");
         assert!(parse(r#"{"pseudonymise":{"domain":"Nope"}}"#).is_err());
         assert!(parse(r#"{"generalise":"year","x":1}"#).is_err());
+    }
+
+    /// Every string of up to 6 characters over the domain alphabet: the pattern in the
+    /// JSON Schemas accepts exactly what `DomainId::new` accepts.
+    #[test]
+    fn domain_pattern_agrees_with_new() {
+        let pattern = regex::Regex::new(DomainId::PATTERN).unwrap();
+        let alphabet = ['a', '1', '-', '/', 'A', '_'];
+        let mut strings = vec![String::new()];
+        let mut frontier = vec![String::new()];
+        for _ in 0..6 {
+            frontier = frontier
+                .iter()
+                .flat_map(|s| alphabet.iter().map(move |c| format!("{s}{c}")))
+                .collect();
+            strings.extend(frontier.iter().cloned());
+        }
+        for s in strings {
+            assert_eq!(
+                pattern.is_match(&s),
+                DomainId::new(&s).is_some(),
+                "pattern and DomainId::new disagree on `{s}`"
+            );
+        }
     }
 
     #[test]

@@ -4,13 +4,14 @@ use crate::action::Action;
 use crate::schema::FieldId;
 use crate::time::Period;
 use chrono::NaiveDate;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
 
 /// Whether an agreement has been signed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// Signed by all parties: can be in force.
@@ -20,7 +21,7 @@ pub enum Status {
 }
 
 /// The legal regime a transfer rests on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Regime {
     /// The GDPR with the Dutch implementation act (AVG/UAVG).
@@ -44,82 +45,209 @@ impl fmt::Display for Regime {
     }
 }
 
-#[derive(Deserialize)]
+/// An agreement of one organisation in the network: what it may release to and receive
+/// from its partners, per purpose, data category and field. File:
+/// `policies/<province>/<name>.json`; see docs/agreement-format.md.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Agreement", title = "privacy-gate agreement")]
 pub(crate) struct AgreementFile {
+    /// The JSON Schema of this file, for editors (`../agreement.schema.json`); the gate
+    /// ignores it.
+    #[serde(rename = "$schema", default)]
+    pub _schema: Option<String>,
+    /// The organisation this agreement binds, as `<province>/<name>`, like `drenthe/ggd`.
+    /// The file must be `policies/<province>/<name>.json`.
+    #[schemars(regex(pattern = crate::json_schema::ORGANISATION_PATTERN))]
     pub organisation: String,
+    /// The kind of organisation, like `gemeente`, `politie`, `om`, `ggd` or `zvh`: lowercase
+    /// letters, digits and `-`. Other agreements' rules select counterparties by kind.
+    #[schemars(
+        regex(pattern = crate::json_schema::NAME_PATTERN),
+        extend("examples" = ["gemeente", "politie", "om", "ggd", "zvh"])
+    )]
     pub kind: String,
+    /// The organisation's name for people, like `GGD Drenthe`.
     #[serde(default)]
     pub name: Option<String>,
+    /// The agreement's version, like `2025.1`; every decision and audit entry cites it.
     pub version: String,
+    /// Whether the agreement is signed; a draft is never in force.
     pub status: Status,
+    /// The days the agreement is in force, both inclusive.
     pub valid: ValidityFile,
+    /// The legal regime transfers rest on; a rule may override it.
     pub regime: Regime,
+    /// The longest retention period any outbound rule may set: an ISO 8601 duration of
+    /// years, months and days, like `P5Y` or `P1Y6M`.
     #[serde(default)]
+    #[schemars(regex(pattern = crate::time::Period::PATTERN))]
     pub max_retention: Option<String>,
+    /// The purposes (ids from `policies/schema.json`) this organisation shares data for,
+    /// each with its legal bases.
     pub purposes: BTreeMap<String, PurposeFile>,
+    /// Rules for what this organisation may release, and to whom. Each names its
+    /// recipients with `to`.
     #[serde(default)]
+    #[schemars(schema_with = "outbound_rules")]
     pub outbound: Vec<RuleFile>,
+    /// Rules for what this organisation may receive, and from whom. Each names its
+    /// senders with `from`.
     #[serde(default)]
+    #[schemars(schema_with = "inbound_rules")]
     pub inbound: Vec<RuleFile>,
 }
 
-#[derive(Deserialize)]
+/// The schema of a list of rules that must name their counterparty with `counterparty`
+/// and may not have `stray`, as the loader requires. Outbound and inbound rules share
+/// `RuleFile`, so the difference is added here.
+fn rules_schema(
+    generator: &mut schemars::SchemaGenerator,
+    counterparty: &str,
+    stray: &str,
+) -> schemars::Schema {
+    let rule = generator.subschema_for::<RuleFile>();
+    schemars::json_schema!({
+        "type": "array",
+        "items": {
+            "allOf": [
+                rule,
+                { "required": [counterparty], "properties": { stray: false } }
+            ]
+        }
+    })
+}
+
+fn outbound_rules(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    rules_schema(generator, "to", "from")
+}
+
+fn inbound_rules(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    rules_schema(generator, "from", "to")
+}
+
+/// The days an agreement is in force, both inclusive, as calendar days in
+/// Europe/Amsterdam.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Validity")]
 pub(crate) struct ValidityFile {
+    /// The first day in force, `YYYY-MM-DD`.
+    #[schemars(regex(pattern = crate::json_schema::DATE_PATTERN))]
     pub from: NaiveDate,
+    /// The last day in force, `YYYY-MM-DD`; not before `from`.
+    #[schemars(regex(pattern = crate::json_schema::DATE_PATTERN))]
     pub until: NaiveDate,
 }
 
-#[derive(Deserialize)]
+/// A purpose the agreement serves.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Purpose")]
 pub(crate) struct PurposeFile {
+    /// The legal bases (ids from `policies/schema.json`, like `avg-6-1-e`) for this
+    /// purpose. At least one must grant lawfulness; categories that need an art. 9 or
+    /// art. 10 basis cross only if one of these grants it.
+    #[schemars(length(min = 1))]
     pub legal_basis: Vec<String>,
 }
 
-#[derive(Deserialize)]
+/// A rule: for one purpose and the counterparties it selects, the action per data
+/// category and per field.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Rule")]
 pub(crate) struct RuleFile {
+    /// The rule's id, unique within the agreement: lowercase letters, digits and `-`.
+    /// Decisions and audit entries cite it.
+    #[schemars(regex(pattern = crate::json_schema::NAME_PATTERN))]
     pub id: String,
+    /// The recipients of an outbound rule.
     #[serde(default)]
     pub to: Option<SelectorFile>,
+    /// The senders of an inbound rule.
     #[serde(default)]
     pub from: Option<SelectorFile>,
+    /// The purpose, one of the agreement's `purposes`.
     pub purpose: String,
+    /// How long the recipient may keep the data: an ISO 8601 duration of years, months
+    /// and days, like `P2Y` or `P90D`. Expected on outbound rules; at most the
+    /// agreement's `max_retention`.
     #[serde(default)]
+    #[schemars(regex(pattern = crate::time::Period::PATTERN))]
     pub retention: Option<String>,
+    /// A legal regime overriding the agreement's for this rule.
     #[serde(default)]
     pub regime: Option<Regime>,
+    /// The article of the signed covenant this rule implements, like
+    /// `Convenant ZVH Drenthe 2025, art. 7.2`.
     #[serde(default)]
     pub covenant: Option<String>,
+    /// Why the rule is as it is, for the next reader.
     #[serde(default)]
     pub note: Option<String>,
+    /// The action per data category (ids from `policies/schema.json`). A field that
+    /// neither `categories` nor `paths` names does not cross.
     #[serde(default)]
     pub categories: BTreeMap<String, Action>,
+    /// The action per field path (from `policies/schema.json`, like `subject.bsn`),
+    /// overriding its category's.
     #[serde(default)]
+    #[schemars(extend("propertyNames" = { "pattern": crate::schema::FIELD_PATH_PATTERN }))]
     pub paths: BTreeMap<String, Action>,
+    /// A condition: the rule applies only to records whose field holds one of the
+    /// listed values; a record for which it does not hold is refused whole.
     #[serde(default)]
     pub when: Option<ConditionFile>,
+    /// The legal bases, among its purpose's, this rule rests on. Without it the rule
+    /// rests on all of its purpose's bases.
     #[serde(default)]
+    #[schemars(length(min = 1))]
     pub legal_basis: Option<Vec<String>>,
 }
 
-#[derive(Deserialize)]
+/// The counterparties a rule selects: one organisation (`{"organisation":
+/// "drenthe/zvh"}`), or every organisation of a kind (`{"kind": "zvh"}`), optionally in
+/// one province (`{"kind": "zvh", "province": "drenthe"}`).
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(
+    rename = "Selector",
+    extend("oneOf" = [
+        { "required": ["organisation"], "maxProperties": 1 },
+        { "required": ["kind"], "not": { "required": ["organisation"] } }
+    ])
+)]
 pub(crate) struct SelectorFile {
+    /// One organisation by id, `<province>/<name>`; it must have an agreement.
     #[serde(default)]
+    #[schemars(regex(pattern = crate::json_schema::ORGANISATION_PATTERN))]
     pub organisation: Option<String>,
+    /// Every organisation of this kind, like `zvh`.
     #[serde(default)]
+    #[schemars(
+        regex(pattern = crate::json_schema::NAME_PATTERN),
+        extend("examples" = ["gemeente", "politie", "om", "ggd", "zvh"])
+    )]
     pub kind: Option<String>,
+    /// With `kind`: only in this province, like `drenthe`. Without it, any province.
     #[serde(default)]
+    #[schemars(regex(pattern = crate::json_schema::NAME_PATTERN))]
     pub province: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// A condition on a record value, like `{"path": "case.consent", "in": ["given"]}`.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Condition")]
 pub(crate) struct ConditionFile {
+    /// The field it reads: a string, boolean or number field of the schema, not inside
+    /// an array.
+    #[schemars(regex(pattern = crate::schema::FIELD_PATH_PATTERN))]
     pub path: String,
+    /// The values that satisfy it, as text (`"true"`, `"given"`).
     #[serde(rename = "in")]
+    #[schemars(length(min = 1))]
     pub allowed: Vec<String>,
 }
 

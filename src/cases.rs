@@ -23,47 +23,85 @@ use crate::diag::{Diagnostic, Diagnostics};
 use crate::gate::{Gate, Outcome, Transfer};
 use crate::{Action, KeyRing, Registry};
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-#[derive(Deserialize)]
+/// Test cases for the agreements: each gates one record and states the expected
+/// refusal, or the expected action and value per field. File:
+/// `policies/<province>/tests/*.json`; `cargo test` and `privacy-gate test` run them.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct CaseFile {
+#[schemars(rename = "CaseFile", title = "privacy-gate agreement test cases")]
+pub(crate) struct CaseFile {
+    /// The JSON Schema of this file, for editors (`../../cases.schema.json`); the gate
+    /// ignores it.
+    #[serde(rename = "$schema", default)]
+    _schema: Option<String>,
+    /// The cases; each runs as its own test, named `<province>/<file>/<name>`.
     cases: Vec<CaseSpec>,
 }
 
-#[derive(Deserialize)]
+/// One test case: a transfer of one record, and what must come out.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Case")]
 struct CaseSpec {
+    /// The case's name, like `ggd-to-police-pseudonymises-identity`; unique in its file.
     name: String,
+    /// Who sends to whom, for which purpose, when.
     transfer: TransferSpec,
+    /// The record as the sender would pass it to the gate.
     record: Value,
+    /// What must come out: a refusal, or the actions and values of released fields.
     expect: Expect,
 }
 
-#[derive(Deserialize)]
+/// A transfer: who sends to whom, for which purpose, when.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Transfer")]
 struct TransferSpec {
+    /// The sender's organisation id, like `drenthe/ggd`.
+    #[schemars(regex(pattern = crate::json_schema::ORGANISATION_PATTERN))]
     from: String,
+    /// The recipient's organisation id, like `drenthe/politie`.
+    #[schemars(regex(pattern = crate::json_schema::ORGANISATION_PATTERN))]
     to: String,
+    /// The purpose, an id from `policies/schema.json`.
     purpose: String,
+    /// The moment of transfer, RFC 3339 (`2026-03-02T10:00:00Z`); it decides which
+    /// agreements are in force.
+    #[schemars(regex(pattern = crate::json_schema::DATE_TIME_PATTERN))]
     at: DateTime<Utc>,
 }
 
-/// What a case expects.
-#[derive(Clone, Debug, Default, Deserialize)]
+/// What a case expects: `refused`, or else `fields` and/or `values`.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("oneOf" = [
+    { "required": ["refused"], "maxProperties": 1 },
+    { "not": { "required": ["refused"] }, "minProperties": 1 }
+]))]
 pub struct Expect {
-    /// The refusal's reason (`not-in-force`, `condition-not-met`, ...).
+    /// That the record is refused whole, for this reason: `not-in-force` (an agreement
+    /// is a draft, not yet valid or expired), `purpose-not-agreed`, `no-rule` or
+    /// `condition-not-met`.
     #[serde(default)]
+    #[schemars(extend(
+        "examples" = ["not-in-force", "purpose-not-agreed", "no-rule", "condition-not-met"]
+    ))]
     pub refused: Option<String>,
-    /// The expected action per field path.
+    /// The expected action per field path (paths not named are not checked).
     #[serde(default)]
+    #[schemars(extend("propertyNames" = { "pattern": crate::schema::FIELD_PATH_PATTERN }))]
     pub fields: BTreeMap<String, Action>,
-    /// The exact released value per field path (passed or generalised fields).
+    /// The exact released value per field path, for passed or generalised fields outside
+    /// arrays (like `"subject.birth_date": "1990"`).
     #[serde(default)]
+    #[schemars(extend("propertyNames" = { "pattern": crate::schema::FIELD_PATH_PATTERN }))]
     pub values: BTreeMap<String, Value>,
 }
 

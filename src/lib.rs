@@ -16,6 +16,7 @@ pub mod cases;
 pub mod diag;
 pub mod gate;
 pub mod json;
+pub mod json_schema;
 pub mod limits;
 pub mod lines;
 pub mod plan;

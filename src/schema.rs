@@ -2,13 +2,14 @@
 //! and the catalogues of purposes and legal bases agreements refer to.
 
 use crate::diag::{Diagnostic, Diagnostics};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::Arc;
 
 /// The value type of a field; it decides how a value is checked and normalised.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum ValueType {
     /// A citizen service number: 9 digits passing the 11-proof.
@@ -52,7 +53,9 @@ impl fmt::Display for ValueType {
 }
 
 /// What a legal basis grants.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Grant {
     /// A lawful basis for processing (AVG art. 6, or a sector law).
@@ -73,41 +76,74 @@ impl fmt::Display for Grant {
     }
 }
 
-#[derive(Deserialize)]
+/// The shared vocabulary of every agreement: purposes, legal bases, data categories
+/// and the record's fields. File: `policies/schema.json`; see docs/agreement-format.md.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct SchemaFile {
+#[schemars(rename = "Schema", title = "privacy-gate record schema")]
+pub(crate) struct SchemaFile {
+    /// The JSON Schema of this file, for editors (`./schema.schema.json`); the gate
+    /// ignores it.
+    #[serde(rename = "$schema", default)]
+    _schema: Option<String>,
+    /// The schema's version, like `2025.1`.
     version: String,
+    /// The purposes data may be shared for, by id (like `signal-assessment`).
     purposes: BTreeMap<String, PurposeFile>,
+    /// The catalogue of legal bases agreements may cite, by id (like `avg-6-1-e`).
     legal_bases: BTreeMap<String, LegalBasisFile>,
+    /// The data categories, by id (like `identifying.bsn` or `health`); every field
+    /// belongs to one, and rules give actions per category.
     categories: BTreeMap<String, CategoryFile>,
+    /// The record's fields by path: segments of lowercase letters, digits and `_` joined
+    /// by `.`, an array of objects written `name[]` (`contacts[].date`). A path may not
+    /// be a prefix of another.
+    #[schemars(extend("propertyNames" = { "pattern": FIELD_PATH_PATTERN }))]
     fields: BTreeMap<String, FieldFile>,
 }
 
-#[derive(Deserialize)]
+/// A purpose data may be shared for.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Purpose")]
 struct PurposeFile {
+    /// What the purpose is, for people.
     title: String,
 }
 
-#[derive(Deserialize)]
+/// A legal basis agreements may cite.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "LegalBasis")]
 struct LegalBasisFile {
+    /// The article, for people, like `AVG art. 6(1)(e): public task`; decisions cite it.
     title: String,
+    /// What the basis grants: at least one of `lawfulness`, `art9`, `art10`.
+    #[schemars(length(min = 1))]
     grants: Vec<Grant>,
 }
 
-#[derive(Deserialize)]
+/// A data category.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Category")]
 struct CategoryFile {
+    /// What the category holds, for people.
     title: String,
+    /// The extra basis a rule's purpose needs for this category to cross (in any form
+    /// but `block`): `art9` for special categories, `art10` for criminal-offence data.
     #[serde(default)]
     requires: Option<Grant>,
 }
 
-#[derive(Deserialize)]
+/// A field of the record.
+#[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "Field")]
 struct FieldFile {
+    /// The field's data category, an id from `categories`.
     category: String,
+    /// The value type: how values are checked, normalised and generalised.
     #[serde(rename = "type")]
     value_type: ValueType,
 }
@@ -314,6 +350,10 @@ impl Schema {
     }
 }
 
+/// What `valid_path` accepts, as a regular expression (for the JSON Schemas).
+pub(crate) const FIELD_PATH_PATTERN: &str =
+    "^[a-z0-9][a-z0-9_]*(\\[\\])?(\\.[a-z0-9_]+(\\[\\])?)*$";
+
 fn valid_path(path: &str) -> bool {
     !path.starts_with('_')
         && path.split('.').all(|segment| {
@@ -380,6 +420,36 @@ fn sort_tree(node: &mut Node) {
             for (_, child) in children {
                 sort_tree(child);
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every string of up to 6 characters over the path alphabet: the pattern in the
+    /// JSON Schemas accepts exactly the paths `valid_path` accepts.
+    #[test]
+    fn field_path_pattern_agrees_with_valid_path() {
+        let pattern = regex::Regex::new(FIELD_PATH_PATTERN).unwrap();
+        let alphabet = ['a', '1', '_', '.', '[', ']', 'A', '-'];
+        let mut strings = vec![String::new()];
+        let mut frontier = vec![String::new()];
+        for _ in 0..6 {
+            frontier = frontier
+                .iter()
+                .flat_map(|s| alphabet.iter().map(move |c| format!("{s}{c}")))
+                .collect();
+            strings.extend(frontier.iter().cloned());
+        }
+        strings.extend(["contacts[].date", "subject.address.postcode"].map(String::from));
+        for s in strings {
+            assert_eq!(
+                pattern.is_match(&s),
+                valid_path(&s),
+                "pattern and valid_path disagree on `{s}`"
+            );
         }
     }
 }

@@ -34,6 +34,11 @@ pub struct Period {
 }
 
 impl Period {
+    /// The form [`Period::parse`] accepts, as a regular expression (for the JSON
+    /// Schemas); the parser also caps the period at 100 years (1200 months, 36600 days).
+    pub const PATTERN: &'static str =
+        "^P([0-9]{1,5}Y([0-9]{1,5}M)?([0-9]{1,5}D)?|[0-9]{1,5}M([0-9]{1,5}D)?|[0-9]{1,5}D)$";
+
     /// Parses `PnYnMnD` (each part optional, at least one present, at most 100 years).
     pub fn parse(text: &str) -> Option<Period> {
         let mut rest = text.strip_prefix('P')?;
@@ -154,6 +159,53 @@ mod tests {
             "", "P", "2Y", "P2", "PY", "P-1Y", "P1D1Y", "P1W", "P1000Y", "P1YT1H",
         ] {
             assert!(Period::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    /// Every string of up to 5 characters over the period alphabet, and a few more: the
+    /// pattern in the JSON Schemas accepts what the parser accepts, up to the parser's
+    /// 100-year cap.
+    #[test]
+    fn pattern_agrees_with_the_parser() {
+        let pattern = regex::Regex::new(Period::PATTERN).unwrap();
+        let alphabet = ['P', 'Y', 'M', 'D', 'T', 'W', '1', '0', '-'];
+        let mut strings = vec![String::new()];
+        let mut frontier = vec![String::new()];
+        for _ in 0..5 {
+            frontier = frontier
+                .iter()
+                .flat_map(|s| alphabet.iter().map(move |c| format!("{s}{c}")))
+                .collect();
+            strings.extend(frontier.iter().cloned());
+        }
+        let more = [
+            "P36600D",
+            "P36601D",
+            "P123456D",
+            "P100Y",
+            "P1200M",
+            "P1Y12M31D",
+        ];
+        strings.extend(more.map(String::from));
+        let within_cap = |s: &str| {
+            let (mut months, mut days, mut number) = (0u64, 0u64, 0u64);
+            for c in s.chars() {
+                match c {
+                    '0'..='9' => number = number * 10 + u64::from(c.to_digit(10).unwrap()),
+                    'Y' => (months, number) = (months + number * 12, 0),
+                    'M' => (months, number) = (months + number, 0),
+                    'D' => (days, number) = (days + number, 0),
+                    _ => {}
+                }
+            }
+            months <= 1200 && days <= 36_600
+        };
+        for s in strings {
+            assert_eq!(
+                pattern.is_match(&s) && within_cap(&s),
+                Period::parse(&s).is_some(),
+                "pattern and parser disagree on `{s}`"
+            );
         }
     }
 }

@@ -670,6 +670,7 @@ fn replay_is_identical_and_what_if_lists_the_changed_fields() {
 
     // A copy of the policies in which one rule generalises birth dates.
     let changed = scratch().join("policies");
+    std::fs::create_dir_all(&changed).unwrap();
     for entry in std::fs::read_dir(root().join("policies")).unwrap() {
         let entry = entry.unwrap();
         if entry.path().is_dir() {
