@@ -452,8 +452,13 @@ pub struct FieldComparison {
     pub category: Arc<str>,
     /// One cell per province, in the order of [`Comparison::provinces`].
     pub cells: Vec<FieldCell>,
-    /// How the effective actions relate.
+    /// How the effective actions relate: what the gate does at the moment compared.
     pub likeness: Likeness,
+    /// How the actions the agreements give relate, as written, whether or not they
+    /// are in force (a province without the flow counts as `block`). It differs from
+    /// [`FieldComparison::likeness`] only where a province's flow is refused at the
+    /// moment: then it shows what the agreements would differ on once in force.
+    pub as_written: Likeness,
     /// The join of every province's effective action: what all of them allow at once.
     pub common_ground: Action,
 }
@@ -473,7 +478,9 @@ pub enum Aspect {
     /// Whether the flow exists and is in force at the moment (one province's draft,
     /// another's expiry, a third without the flow).
     Availability,
-    /// The days the agreements are in force.
+    /// The days both agreements are in force, from the moment compared on: one
+    /// province's flow expires earlier or starts later than another's. (Start dates
+    /// already past at that moment do not count.)
     Validity,
     /// The retention period.
     Retention,
@@ -564,6 +571,11 @@ impl Comparison {
             same: count(Likeness::Same),
             domains_only: count(Likeness::DomainsOnly),
             different: count(Likeness::Different),
+            different_as_written: self
+                .fields
+                .iter()
+                .filter(|f| f.as_written == Likeness::Different)
+                .count(),
             common_ground_releases: self
                 .fields
                 .iter()
@@ -593,6 +605,9 @@ pub struct FlowSummary {
     pub domains_only: usize,
     /// Fields the provinces treat differently.
     pub different: usize,
+    /// Fields the provinces' agreements treat differently as written, whether or
+    /// not in force ([`FieldComparison::as_written`]).
+    pub different_as_written: usize,
     /// Fields the common ground lets cross in some form.
     pub common_ground_releases: usize,
     /// Provinces compared.
@@ -805,6 +820,11 @@ fn compare_checked(
                 path: field.path.clone(),
                 category: field.category.clone(),
                 likeness: likeness(cells.iter().map(|c| &c.effective)),
+                as_written: likeness(
+                    cells
+                        .iter()
+                        .map(|c| c.planned.as_ref().unwrap_or(&Action::Block)),
+                ),
                 common_ground,
                 cells,
             }
@@ -812,7 +832,7 @@ fn compare_checked(
         .collect();
 
     let columns: Vec<ProvinceFlow> = columns.into_iter().map(|(c, _)| c).collect();
-    let aspects = differing_aspects(&columns);
+    let aspects = differing_aspects(&columns, day);
     let with_terms = || columns.iter().filter_map(|c| c.terms.as_ref());
     let mut conditions: Vec<ConditionTerm> = Vec::new();
     for condition in with_terms().flat_map(|t| &t.conditions) {
@@ -912,9 +932,9 @@ fn all_equal<T: PartialEq>(mut items: impl Iterator<Item = T>) -> bool {
 }
 
 /// Flow-level terms on which the columns differ. Availability compares every column;
-/// validity the columns with both agreements; the other terms the columns with a
-/// compiled flow (a missing flow is reported once, as availability).
-fn differing_aspects(columns: &[ProvinceFlow]) -> Vec<Aspect> {
+/// validity the columns with both agreements, from `day` on; the other terms the
+/// columns with a compiled flow (a missing flow is reported once, as availability).
+fn differing_aspects(columns: &[ProvinceFlow], day: NaiveDate) -> Vec<Aspect> {
     let terms = || columns.iter().filter_map(|c| c.terms.as_ref());
     Aspect::ALL
         .into_iter()
@@ -925,7 +945,7 @@ fn differing_aspects(columns: &[ProvinceFlow]) -> Vec<Aspect> {
                     columns
                         .iter()
                         .filter(|c| c.sender.is_some() && c.recipient.is_some())
-                        .map(|c| c.window),
+                        .map(|c| c.window.map(|w| (w.from.max(day), w.until))),
                 ),
                 Aspect::Retention => all_equal(terms().map(|t| t.retention)),
                 Aspect::Regime => all_equal(terms().map(|t| (t.regime_out, t.regime_in))),
