@@ -382,13 +382,15 @@ impl FlowTerms {
             .collect()
     }
 
-    /// Both sides' bases as one sorted set, for comparing provinces.
-    fn basis_set(&self) -> BTreeSet<&str> {
-        self.sender_legal_basis
-            .iter()
-            .chain(&self.recipient_legal_basis)
-            .map(|b| &**b)
-            .collect()
+    /// Each side's bases as a sorted set, for comparing provinces.
+    fn basis_sets(&self) -> (BTreeSet<&str>, BTreeSet<&str>) {
+        fn set(bases: &[Arc<str>]) -> BTreeSet<&str> {
+            bases.iter().map(|b| &**b).collect()
+        }
+        (
+            set(&self.sender_legal_basis),
+            set(&self.recipient_legal_basis),
+        )
     }
 }
 
@@ -949,7 +951,7 @@ fn differing_aspects(columns: &[ProvinceFlow], day: NaiveDate) -> Vec<Aspect> {
                 ),
                 Aspect::Retention => all_equal(terms().map(|t| t.retention)),
                 Aspect::Regime => all_equal(terms().map(|t| (t.regime_out, t.regime_in))),
-                Aspect::LegalBasis => all_equal(terms().map(FlowTerms::basis_set)),
+                Aspect::LegalBasis => all_equal(terms().map(FlowTerms::basis_sets)),
                 Aspect::Conditions => all_equal(terms().map(FlowTerms::condition_set)),
             };
             !same

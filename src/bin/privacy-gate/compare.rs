@@ -250,13 +250,13 @@ fn term_rows(c: &Comparison) -> Vec<TermRow> {
         },
         TermRow {
             name: "legal basis out",
-            differs: differs(Aspect::LegalBasis),
+            differs: bases_differ(c, |t| &t.sender_legal_basis),
             cells: terms(&|t| list(&t.sender_legal_basis)),
             common: String::new(),
         },
         TermRow {
             name: "legal basis in",
-            differs: differs(Aspect::LegalBasis),
+            differs: bases_differ(c, |t| &t.recipient_legal_basis),
             cells: terms(&|t| list(&t.recipient_legal_basis)),
             common: String::new(),
         },
@@ -278,6 +278,21 @@ fn term_rows(c: &Comparison) -> Vec<TermRow> {
             },
         },
     ]
+}
+
+/// Whether the provinces with a flow name different sets of bases on one side.
+fn bases_differ(c: &Comparison, side: impl Fn(&FlowTerms) -> &Vec<std::sync::Arc<str>>) -> bool {
+    let mut sets = c
+        .provinces
+        .iter()
+        .filter_map(|p| p.terms.as_ref())
+        .map(|t| {
+            let mut set: Vec<&str> = side(t).iter().map(|b| &**b).collect();
+            set.sort_unstable();
+            set
+        });
+    let first = sets.next();
+    !sets.all(|s| Some(s) == first)
 }
 
 /// The counts line of a comparison.
