@@ -542,6 +542,8 @@ td.common,th.common{border-left:4px solid #111}
 tr.different th.field{border-left:6px solid #c2410c}
 tr.domains th.field{border-left:6px solid #2563eb}
 th.field{font-weight:normal;background:#fafafa}
+tr.different th.field,tr.different td.mark{background:#fde9dc}
+tr.domains th.field,tr.domains td.mark{background:#e3eefc}
 td.mark{font-weight:bold;white-space:nowrap}
 tr.different td.mark{color:#9a3412}
 tr.domains td.mark{color:#1d4ed8}
