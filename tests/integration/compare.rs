@@ -355,3 +355,87 @@ fn own_domains_are_alike_but_join_to_block() {
         ]
     );
 }
+
+/// A province with two organisations of the sender's kind gets a column per pair,
+/// named after both organisations; the common ground joins every column.
+#[test]
+fn several_organisations_of_a_kind_get_a_column_each() {
+    let rule = |id: &str, side: &str, other: &str, action: Value| {
+        json!([{ "id": id, side: {"organisation": other}, "purpose": "p", "retention": "P1Y",
+                 "categories": {"c1": action, "c2": "pass"} }])
+    };
+    let x_one = json!({"pseudonymise": {"domain": "x/one"}});
+    let sources = vec![
+        agreement(
+            "pa",
+            "s",
+            "sender",
+            Standing::InForce,
+            rule("out", "to", "pa/r", json!("pass")),
+            json!([]),
+        ),
+        agreement(
+            "pa",
+            "s2",
+            "sender",
+            Standing::InForce,
+            rule("out", "to", "pa/r", x_one.clone()),
+            json!([]),
+        ),
+        agreement(
+            "pa",
+            "r",
+            "recipient",
+            Standing::InForce,
+            json!([]),
+            json!([
+                { "id": "in", "from": {"kind": "sender", "province": "pa"}, "purpose": "p",
+                  "categories": {"c1": "pass", "c2": "pass"} }
+            ]),
+        ),
+        agreement(
+            "pb",
+            "r",
+            "recipient",
+            Standing::InForce,
+            json!([]),
+            json!([]),
+        ),
+    ];
+    let registry = Registry::from_sources(&fixtures::schema_source(), &sources)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let c = compare_flow(
+        &registry,
+        &FlowKind::new("sender", "recipient", "p"),
+        &[],
+        at(),
+    )
+    .unwrap();
+    let labels: Vec<&str> = c.provinces.iter().map(|p| p.label.as_str()).collect();
+    assert_eq!(labels, ["pa: pa/s -> pa/r", "pa: pa/s2 -> pa/r", "pb"]);
+    assert!(matches!(
+        &c.provinces[2].availability,
+        Availability::NoFlow { .. }
+    ));
+    assert!(c.provinces[2]
+        .availability
+        .to_string()
+        .contains("no sender has an agreement here"));
+    let a_s = c.field("a.s").unwrap();
+    assert_eq!(a_s.cells[0].effective, Action::Pass);
+    assert_eq!(a_s.cells[1].effective.to_string(), "pseudonymise(x/one)");
+    assert_eq!(a_s.common_ground, Action::Block);
+    // Without the province that lacks the flow, the pair of senders still agrees on c2.
+    let c = compare_flow(
+        &registry,
+        &FlowKind::new("sender", "recipient", "p"),
+        &["pa"],
+        at(),
+    )
+    .unwrap();
+    assert_eq!(c.field("a.p").unwrap().common_ground, Action::Pass);
+    assert_eq!(
+        c.field("a.s").unwrap().common_ground.to_string(),
+        "pseudonymise(x/one)"
+    );
+}
