@@ -19,6 +19,9 @@
 //!   - `gate/json-lines-N-threads`: `gate_json_lines_parallel` with one thread per core
 //!     (at most 8), what `privacy-gate gate` runs.
 //! - `load`: `Registry::load_dir("policies")` + `Gate::new` (all 15 agreements).
+//! - `compare`: `compare::compare_all` over the shipped policies (20 flows, 3
+//!   provinces), on a loaded registry, and with the load included (what
+//!   `privacy-gate compare --all` does before printing).
 //! - `audit`: the `stream` input with and without an audit log (entries synced once
 //!   per batch of 256 lines, file in the temp folder), on one thread and on one per
 //!   core; and `verify` over the log that run wrote.
@@ -312,6 +315,28 @@ fn load(c: &mut Criterion) {
     group.finish();
 }
 
+/// `compare_all` over the shipped policies: every flow across the three provinces,
+/// from the compiled plans (the registry is loaded once, outside the timing).
+fn compare(c: &mut Criterion) {
+    let registry = Registry::load_dir(&root().join("policies")).unwrap();
+    let at = AT.parse().unwrap();
+    let flows = privacy_gate::compare::compare_all(&registry, &[], at)
+        .unwrap()
+        .len();
+    eprintln!("compare: {flows} flows");
+    let mut group = c.benchmark_group("compare");
+    group.bench_function("compare_all", |b| {
+        b.iter(|| privacy_gate::compare::compare_all(black_box(&registry), &[], at).unwrap());
+    });
+    group.bench_function("load+compare_all", |b| {
+        b.iter(|| {
+            let registry = Registry::load_dir(&root().join("policies")).unwrap();
+            privacy_gate::compare::compare_all(&registry, &[], at).unwrap()
+        });
+    });
+    group.finish();
+}
+
 /// A fresh audit log file (and its archive) in the temp folder.
 fn audit_log_path(name: &str) -> PathBuf {
     let path = std::env::temp_dir().join(format!(
@@ -400,6 +425,6 @@ criterion_group! {
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    targets = record, stream, load, audit
+    targets = record, stream, load, audit, compare
 }
 criterion_main!(benches);

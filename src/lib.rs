@@ -13,6 +13,7 @@ pub mod action;
 pub mod agreement;
 pub mod audit;
 pub mod cases;
+pub mod compare;
 pub mod diag;
 pub mod gate;
 pub mod json;

@@ -8,6 +8,7 @@
 
 mod audit;
 mod cases;
+mod compare;
 mod diagnostics;
 mod fixtures;
 mod limits;

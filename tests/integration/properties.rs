@@ -66,7 +66,7 @@ fn category_action() -> impl Strategy<Value = Action> {
     ]
 }
 
-fn rule_actions() -> impl Strategy<Value = RuleActions> {
+pub(crate) fn rule_actions() -> impl Strategy<Value = RuleActions> {
     let categories = prop::collection::vec(prop::option::of(category_action()), CATEGORIES.len());
     let paths: Vec<BoxedStrategy<Option<Action>>> = FIELDS
         .iter()

@@ -4,6 +4,7 @@
 //! 3 the transfer (or a record) was refused.
 
 mod audit;
+mod compare;
 mod demo;
 mod explain;
 
@@ -96,6 +97,9 @@ enum Command {
         #[arg(long, value_name = "PCT")]
         min_coverage: Option<f64>,
     },
+    /// Compare a flow across provinces: field actions side by side, what differs, and
+    /// the common ground all of them allow at once.
+    Compare(compare::CompareArgs),
     /// Verify, checkpoint, replay or list an audit log.
     Audit {
         #[command(subcommand)]
@@ -189,6 +193,7 @@ fn main() -> ExitCode {
             at,
         } => demo::run(&policies, &records, keys.as_deref(), at),
         Command::Audit { command } => audit::run(command),
+        Command::Compare(args) => compare::run(&args),
         Command::Test {
             policies,
             coverage,
