@@ -103,7 +103,7 @@ fn the_authoring_guide_examples_load_and_its_cases_pass() {
     .unwrap();
     std::fs::write(
         dir.join("groningen/tests/guide.json"),
-        readme_block(&readme, "{\n  \"cases\""),
+        readme_block(&readme, "{\n  \"$schema\": \"../../cases.schema.json\",\n  \"cases\""),
     )
     .unwrap();
     let registry = Registry::load_dir(&dir).unwrap();
