@@ -16,8 +16,9 @@
 //!
 //! `expect` holds either `refused` (the refusal's reason, like `not-in-force` or
 //! `condition-not-met`) or `fields` (expected action per path; paths not named are
-//! not checked) and optionally `values` (the exact released value of passed or
-//! generalised fields, at a path outside arrays).
+//! not checked), optionally `values` (the exact released value of passed or
+//! generalised fields, at a path outside arrays) and `absent` (paths that must carry
+//! no value in the released record, such as an invalid BSN).
 
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::gate::{Gate, Outcome, Transfer};
@@ -103,6 +104,20 @@ pub struct Expect {
     #[serde(default)]
     #[schemars(extend("propertyNames" = { "pattern": crate::schema::FIELD_PATH_PATTERN }))]
     pub values: BTreeMap<String, Value>,
+    /// Field paths that must have no value in the released record, whatever their
+    /// action: blocked, or removed because the value was invalid or of the wrong type
+    /// (like an invalid BSN). Inside arrays (`contacts[].summary`), no element may
+    /// have it.
+    #[serde(default)]
+    #[schemars(extend("items" = { "pattern": crate::schema::FIELD_PATH_PATTERN }))]
+    pub absent: Vec<String>,
+}
+
+impl Expect {
+    /// Whether the case expects anything of a released record.
+    fn expects_release(&self) -> bool {
+        !(self.fields.is_empty() && self.values.is_empty() && self.absent.is_empty())
+    }
 }
 
 /// One case, ready to run.
@@ -202,19 +217,24 @@ pub fn load_cases(policies: &Path, registry: &Registry) -> Result<Vec<Case>, Dia
                     .unwrap_or_default();
                 problem(format!("unknown purpose `{}`{hint}", spec.transfer.purpose));
             }
-            for path in spec.expect.fields.keys().chain(spec.expect.values.keys()) {
+            let expect = &spec.expect;
+            for path in expect
+                .fields
+                .keys()
+                .chain(expect.values.keys())
+                .chain(&expect.absent)
+            {
                 if registry.schema().field(path).is_none() {
                     problem(format!("unknown field path `{path}`"));
                 }
             }
-            let expect = &spec.expect;
-            if expect.refused.is_none() && expect.fields.is_empty() && expect.values.is_empty() {
+            if expect.refused.is_none() && !expect.expects_release() {
                 problem(
-                    "expects nothing, so it could never fail: add `refused`, `fields` or `values`"
+                    "expects nothing, so it could never fail: add `refused`, `fields`, `values` or `absent`"
                         .into(),
                 );
             }
-            if expect.refused.is_some() && !(expect.fields.is_empty() && expect.values.is_empty()) {
+            if expect.refused.is_some() && expect.expects_release() {
                 problem("expects a refusal and released fields at once".into());
             }
             cases.push(Case {
@@ -343,6 +363,17 @@ pub fn run_case_covering(gate: &Gate, case: &Case, coverage: &mut Coverage) -> R
                     problems.push(format!("{path}: expected value {expected}, actual {shown}"));
                 }
             }
+            for path in &case.expect.absent {
+                let present = values_at(&released.record, path);
+                if present > 0 {
+                    let decision = decided
+                        .get(path.as_str())
+                        .map_or_else(String::new, |f| format!(" (action {})", f.action));
+                    problems.push(format!(
+                        "{path}: expected no value, but {present} crossed{decision}"
+                    ));
+                }
+            }
         }
     }
     if problems.is_empty() {
@@ -355,6 +386,29 @@ pub fn run_case_covering(gate: &Gate, case: &Case, coverage: &mut Coverage) -> R
             problems.join("\n  ")
         ))
     }
+}
+
+/// How many values `record` holds at the schema path `path` (`a.b`, `list[].c`).
+fn values_at(record: &Value, path: &str) -> usize {
+    fn walk(at: &Value, segments: &[&str]) -> usize {
+        let Some((first, rest)) = segments.split_first() else {
+            return 1;
+        };
+        let (name, is_array) = match first.strip_suffix("[]") {
+            Some(name) => (name, true),
+            None => (*first, false),
+        };
+        match at.get(name) {
+            None => 0,
+            Some(Value::Array(items)) if is_array => {
+                items.iter().map(|item| walk(item, rest)).sum()
+            }
+            Some(_) if is_array => 0,
+            Some(inner) => walk(inner, rest),
+        }
+    }
+    let segments: Vec<&str> = path.split('.').collect();
+    walk(record, &segments)
 }
 
 /// Which rules, and which entries of rules (a category or a path), test cases made

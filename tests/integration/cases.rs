@@ -103,7 +103,10 @@ fn the_authoring_guide_examples_load_and_its_cases_pass() {
     .unwrap();
     std::fs::write(
         dir.join("groningen/tests/guide.json"),
-        readme_block(&readme, "{\n  \"$schema\": \"../../cases.schema.json\",\n  \"cases\""),
+        readme_block(
+            &readme,
+            "{\n  \"$schema\": \"../../cases.schema.json\",\n  \"cases\"",
+        ),
     )
     .unwrap();
     let registry = Registry::load_dir(&dir).unwrap();
@@ -151,4 +154,59 @@ fn a_flow_refused_as_not_in_force_counts_its_rules_but_not_their_entries() {
         );
         assert!(!text.contains(&format!("rule `{rule}` (")), "{text}");
     }
+}
+
+#[test]
+fn absent_fields_must_carry_no_value_and_name_known_paths() {
+    let registry = registry();
+    let dir = std::env::temp_dir().join(format!("pg-absent-cases-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("drenthe/tests")).unwrap();
+    let case = |name: &str, absent: &str| {
+        format!(
+            r#"{{"name": "{name}",
+              "transfer": {{"from": "drenthe/politie", "to": "drenthe/om",
+                           "purpose": "criminal-investigation", "at": "2026-03-02T10:00:00Z"}},
+              "record": {{"case": {{"id": "c1"}}, "subject": {{"bsn": "123456789"}},
+                         "contacts": [{{"date": "2026-01-01"}}, {{"date": "bad"}}]}},
+              "expect": {{"absent": {absent}}}}}"#
+        )
+    };
+    std::fs::write(
+        dir.join("drenthe/tests/absent.json"),
+        format!(
+            r#"{{"cases": [{}, {}, {}]}}"#,
+            case(
+                "invalid-bsn-is-dropped",
+                r#"["subject.bsn", "subject.name.family"]"#
+            ),
+            case("case-id-is-absent", r#"["case.id", "contacts[].date"]"#),
+            case("typo", r#"["subject.bns"]"#),
+        ),
+    )
+    .unwrap();
+    let diags = load_cases(&dir, &registry).unwrap_err().to_string();
+    assert!(
+        diags.contains("case `typo`: unknown field path `subject.bns`"),
+        "{diags}"
+    );
+    let text = std::fs::read_to_string(dir.join("drenthe/tests/absent.json")).unwrap();
+    std::fs::write(
+        dir.join("drenthe/tests/absent.json"),
+        text.replace(r#""subject.bns""#, r#""subject.bsn""#),
+    )
+    .unwrap();
+    let cases = load_cases(&dir, &registry).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let keys = test_keys(&registry);
+    let gate = Gate::new(registry, keys);
+    run_case(&gate, &cases[0]).unwrap();
+    let report = run_case(&gate, &cases[1]).unwrap_err();
+    assert!(
+        report.ends_with(
+            "failed:\n  case.id: expected no value, but 1 crossed (action pass)\n  \
+             contacts[].date: expected no value, but 1 crossed (action pass)"
+        ),
+        "{report}"
+    );
 }

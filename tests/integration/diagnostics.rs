@@ -370,10 +370,16 @@ fn warnings_name_outbound_rules_without_retention_or_longer_than_the_maximum() {
         ]}),
     );
     let registry = Registry::from_sources(&schema_source(), &[sender, recipient()]).unwrap();
-    let warnings: Vec<String> = registry.warnings().iter().map(ToString::to_string).collect();
+    let warnings: Vec<String> = registry
+        .warnings()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     assert_eq!(warnings.len(), 2, "{warnings:#?}");
     assert!(
-        warnings[0].ends_with("x/sender at `/outbound/0`: outbound rule `keeps-forever` sets no retention period"),
+        warnings[0].ends_with(
+            "x/sender at `/outbound/0`: outbound rule `keeps-forever` sets no retention period"
+        ),
         "{warnings:#?}"
     );
     assert!(
