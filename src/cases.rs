@@ -165,7 +165,8 @@ pub fn load_cases(policies: &Path, registry: &Registry) -> Result<Vec<Case>, Dia
     files.sort();
     for path in files {
         let file = path.display().to_string();
-        let text = match std::fs::read_to_string(&path) {
+        let max_bytes = crate::limits::DEFAULT_MAX_POLICY_FILE_BYTES;
+        let text = match crate::registry::read_bounded(&path, max_bytes) {
             Ok(text) => text,
             Err(e) => {
                 diags.push(Diagnostic::error(
