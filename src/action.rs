@@ -348,15 +348,7 @@ mod tests {
     fn domain_pattern_agrees_with_new() {
         let pattern = regex::Regex::new(DomainId::PATTERN).unwrap();
         let alphabet = ['a', '1', '-', '/', 'A', '_'];
-        let mut strings = vec![String::new()];
-        let mut frontier = vec![String::new()];
-        for _ in 0..6 {
-            frontier = frontier
-                .iter()
-                .flat_map(|s| alphabet.iter().map(move |c| format!("{s}{c}")))
-                .collect();
-            strings.extend(frontier.iter().cloned());
-        }
+        let strings = crate::json_schema::strings_over(&alphabet, 6);
         for s in strings {
             assert_eq!(
                 pattern.is_match(&s),

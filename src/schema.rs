@@ -434,15 +434,7 @@ mod tests {
     fn field_path_pattern_agrees_with_valid_path() {
         let pattern = regex::Regex::new(FIELD_PATH_PATTERN).unwrap();
         let alphabet = ['a', '1', '_', '.', '[', ']', 'A', '-'];
-        let mut strings = vec![String::new()];
-        let mut frontier = vec![String::new()];
-        for _ in 0..6 {
-            frontier = frontier
-                .iter()
-                .flat_map(|s| alphabet.iter().map(move |c| format!("{s}{c}")))
-                .collect();
-            strings.extend(frontier.iter().cloned());
-        }
+        let mut strings = crate::json_schema::strings_over(&alphabet, 6);
         strings.extend(["contacts[].date", "subject.address.postcode"].map(String::from));
         for s in strings {
             assert_eq!(

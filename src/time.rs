@@ -169,15 +169,7 @@ mod tests {
     fn pattern_agrees_with_the_parser() {
         let pattern = regex::Regex::new(Period::PATTERN).unwrap();
         let alphabet = ['P', 'Y', 'M', 'D', 'T', 'W', '1', '0', '-'];
-        let mut strings = vec![String::new()];
-        let mut frontier = vec![String::new()];
-        for _ in 0..5 {
-            frontier = frontier
-                .iter()
-                .flat_map(|s| alphabet.iter().map(move |c| format!("{s}{c}")))
-                .collect();
-            strings.extend(frontier.iter().cloned());
-        }
+        let mut strings = crate::json_schema::strings_over(&alphabet, 5);
         let more = [
             "P36600D",
             "P36601D",

@@ -441,6 +441,31 @@ fn is_zero(n: &u64) -> bool {
     *n == 0
 }
 
+/// The removals a transfer entry names, and the count of unknown fields, which it
+/// only counts: the keys of unknown fields may themselves be personal data.
+fn removed_refs(decision: &Decision) -> (Vec<RemovedRef<'_>>, u64) {
+    let mut removed = Vec::new();
+    let mut unknown_fields = 0;
+    for r in decision.removed() {
+        match &r.path {
+            Some(path) => removed.push(RemovedRef {
+                pointer: &r.pointer,
+                path,
+                reason: r.reason,
+            }),
+            None if r.reason == RemovalReason::UnknownField => unknown_fields += 1,
+            // A value of the wrong shape above the leaves: its pointer runs
+            // through schema names and indices only, so it can be named.
+            None => removed.push(RemovedRef {
+                pointer: &r.pointer,
+                path: "",
+                reason: r.reason,
+            }),
+        }
+    }
+    (removed, unknown_fields)
+}
+
 /// Everything about one transfer that goes into its entry.
 pub(crate) struct TransferFacts<'a> {
     /// Who, to whom, for what, when.
@@ -474,23 +499,7 @@ pub(crate) fn transfer_body(facts: &TransferFacts<'_>, key: &ActiveKey) -> Body 
         for (index, counts) in decision.counts_by_field() {
             present.push([index as u64, u64::from(counts.0), u64::from(counts.1)]);
         }
-        for r in decision.removed() {
-            match &r.path {
-                Some(path) => removed.push(RemovedRef {
-                    pointer: &r.pointer,
-                    path,
-                    reason: r.reason,
-                }),
-                None if r.reason == RemovalReason::UnknownField => unknown_fields += 1,
-                // A value of the wrong shape above the leaves: its pointer runs
-                // through schema names and indices only, so it can be named.
-                None => removed.push(RemovedRef {
-                    pointer: &r.pointer,
-                    path: "",
-                    reason: r.reason,
-                }),
-            }
-        }
+        (removed, unknown_fields) = removed_refs(decision);
     }
     let failed = match facts.refusal {
         Some(Refusal::ConditionNotMet {
@@ -673,23 +682,7 @@ impl ReleasedTemplate {
         if !first {
             out.push(b']');
         }
-        let mut removed = Vec::new();
-        let mut unknown_fields = 0u64;
-        for r in decision.removed() {
-            match &r.path {
-                Some(path) => removed.push(RemovedRef {
-                    pointer: &r.pointer,
-                    path,
-                    reason: r.reason,
-                }),
-                None if r.reason == RemovalReason::UnknownField => unknown_fields += 1,
-                None => removed.push(RemovedRef {
-                    pointer: &r.pointer,
-                    path: "",
-                    reason: r.reason,
-                }),
-            }
-        }
+        let (removed, unknown_fields) = removed_refs(decision);
         if !removed.is_empty() {
             out.extend_from_slice(b",\"removed\":");
             let mut serializer = serde_json::Serializer::with_formatter(&mut out, AsciiFormatter);
