@@ -352,7 +352,7 @@ fn text_flow(c: &Comparison) -> String {
         line.push(row.common);
         rows.push(line);
     }
-    out.push_str(&grid(&rows));
+    out.push_str(&crate::explain::table(&rows));
     out.push('\n');
 
     let mut rows: Vec<Vec<String>> = vec![std::iter::once(String::new())
@@ -375,7 +375,7 @@ fn text_flow(c: &Comparison) -> String {
         line.push(common_text(field));
         rows.push(line);
     }
-    out.push_str(&grid(&rows));
+    out.push_str(&crate::explain::table(&rows));
     out.push('\n');
     out.push_str(&verdict(&c.summary()));
     out.push('\n');
@@ -435,7 +435,7 @@ fn text_summary(comparisons: &[Comparison], at: DateTime<Utc>) -> String {
             list(&aspects),
         ]);
     }
-    out.push_str(&grid(&rows));
+    out.push_str(&crate::explain::table(&rows));
     out.push_str(
         "\ndiffer / domain only / same: fields on which the provinces' effective actions (what the\n\
          gate does at that moment) differ, differ only in pseudonymisation domain, or agree.\n\
@@ -443,33 +443,6 @@ fn text_summary(comparisons: &[Comparison], at: DateTime<Utc>) -> String {
          expired or not yet valid agreement) as if in force; a missing flow counts as block.\n\
          One flow in detail: privacy-gate compare --from-kind K --to-kind K --purpose P\n",
     );
-    out
-}
-
-/// Left-aligned columns, two spaces apart, a rule under the header.
-fn grid(rows: &[Vec<String>]) -> String {
-    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let mut widths = vec![0usize; columns];
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    for (i, row) in rows.iter().enumerate() {
-        let line: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
-            .collect();
-        out.push_str(line.join("  ").trim_end());
-        out.push('\n');
-        if i == 0 {
-            let rule: Vec<String> = widths.iter().map(|w| "-".repeat(*w)).collect();
-            out.push_str(rule.join("  ").trim_end());
-            out.push('\n');
-        }
-    }
     out
 }
 
