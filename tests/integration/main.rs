@@ -12,6 +12,7 @@ mod compare;
 mod diagnostics;
 mod fixtures;
 mod limits;
+mod no_panics;
 mod properties;
 mod provinces;
 mod records;
