@@ -10,6 +10,7 @@ mod audit;
 mod cases;
 mod compare;
 mod diagnostics;
+mod faults;
 mod fixtures;
 mod limits;
 mod no_panics;
