@@ -61,7 +61,7 @@ pub enum AuditError {
         damage: Damage,
     },
     /// An earlier write or sync failed; the log refuses everything until reopened.
-    #[error("audit log `{path}` failed earlier ({cause}); every transfer is refused until it is reopened")]
+    #[error("audit log `{path}` failed ({cause}); nothing is released until it is reopened")]
     Poisoned {
         /// The log.
         path: String,

@@ -118,6 +118,17 @@ fn the_panic_lints_cover_library_and_binary_and_exceptions_are_reasoned_expectat
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+
+    // Neither the library nor the binary prints with the panicking macros (`println!`
+    // panics when stdout is closed): both crate roots deny them.
+    for root_file in ["src/lib.rs", "src/bin/privacy-gate/main.rs"] {
+        let source = std::fs::read_to_string(root().join(root_file)).unwrap();
+        let compact: String = source.split_whitespace().collect();
+        assert!(
+            compact.contains("#![deny(clippy::print_stdout,clippy::print_stderr)]"),
+            "{root_file} must deny clippy::print_stdout and clippy::print_stderr"
+        );
+    }
 }
 
 /// Sender `x/s` generalises dates to an age band and keeps retention; the agreements
