@@ -484,3 +484,46 @@ fn gate_releases_nothing_when_an_agreement_is_unreadable_or_half_written() {
         "the restored copy gates again"
     );
 }
+
+// ---------------------------------------------------------------------------------
+// A bad key file
+// ---------------------------------------------------------------------------------
+
+#[test]
+fn a_bad_key_file_is_refused_without_showing_its_secret() {
+    let scratch = Scratch::new("keys");
+    let secret = "5a512d64697374696e63746976652d7365637265742d3031323334352d515a21";
+    let files = [
+        // A key id and its secret swapped.
+        format!(
+            r#"{{"domains": {{"drenthe/mensenhandel": {{"active": "k1", "keys": {{"{secret}": "k1"}}}}}}}}"#
+        ),
+        // The secret where the active id belongs.
+        format!(
+            r#"{{"domains": {{"drenthe/mensenhandel": {{"active": "{secret}", "keys": {{"k1": "{secret}"}}}}}}}}"#
+        ),
+        // A secret with a stray character.
+        format!(
+            r#"{{"domains": {{"drenthe/mensenhandel": {{"active": "k1", "keys": {{"k1": "{secret}x"}}}}}}}}"#
+        ),
+    ];
+    for (i, file) in files.iter().enumerate() {
+        let path = scratch.path("keys.json");
+        std::fs::write(&path, file).unwrap();
+        let mut cmd = bin();
+        cmd.args(gate_args())
+            .arg("--keys")
+            .arg(&path)
+            .arg("examples/records.jsonl");
+        let out = run(&mut cmd);
+        let stderr = text(&out.stderr);
+        assert_clean("bad key file", out.status, &stderr);
+        assert_eq!(out.status.code(), Some(1), "{i}: {stderr}");
+        assert!(out.stdout.is_empty(), "{i}: released records");
+        assert!(stderr.contains("keys.json"), "{i}: {stderr}");
+        assert!(
+            !stderr.contains(&secret[..16]) && !stderr.contains(&secret[40..]),
+            "{i}: the secret is on stderr: {stderr}"
+        );
+    }
+}

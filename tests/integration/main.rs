@@ -18,3 +18,4 @@ mod properties;
 mod provinces;
 mod records;
 mod replay;
+mod secrets;
