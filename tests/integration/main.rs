@@ -9,6 +9,7 @@
 mod audit;
 mod cases;
 mod compare;
+mod concurrency;
 mod diagnostics;
 mod faults;
 mod fixtures;
