@@ -67,27 +67,30 @@ fn run(cmd: &mut Command) -> Output {
 /// What every test here needs: keys with an audit key, an input of many records, and
 /// an audit log of many transfers.
 struct Fixture {
-    dir: Scratch,
+    dir: PathBuf,
 }
 
 impl Fixture {
     fn keys(&self) -> PathBuf {
-        self.dir.path("keys.json")
+        self.dir.join("keys.json")
     }
     fn many(&self) -> PathBuf {
-        self.dir.path("many.jsonl")
+        self.dir.join("many.jsonl")
     }
     fn log(&self) -> PathBuf {
-        self.dir.path("audit.log")
+        self.dir.join("audit.log")
     }
 }
 
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
-        let fixture = Fixture {
-            dir: Scratch::new("fixture"),
-        };
+        // A static is never dropped: the fixture goes under Cargo's temporary folder
+        // for tests, by a fixed name, replaced by every run instead of piling up.
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-faults-fixture");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let fixture = Fixture { dir };
         let out = run(bin()
             .args(["keygen", "--audit", "--out"])
             .arg(fixture.keys()));

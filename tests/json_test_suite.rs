@@ -241,15 +241,16 @@ impl Storage for Memory {
 struct Gates {
     plain: Gate,
     audited: Gate,
-    _archive: TempDir,
 }
 
 fn gates() -> &'static Gates {
     static GATES: OnceLock<Gates> = OnceLock::new();
     GATES.get_or_init(|| {
-        let archive = TempDir::new("archive");
+        // A static is never dropped: the archive (content-addressed, so reusable) goes
+        // under Cargo's temporary folder for tests, by a fixed name.
+        let archive = Path::new(env!("CARGO_TARGET_TMPDIR")).join("json-test-suite-archive");
         let log = AuditLog::with_storage(
-            &archive.0.join("memory.log"),
+            &archive.join("memory.log"),
             Box::new(Memory::default()),
             &keys(),
             Arc::new(SteppingClock::new(
@@ -259,12 +260,11 @@ fn gates() -> &'static Gates {
         )
         .unwrap();
         let audited = Gate::new(registry(), keys())
-            .with_audit(Arc::new(log), &Archive::new(&archive.0))
+            .with_audit(Arc::new(log), &Archive::new(&archive))
             .unwrap();
         Gates {
             plain: Gate::new(registry(), keys()),
             audited,
-            _archive: archive,
         }
     })
 }
