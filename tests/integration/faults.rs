@@ -290,6 +290,26 @@ fn a_full_disk_under_the_audit_log_releases_nothing_from_then_on_and_says_why() 
     assert_eq!(disk.bytes(), on_disk);
 }
 
+#[test]
+fn an_audit_log_that_is_not_a_regular_file_is_refused() {
+    // `/dev/null` would take every entry and keep none; a folder cannot hold one.
+    let dir = TempDir::new("not-a-file");
+    let mut paths = vec![dir.0.clone()];
+    if Path::new("/dev/null").exists() {
+        paths.push(PathBuf::from("/dev/null"));
+    }
+    for path in paths {
+        let clock = Arc::new(SteppingClock::new(t0(), chrono::Duration::milliseconds(1)));
+        match AuditLog::open(&path, &keys(), clock) {
+            Err(e @ AuditError::Io { .. }) => {
+                assert!(e.to_string().contains("not a regular file"), "{e}");
+            }
+            Err(e) => panic!("{}: {e}", path.display()),
+            Ok(_) => panic!("{}: opened as an audit log", path.display()),
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------
 // An unreadable or half-written policy file
 // ---------------------------------------------------------------------------------
