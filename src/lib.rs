@@ -8,6 +8,9 @@
         clippy::indexing_slicing
     )
 )]
+// The library never prints: `print!` and friends panic when the stream is closed,
+// and what to show is the caller's choice.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod action;
 pub mod agreement;

@@ -86,6 +86,25 @@ impl ActiveKey {
     }
 }
 
+impl ActiveKey {
+    /// Overwrites the keyed HMAC state with one keyed by zeros. `hmac` 0.12 has no
+    /// `zeroize` support (0.13 will), and this crate forbids `unsafe`, so the state is
+    /// replaced by assignment, and `black_box` keeps the compiler from dropping the
+    /// write as dead. Short-lived copies made while computing a tag are not covered.
+    fn wipe(&mut self) {
+        if let Ok(blank) = Hmac::<Sha256>::new_from_slice(&[0u8; MIN_SECRET_BYTES]) {
+            self.mac = blank;
+        }
+        std::hint::black_box(&self.mac);
+    }
+}
+
+impl Drop for ActiveKey {
+    fn drop(&mut self) {
+        self.wipe();
+    }
+}
+
 impl fmt::Debug for ActiveKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ActiveKey")
@@ -262,9 +281,13 @@ impl KeyRing {
             },
             message,
         };
-        let value = crate::json::parse_strict(bytes, 8)
-            .map_err(|e| fail("", format!("not a valid key file: {e}")))?;
-        let Value::Object(top) = value else {
+        // Every string of the file, secrets among them, is zeroed when this goes,
+        // whether the file is used or refused.
+        let value = Scrubbed(
+            crate::json::parse_strict(bytes, 8)
+                .map_err(|e| fail("", format!("not a valid key file: {e}")))?,
+        );
+        let Value::Object(top) = &value.0 else {
             return Err(fail("", "a key file is a JSON object".into()));
         };
         let mut ring = KeyRing::default();
@@ -275,9 +298,11 @@ impl KeyRing {
                         return Err(fail("/domains", "expected an object of domains".into()));
                     };
                     for (domain, set) in domains {
-                        let pointer =
-                            format!("/domains/{}", crate::json::escape_pointer_segment(&domain));
-                        let id = DomainId::new(&domain).ok_or_else(|| {
+                        let pointer = format!(
+                            "/domains/{}",
+                            crate::json::escape_pointer_segment(printable(domain))
+                        );
+                        let id = DomainId::new(domain).ok_or_else(|| {
                             fail(&pointer, "invalid domain name: expected `<group>/<name>` of lowercase letters, digits and `-`".into())
                         })?;
                         ring.domains
@@ -290,7 +315,7 @@ impl KeyRing {
                         "",
                         format!(
                             "unknown field `{}`: expected `domains` or `audit`",
-                            printable(&name)
+                            printable(name)
                         ),
                     ))
                 }
@@ -313,31 +338,97 @@ impl KeyRing {
             getrandom::fill(secret.as_mut())?;
             Ok(serde_json::json!({ "active": "k1", "keys": { "k1": hex(secret.as_ref()) } }))
         };
-        let mut domain_map = serde_json::Map::new();
+        // The secrets' text lives in `file`, which zeroes it when dropped (also when a
+        // later secret cannot be made), and is written into a buffer of exactly the
+        // right size, so that no growing buffer leaves a copy behind.
+        let mut file = Scrubbed(serde_json::json!({ "domains": {} }));
         for d in domains {
-            domain_map.insert(d.as_str().to_owned(), fresh()?);
+            let set = fresh()?;
+            if let Some(Value::Object(map)) = file.0.get_mut("domains") {
+                map.insert(d.as_str().to_owned(), set);
+            }
         }
-        let mut top = serde_json::Map::new();
-        top.insert("domains".into(), Value::Object(domain_map));
         if audit {
-            top.insert("audit".into(), fresh()?);
+            let set = fresh()?;
+            if let Value::Object(top) = &mut file.0 {
+                top.insert("audit".into(), set);
+            }
         }
-        let mut text = serde_json::to_string_pretty(&Value::Object(top)).unwrap_or_default();
-        text.push('\n');
-        Ok(Zeroizing::new(text))
+        let mut size = ByteCount(0);
+        let _ = serde_json::to_writer_pretty(&mut size, &file.0);
+        let mut bytes = Zeroizing::new(Vec::with_capacity(size.0 + 1));
+        let _ = serde_json::to_writer_pretty(&mut *bytes, &file.0);
+        bytes.push(b'\n');
+        match String::from_utf8(std::mem::take(&mut *bytes)) {
+            Ok(text) => Ok(Zeroizing::new(text)),
+            Err(e) => {
+                // Not reachable (serde_json writes UTF-8); zeroed all the same.
+                drop(Zeroizing::new(e.into_bytes()));
+                Ok(Zeroizing::new(String::new()))
+            }
+        }
     }
 }
 
-/// Shows a key name only if it is plainly an identifier.
+/// A writer that only counts the bytes written to it.
+struct ByteCount(usize);
+
+impl std::io::Write for ByteCount {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A parsed key file: every string in it (and every member name) is zeroed when it
+/// is dropped, since secrets are among them.
+struct Scrubbed(Value);
+
+impl Drop for Scrubbed {
+    fn drop(&mut self) {
+        scrub(&mut self.0);
+    }
+}
+
+/// Zeroes every string and member name in `value` (and empties it).
+fn scrub(value: &mut Value) {
+    use zeroize::Zeroize;
+    match value {
+        Value::String(text) => text.zeroize(),
+        Value::Array(items) => items.iter_mut().for_each(scrub),
+        Value::Object(members) => {
+            for (mut name, mut member) in std::mem::take(members) {
+                name.zeroize();
+                scrub(&mut member);
+            }
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
+/// Shows a name from a key file only if it is plainly an identifier and could not be
+/// key material: a secret pasted where an id, a domain or a member name belongs (a
+/// swapped id and secret, say) must not end up in an error message, so a name
+/// holding a run of 32 or more hex digits (16 bytes or more) is never shown.
 fn printable(name: &str) -> &str {
-    if name.len() <= 64
+    let identifier = name.len() <= 64
         && name
             .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_/.".contains(&b))
-    {
-        name
-    } else {
+            .all(|b| b.is_ascii_alphanumeric() || b"-_/.".contains(&b));
+    let longest_hex_run = name
+        .split(|c: char| !c.is_ascii_hexdigit())
+        .map(str::len)
+        .max()
+        .unwrap_or(0);
+    if !identifier {
         "<unprintable>"
+    } else if longest_hex_run >= 32 {
+        "<not shown: it could be a secret>"
+    } else {
+        name
     }
 }
 
@@ -351,7 +442,7 @@ fn valid_key_id(id: &str) -> bool {
 
 fn parse_key_set(
     pointer: &str,
-    value: Value,
+    value: &Value,
     fail: &dyn Fn(&str, String) -> KeyFileError,
 ) -> Result<KeySet, KeyFileError> {
     let Value::Object(members) = value else {
@@ -364,7 +455,7 @@ fn parse_key_set(
     let mut keys = None;
     for (name, member) in members {
         match (name.as_str(), member) {
-            ("active", Value::String(id)) => active = Some(id),
+            ("active", Value::String(id)) => active = Some(id.as_str()),
             ("active", _) => return Err(fail(pointer, "`active` must be a key id string".into())),
             ("keys", Value::Object(map)) => keys = Some(map),
             ("keys", _) => {
@@ -390,9 +481,9 @@ fn parse_key_set(
     for (id, secret) in keys {
         let key_pointer = format!(
             "{pointer}/keys/{}",
-            crate::json::escape_pointer_segment(printable(&id))
+            crate::json::escape_pointer_segment(printable(id))
         );
-        if !valid_key_id(&id) {
+        if !valid_key_id(id) {
             return Err(fail(
                 &key_pointer,
                 "invalid key id: use ASCII letters, digits, `-` and `_`".into(),
@@ -401,9 +492,8 @@ fn parse_key_set(
         let Value::String(text) = secret else {
             return Err(fail(&key_pointer, "a secret must be a hex string".into()));
         };
-        let text = Zeroizing::new(text);
-        let bytes = decode_hex(&text)
-            .ok_or_else(|| fail(&key_pointer, "secret is not valid hex".into()))?;
+        let bytes =
+            decode_hex(text).ok_or_else(|| fail(&key_pointer, "secret is not valid hex".into()))?;
         if bytes.len() < MIN_SECRET_BYTES {
             return Err(fail(
                 &key_pointer,
@@ -413,14 +503,14 @@ fn parse_key_set(
                 ),
             ));
         }
-        let key = ActiveKey::new(&id, &bytes)
+        let key = ActiveKey::new(id, &bytes)
             .ok_or_else(|| fail(&key_pointer, "unusable secret".into()))?;
-        parsed.insert(id, Arc::new(key));
+        parsed.insert(id.clone(), Arc::new(key));
     }
-    let Some(active_key) = parsed.remove(&active) else {
+    let Some(active_key) = parsed.remove(active) else {
         return Err(fail(
             &format!("{pointer}/active"),
-            format!("active key `{}` is not among the keys", printable(&active)),
+            format!("active key `{}` is not among the keys", printable(active)),
         ));
     };
     Ok(KeySet {
@@ -667,6 +757,28 @@ mod tests {
             r#"{"domains": {"a/b": {"active": "k1", "keys": {"k1": 12345678901234567890}}}}"#;
         let e = KeyRing::from_json("k.json", numeric.as_bytes()).unwrap_err();
         assert!(!e.to_string().contains("12345678901234567890"));
+    }
+
+    #[test]
+    fn a_wiped_key_holds_only_a_state_keyed_with_zeros() {
+        let mut key = ActiveKey::from_secret("k1", &[7u8; 32]).unwrap();
+        let zeros = ActiveKey::from_secret("k1", &[0u8; 32]).unwrap();
+        assert_ne!(key.tag(b"t", b"m"), zeros.tag(b"t", b"m"));
+        key.wipe();
+        assert_eq!(key.tag(b"t", b"m"), zeros.tag(b"t", b"m"));
+    }
+
+    #[test]
+    fn scrubbing_zeroes_every_string_and_name() {
+        let mut value = serde_json::json!({
+            "domains": {"a/b": {"active": "k1", "keys": {"k1": "ab".repeat(32)}}},
+            "list": ["x", 1, true, null, {"y": "z"}],
+        });
+        scrub(&mut value);
+        assert_eq!(value, serde_json::json!({}));
+        let mut value = serde_json::json!(["secret", ["nested"]]);
+        scrub(&mut value);
+        assert_eq!(value, serde_json::json!(["", [""]]));
     }
 
     #[test]

@@ -81,7 +81,11 @@ impl Registry {
     /// Loads `dir/schema.json` and every `dir/<province>/<name>.json`.
     ///
     /// Sub-folders of a province folder (such as `tests/`) and files ending in
-    /// `.schema.json` are not agreements and are skipped.
+    /// `.schema.json` are not agreements and are skipped. Every other `.json` entry of
+    /// a province folder is an agreement: one that cannot be read as a regular file
+    /// (a dangling link, no permission, a folder, a FIFO or device, which are never
+    /// opened) is an error, so that a set is never built from the rest. Names starting
+    /// with `.` are skipped.
     ///
     /// # Errors
     ///
@@ -103,7 +107,7 @@ impl Registry {
         let max_bytes = limits.max_policy_file_bytes;
         let read = |path: &Path, diags: &mut Diagnostics| -> Option<PolicySource> {
             let file = path.display().to_string();
-            let result = read_bounded(path, max_bytes);
+            let result = regular_file(path).and_then(|()| read_bounded(path, max_bytes));
             match result {
                 Ok(text) => Some(PolicySource { file, text }),
                 Err(e) => {
@@ -118,19 +122,29 @@ impl Registry {
         let schema = read(&dir.join("schema.json"), &mut diags);
         let mut agreements = Vec::new();
         match sorted_entries(dir) {
-            Ok(provinces) => {
-                for province in provinces.into_iter().filter(|p| p.is_dir()) {
+            Ok(entries) => {
+                let mut provinces = Vec::new();
+                for entry in entries {
+                    // A folder (or a link to one) is a province; a link that leads
+                    // nowhere might have been one, so it is an error, not skipped.
+                    match std::fs::metadata(&entry) {
+                        Ok(meta) if meta.is_dir() => provinces.push(entry),
+                        Ok(_) => {}
+                        Err(e) => diags.push(Diagnostic::error(
+                            &entry.display().to_string(),
+                            format!("cannot read policy folder entry: {e}"),
+                        )),
+                    }
+                }
+                for province in provinces {
                     match sorted_entries(&province) {
                         Ok(files) => {
                             for file in files {
                                 let name = file
                                     .file_name()
-                                    .and_then(|n| n.to_str())
+                                    .map(|n| n.to_string_lossy())
                                     .unwrap_or_default();
-                                if file.is_file()
-                                    && name.ends_with(".json")
-                                    && !name.ends_with(".schema.json")
-                                {
+                                if name.ends_with(".json") && !name.ends_with(".schema.json") {
                                     agreements.extend(read(&file, &mut diags));
                                 }
                             }
@@ -547,6 +561,19 @@ pub(crate) fn read_bounded(path: &Path, max_bytes: u64) -> std::io::Result<Strin
         )));
     }
     Ok(text)
+}
+
+/// `Ok` when `path` leads to a regular file. Anything else is refused without being
+/// opened: opening a FIFO waits for a writer, and a device may never end.
+fn regular_file(path: &Path) -> std::io::Result<()> {
+    let meta = std::fs::metadata(path)?;
+    if meta.is_file() {
+        Ok(())
+    } else if meta.is_dir() {
+        Err(std::io::Error::other("it is a folder, not a file"))
+    } else {
+        Err(std::io::Error::other("it is not a regular file"))
+    }
 }
 
 fn sorted_entries(dir: &Path) -> std::io::Result<Vec<PathBuf>> {

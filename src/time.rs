@@ -15,13 +15,16 @@ pub fn amsterdam_date(at: DateTime<Utc>) -> NaiveDate {
         _ => false,
     };
     let offset = if summer { 2 } else { 1 };
-    (at + Duration::hours(offset)).date_naive()
+    // At the very end of chrono's range the local day is past it: keep the UTC day.
+    at.checked_add_signed(Duration::hours(offset))
+        .unwrap_or(at)
+        .date_naive()
 }
 
 fn last_sunday_1am(year: i32, month: u32) -> Option<DateTime<Utc>> {
     let last_day = NaiveDate::from_ymd_opt(year, month, 31)?;
     let back = last_day.weekday().num_days_from_sunday();
-    let sunday = last_day - Duration::days(i64::from(back));
+    let sunday = last_day.checked_sub_signed(Duration::days(i64::from(back)))?;
     debug_assert_eq!(sunday.weekday(), Weekday::Sun);
     Some(Utc.from_utc_datetime(&sunday.and_hms_opt(1, 0, 0)?))
 }

@@ -54,6 +54,9 @@ impl SteppingClock {
 impl Clock for SteppingClock {
     fn now(&self) -> DateTime<Utc> {
         let n = self.readings.fetch_add(1, Ordering::Relaxed);
-        self.start + Duration::microseconds(n.saturating_mul(self.step_micros))
+        // Saturates at the end of chrono's range rather than panicking.
+        self.start
+            .checked_add_signed(Duration::microseconds(n.saturating_mul(self.step_micros)))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
     }
 }

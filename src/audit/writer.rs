@@ -61,7 +61,7 @@ pub enum AuditError {
         damage: Damage,
     },
     /// An earlier write or sync failed; the log refuses everything until reopened.
-    #[error("audit log `{path}` failed earlier ({cause}); every transfer is refused until it is reopened")]
+    #[error("audit log `{path}` failed ({cause}); nothing is released until it is reopened")]
     Poisoned {
         /// The log.
         path: String,
@@ -132,12 +132,25 @@ impl AuditLog {
             path: path.display().to_string(),
             message: e.to_string(),
         };
+        // Only a regular file keeps entries: `/dev/null` would swallow them and a FIFO
+        // or device would block or never end when read. Checked before opening, and
+        // again on what was opened.
+        let not_a_file = || AuditError::Io {
+            path: path.display().to_string(),
+            message: "not a regular file; an audit log must be a file".into(),
+        };
+        if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+            return Err(not_a_file());
+        }
         let mut file = OpenOptions::new()
             .read(true)
             .append(true)
             .create(true)
             .open(path)
             .map_err(io_error)?;
+        if !file.metadata().map_err(io_error)?.is_file() {
+            return Err(not_a_file());
+        }
         let mut bytes = Vec::new();
         file.read_to_end(&mut bytes).map_err(io_error)?;
         let mut report = OpenReport::default();

@@ -9,10 +9,14 @@
 mod audit;
 mod cases;
 mod compare;
+mod concurrency;
 mod diagnostics;
+mod faults;
 mod fixtures;
 mod limits;
+mod no_panics;
 mod properties;
 mod provinces;
 mod records;
 mod replay;
+mod secrets;

@@ -8,6 +8,7 @@ use privacy_gate::pseudonym::{hex, normalise_bsn};
 use privacy_gate::KeyRing;
 use serde_json::Value;
 use std::collections::HashMap;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -110,16 +111,17 @@ pub(crate) fn run(command: AuditCommand) -> Result<ExitCode, Failure> {
             checkpoint,
         } => verify(&file, keys.as_deref(), checkpoint.as_deref()),
         AuditCommand::Checkpoint { file, keys } => {
+            let mut out = crate::stdout();
             let ring = audit_keys(keys.as_deref())?;
             let bytes = read(&file)?;
             let keys = ring.audit().ok_or_else(|| Failure("no audit key".into()))?;
             match audit::checkpoint(&bytes, keys) {
                 Ok(cp) => {
-                    println!("{}", serde_json::to_string(&cp)?);
+                    writeln!(out, "{}", serde_json::to_string(&cp)?)?;
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(damage) => {
-                    println!("damaged: {damage}");
+                    writeln!(out, "damaged: {damage}")?;
                     Ok(ExitCode::FAILURE)
                 }
             }
@@ -169,6 +171,7 @@ fn verify(
     keys: Option<&Path>,
     checkpoint: Option<&Path>,
 ) -> Result<ExitCode, Failure> {
+    let mut out = crate::stdout();
     let ring = audit_keys(keys)?;
     let keys = ring.audit().ok_or_else(|| Failure("no audit key".into()))?;
     let bytes = read(file)?;
@@ -183,7 +186,8 @@ fn verify(
     match result {
         Ok(summary) => {
             let versions: Vec<&str> = summary.versions.iter().map(String::as_str).collect();
-            println!(
+            writeln!(
+                out,
                 "ok: {} entries, first {}, last {}; agreement versions: {}",
                 summary.entries,
                 summary.first_time.as_deref().unwrap_or("-"),
@@ -193,11 +197,11 @@ fn verify(
                 } else {
                     versions.join(", ")
                 }
-            );
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         Err(damage) => {
-            println!("damaged: {damage}");
+            writeln!(out, "damaged: {damage}")?;
             Ok(ExitCode::FAILURE)
         }
     }
@@ -235,14 +239,16 @@ fn replay(
         keys: &ring,
     };
     let results = audit::replay(&bytes, options)?;
+    let mut out = crate::stdout();
     let mut changed = 0;
     for r in &results {
         if json {
-            println!("{}", serde_json::to_string(r)?);
+            writeln!(out, "{}", serde_json::to_string(r)?)?;
         }
         if r.identical() {
             if !json && !what_if {
-                println!(
+                writeln!(
+                    out,
                     "seq {}: identical{}",
                     r.seq,
                     if r.record_checked {
@@ -250,7 +256,7 @@ fn replay(
                     } else {
                         ""
                     }
-                );
+                )?;
             }
             continue;
         }
@@ -259,20 +265,23 @@ fn replay(
             continue;
         }
         if let Some(why) = &r.unavailable {
-            println!(
+            writeln!(
+                out,
                 "seq {} {} -> {} {} at {}: not replayed: {why}",
                 r.seq, r.from, r.to, r.purpose, r.at
-            );
+            )?;
         }
         for c in &r.changes {
-            println!(
+            writeln!(
+                out,
                 "seq {} {} -> {} {} at {}: {}: {} -> {}",
                 r.seq, r.from, r.to, r.purpose, r.at, c.what, c.old, c.new
-            );
+            )?;
         }
     }
     if !json {
-        println!(
+        writeln!(
+            out,
             "{} transfers replayed{}: {} identical, {} {}",
             results.len(),
             if what_if {
@@ -283,7 +292,7 @@ fn replay(
             results.len() - changed,
             changed,
             if what_if { "would change" } else { "differ" }
-        );
+        )?;
     }
     Ok(if changed == 0 || what_if {
         ExitCode::SUCCESS
@@ -315,7 +324,7 @@ fn show(
     };
     if let Some(audit) = ring.as_ref().and_then(KeyRing::audit) {
         if let Err(damage) = audit::verify(&bytes, audit) {
-            eprintln!("privacy-gate: warning: the log is damaged: {damage}");
+            stderr!("privacy-gate: warning: the log is damaged: {damage}");
         }
     }
     // The subject reference under each audit key (entries name the key that sealed them).
@@ -341,6 +350,7 @@ fn show(
             )
         }
     };
+    let mut out = crate::stdout();
     let mut plans: HashMap<String, Vec<String>> = HashMap::new();
     let mut shown = 0;
     for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
@@ -388,7 +398,7 @@ fn show(
         }
         shown += 1;
         if json {
-            println!("{}", String::from_utf8_lossy(line));
+            writeln!(out, "{}", String::from_utf8_lossy(line))?;
             continue;
         }
         let mut summary = String::new();
@@ -418,7 +428,8 @@ fn show(
             ),
             None => "released".to_owned(),
         };
-        println!(
+        writeln!(
+            out,
             "seq {:>6}  {}  {} -> {}  {}  {}{}",
             entry.get("seq").and_then(Value::as_u64).unwrap_or(0),
             text("at"),
@@ -427,10 +438,10 @@ fn show(
             text("purpose"),
             outcome,
             summary
-        );
+        )?;
     }
     if !json {
-        println!("{shown} transfer(s)");
+        writeln!(out, "{shown} transfer(s)")?;
     }
     Ok(ExitCode::SUCCESS)
 }

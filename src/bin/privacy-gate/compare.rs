@@ -10,6 +10,7 @@ use privacy_gate::compare::{
 };
 use privacy_gate::{Action, Registry};
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -71,7 +72,7 @@ pub(crate) fn run(args: &CompareArgs) -> Result<ExitCode, Failure> {
     let comparisons = match comparisons {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("privacy-gate: error: {e}");
+            stderr!("privacy-gate: error: {e}");
             return Ok(ExitCode::from(EXIT_USAGE));
         }
     };
@@ -80,9 +81,9 @@ pub(crate) fn run(args: &CompareArgs) -> Result<ExitCode, Failure> {
             .iter()
             .all(|c| c.provinces.iter().all(|p| p.terms.is_none()))
     {
-        eprintln!("privacy-gate: note: no province compared has this flow");
+        stderr!("privacy-gate: note: no province compared has this flow");
     }
-    let out = match (args.format, single.is_some()) {
+    let page = match (args.format, single.is_some()) {
         (Format::Text, true) => comparisons.iter().map(text_flow).collect(),
         (Format::Text, false) => text_summary(&comparisons, at),
         (Format::Json, true) => match comparisons.first() {
@@ -100,7 +101,7 @@ pub(crate) fn run(args: &CompareArgs) -> Result<ExitCode, Failure> {
         }
         (Format::Html, single) => html_page(&registry, &comparisons, at, single),
     };
-    print!("{out}");
+    write!(crate::stdout(), "{page}")?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -7,6 +7,7 @@ use privacy_gate::{Action, Gate, KeyRing, Outcome, RemovalReason, Transfer};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -46,17 +47,20 @@ pub(crate) fn run(
     let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
     let gate = Gate::new(registry, keys);
     let at = at.unwrap_or_else(Utc::now);
-    println!(
+    let mut out = crate::stdout();
+    writeln!(
+        out,
         "privacy-gate demo: {} agreements, {} example records, transfers at {}\n",
         gate.registry().agreements().count(),
         lines.len(),
         at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-    );
+    )?;
     for province in PROVINCES {
         for (from_kind, to_kind, purpose) in FLOWS {
             let from = format!("{province}/{from_kind}");
             let to = format!("{province}/{to_kind}");
-            print!(
+            write!(
+                out,
                 "{}",
                 flow_report(
                     &gate,
@@ -69,7 +73,7 @@ pub(crate) fn run(
                     province,
                     &lines
                 )
-            );
+            )?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -3,7 +3,7 @@
 use crate::{build_gate, Failure, FlowArgs, EXIT_REFUSED};
 use chrono::Utc;
 use privacy_gate::{ClauseRef, Decision, Outcome, Transfer};
-use std::io::Read;
+use std::io::{Read, Write as _};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -24,26 +24,29 @@ pub(crate) fn run(args: &FlowArgs, json: bool, input: Option<&Path>) -> Result<E
         purpose: &args.purpose,
         at: args.at.unwrap_or_else(Utc::now),
     };
+    let mut out = crate::stdout();
     match gate.apply_json(&transfer, &bytes) {
         Ok(Outcome::Released(released)) => {
             if json {
-                println!(
+                writeln!(
+                    out,
                     "{}",
                     serde_json::to_string_pretty(&released.decision.to_json())?
-                );
+                )?;
             } else {
-                print!("{}", explain_text(&released.decision));
+                write!(out, "{}", explain_text(&released.decision))?;
             }
             Ok(ExitCode::SUCCESS)
         }
         Ok(Outcome::Refused(refusal)) => {
             if json {
-                println!(
+                writeln!(
+                    out,
                     "{}",
                     serde_json::to_string_pretty(&serde_json::json!({ "refused": refusal }))?
-                );
+                )?;
             } else {
-                println!("refused: {refusal}");
+                writeln!(out, "refused: {refusal}")?;
             }
             Ok(ExitCode::from(EXIT_REFUSED))
         }

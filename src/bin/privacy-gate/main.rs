@@ -2,6 +2,20 @@
 //!
 //! Exit codes: 0 success, 1 problems found or the tool failed, 2 usage error,
 //! 3 the transfer (or a record) was refused.
+//!
+//! Output goes through `stdout()` and `stderr!`, never `print!` and friends, which
+//! panic when the stream is closed (`privacy-gate ... | head -1`).
+
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
+/// `eprintln!` that never panics: a message standard error cannot take is dropped
+/// (there is nowhere left to report it).
+macro_rules! stderr {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
 
 mod audit;
 mod compare;
@@ -157,6 +171,77 @@ struct FlowArgs {
     keys: Option<PathBuf>,
 }
 
+/// Standard output for reports and tables. When the reader goes away (`| head -1`),
+/// the rest of the output is dropped quietly and the command runs to its end, so its
+/// exit code still says how it went. Any other write error, such as a full disk, is
+/// an error naming standard output.
+pub(crate) struct Stdout {
+    lock: io::StdoutLock<'static>,
+    closed: bool,
+}
+
+/// The process's standard output, line-buffered as `println!` writes it.
+pub(crate) fn stdout() -> Stdout {
+    Stdout {
+        lock: io::stdout().lock(),
+        closed: false,
+    }
+}
+
+impl Stdout {
+    fn outcome<T>(&mut self, result: io::Result<T>, closed: T) -> io::Result<T> {
+        match result.map_err(name_output) {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(closed)
+            }
+            other => other,
+        }
+    }
+}
+
+/// Names standard output in a write error, keeping its kind (a reader that went
+/// away stays a plain `BrokenPipe`).
+fn name_output(e: io::Error) -> io::Error {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        e
+    } else {
+        io::Error::new(e.kind(), format!("cannot write to standard output: {e}"))
+    }
+}
+
+/// A writer whose errors name standard output; for the gate's record stream, which
+/// stops by itself when the reader goes away.
+struct NamedOutput<W>(W);
+
+impl<W: Write> Write for NamedOutput<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf).map_err(name_output)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush().map_err(name_output)
+    }
+}
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.closed {
+            return Ok(buf.len());
+        }
+        let result = self.lock.write(buf);
+        self.outcome(result, buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        let result = self.lock.flush();
+        self.outcome(result, ())
+    }
+}
+
 /// A failure of the tool itself (exit 1), with a message for stderr.
 struct Failure(String);
 
@@ -206,10 +291,16 @@ fn main() -> ExitCode {
             out,
         } => keygen(&domains, audit, &policies, out.as_deref()),
     };
+    // Whatever a command left in the buffer goes out now, so that a failing write
+    // is reported rather than lost when the process exits.
+    let result = result.and_then(|code| {
+        stdout().flush()?;
+        Ok(code)
+    });
     match result {
         Ok(code) => code,
         Err(Failure(message)) => {
-            eprintln!("privacy-gate: error: {message}");
+            stderr!("privacy-gate: error: {message}");
             ExitCode::FAILURE
         }
     }
@@ -238,22 +329,24 @@ fn load_keys(keys: Option<&Path>) -> Result<KeyRing, Failure> {
 }
 
 fn check(policies: &Path) -> Result<ExitCode, Failure> {
+    let mut out = stdout();
     match Registry::load_dir(policies) {
         Ok(registry) => {
             let lints = registry.lints(privacy_gate::time::amsterdam_date(Utc::now()));
             for warning in registry.warnings().iter().chain(lints.iter()) {
-                println!("{warning}");
+                writeln!(out, "{warning}")?;
             }
-            println!(
+            writeln!(
+                out,
                 "ok: {} agreements, {} flows compiled, {} warning(s)",
                 registry.agreements().count(),
                 registry.plans().count(),
                 registry.warnings().warning_count() + lints.warning_count()
-            );
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
-            println!("{}", e.diagnostics);
+            writeln!(out, "{}", e.diagnostics)?;
             Ok(ExitCode::FAILURE)
         }
     }
@@ -284,7 +377,7 @@ fn gate(
         let keys = load_keys(args.keys.as_deref())?;
         let (log, report) = AuditLog::open(path, &keys, Arc::new(SystemClock))?;
         if let Some(aside) = &report.torn_moved_to {
-            eprintln!(
+            stderr!(
                 "privacy-gate: the audit log ended in a torn line (a crash mid-append); its bytes were moved to {} and a recovery entry records it",
                 aside.display()
             );
@@ -301,7 +394,7 @@ fn gate(
     let flow = match gate.flow(&transfer) {
         Ok(flow) => flow,
         Err(refusal) => {
-            eprintln!("privacy-gate: refused: {refusal}");
+            stderr!("privacy-gate: refused: {refusal}");
             return Ok(ExitCode::from(EXIT_REFUSED));
         }
     };
@@ -314,25 +407,26 @@ fn gate(
         )),
         None => Box::new(io::BufReader::with_capacity(256 * 1024, io::stdin())),
     };
-    let stdout = io::stdout().lock();
+    let stdout = NamedOutput(io::stdout().lock());
     let mut out = BufWriter::with_capacity(64 * 1024, stdout);
     let stats =
         gate_json_lines_parallel(&flow, reader, &mut out, threads, |problem| match problem {
             LineProblem::Refused(line, refusal) => {
-                eprintln!("privacy-gate: line {line}: refused: {refusal}")
+                stderr!("privacy-gate: line {line}: refused: {refusal}")
             }
             LineProblem::Malformed(line, RecordError::Json(e)) if e.line <= 1 => {
-                eprintln!(
+                stderr!(
                     "privacy-gate: line {line}, column {}: malformed record: {}",
-                    e.column, e.kind
+                    e.column,
+                    e.kind
                 );
             }
-            LineProblem::Malformed(line, error) => eprintln!("privacy-gate: line {line}: {error}"),
+            LineProblem::Malformed(line, error) => stderr!("privacy-gate: line {line}: {error}"),
             LineProblem::TooLong(line, limit) => {
-                eprintln!("privacy-gate: line {line}: longer than {limit} bytes; skipped")
+                stderr!("privacy-gate: line {line}: longer than {limit} bytes; skipped")
             }
         })
-        .map_err(|e| Failure(format!("cannot gate input: {e}")))?;
+        .map_err(|e| Failure(format!("gating stopped: {e}")))?;
     match out.flush() {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
         other => other?,
@@ -342,9 +436,11 @@ fn gate(
     } else {
         String::new()
     };
-    eprintln!(
+    stderr!(
         "privacy-gate: {} released, {} refused, {} malformed{too_long}",
-        stats.released, stats.refused, stats.malformed
+        stats.released,
+        stats.refused,
+        stats.malformed
     );
     Ok(if stats.malformed > 0 || stats.too_long > 0 {
         ExitCode::FAILURE
@@ -361,11 +457,12 @@ fn run_cases(
     min_coverage: Option<f64>,
 ) -> Result<ExitCode, Failure> {
     use privacy_gate::cases::{load_cases, run_case_covering, test_keys, Coverage};
+    let mut out = stdout();
     let registry = load(policies)?;
     let cases = match load_cases(policies, &registry) {
         Ok(cases) => cases,
         Err(diags) => {
-            println!("{diags}");
+            writeln!(out, "{diags}")?;
             return Ok(ExitCode::FAILURE);
         }
     };
@@ -375,28 +472,30 @@ fn run_cases(
     let mut coverage = Coverage::default();
     for case in &cases {
         match run_case_covering(&gate, case, &mut coverage) {
-            Ok(()) => println!("ok      {}", case.id),
+            Ok(()) => writeln!(out, "ok      {}", case.id)?,
             Err(report) => {
                 failed += 1;
-                println!("FAILED  {report}");
+                writeln!(out, "FAILED  {report}")?;
             }
         }
     }
-    println!(
+    writeln!(
+        out,
         "{} case(s): {} passed, {failed} failed",
         cases.len(),
         cases.len() - failed
-    );
+    )?;
     let report = coverage.report(gate.registry());
     if show_coverage || min_coverage.is_some() {
-        println!("{report}");
+        writeln!(out, "{report}")?;
     }
     let below = min_coverage.filter(|min| report.rule_percent() < *min);
     if let Some(min) = below {
-        println!(
+        writeln!(
+            out,
             "rule coverage {:.1}% is below the minimum {min:.1}%",
             report.rule_percent()
-        );
+        )?;
     }
     Ok(if failed == 0 && below.is_none() {
         ExitCode::SUCCESS
@@ -429,7 +528,7 @@ fn keygen(
     let text = KeyRing::generate_file(&ids, audit)
         .map_err(|e| Failure(format!("no random source: {e}")))?;
     match out {
-        None => io::stdout().write_all(text.as_bytes())?,
+        None => stdout().write_all(text.as_bytes())?,
         Some(path) => {
             let mut options = std::fs::OpenOptions::new();
             options.write(true).create_new(true);
@@ -440,7 +539,7 @@ fn keygen(
                 .map_err(|e| Failure(format!("cannot create `{}`: {e}", path.display())))?;
             file.write_all(text.as_bytes())?;
             file.sync_all()?;
-            eprintln!(
+            stderr!(
                 "privacy-gate: wrote keys for {} domain(s) to {}",
                 ids.len(),
                 path.display()
