@@ -193,10 +193,14 @@ fn check(fx: &Fixture, flow: &Flow<'_>, input: &[u8], output: &[u8]) {
         } else {
             &mut sensitive
         };
-        if is_leaf || !fx.inner_paths.contains(path) {
+        // Below an object or array of the schema the walk goes on; anything else
+        // there (a field, an unknown member, a scalar where an object belongs) is
+        // taken whole.
+        let inner = fx.inner_paths.contains(path) && (value.is_object() || value.is_array());
+        if is_leaf || !inner {
             texts(value, bucket);
         }
-        is_leaf || !fx.inner_paths.contains(path)
+        is_leaf || !inner
     });
 
     // 2 and 3: shape and per-leaf forms; collect the output's texts.
