@@ -341,9 +341,7 @@ fn check_output<'a>(
         match act {
             Action::Block => panic!("{path} is blocked, yet a value crossed"),
             Action::Pass => {
-                let had = input_at
-                    .get(path)
-                    .is_some_and(|vs| vs.iter().any(|v| *v == value));
+                let had = input_at.get(path).is_some_and(|vs| vs.contains(&value));
                 assert!(
                     had,
                     "{path} passes, but its output value is not one the input had there"
