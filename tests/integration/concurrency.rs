@@ -8,12 +8,13 @@
 //! `audit.rs` has 8 threads x 10,000 transfers into one log
 //! (`eight_threads_share_one_gate_and_one_log`). This one is about the outputs.
 
+use crate::fixtures::TempDir;
 use chrono::{DateTime, Utc};
 use privacy_gate::audit::{self, Archive, AuditLog, SteppingClock, Storage};
 use privacy_gate::{Flow, Gate, KeyRing, Registry, Transfer, Written};
 use serde_json::{json, Value};
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Barrier, Mutex};
 
 const THREADS: usize = 8;
@@ -274,14 +275,6 @@ fn compare(what: &str, expected: &[Vec<u8>], runs: &[Vec<Vec<u8>>], corpus: &[St
     }
 }
 
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 #[test]
 fn eight_threads_on_one_gate_produce_the_bytes_of_a_sequential_run() {
     let corpus = corpus();
@@ -321,9 +314,7 @@ fn eight_threads_on_one_gate_produce_the_bytes_of_a_sequential_run() {
     // The same with every transfer logged: the released bytes do not change, the
     // threads race to build each flow's audit template once, and the log verifies
     // with one entry per gated record (and per flow refused before reading).
-    let dir = TempDir(
-        std::env::temp_dir().join(format!("privacy-gate-concurrency-{}", std::process::id())),
-    );
+    let dir = TempDir::new("concurrency");
     let memory = Memory::default();
     let log = AuditLog::with_storage(
         &dir.0.join("audit.log"),

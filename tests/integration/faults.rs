@@ -8,6 +8,7 @@
 //! `a_failing_log_stops_a_stream_before_the_failing_batch_is_output`. This file adds
 //! the disk that fills up mid-entry, as a real one does.
 
+use crate::fixtures::TempDir;
 use chrono::{DateTime, Utc};
 use privacy_gate::audit::{self, Archive, AuditError, AuditLog, SteppingClock, Storage};
 use privacy_gate::{
@@ -22,51 +23,6 @@ use std::sync::{Arc, Mutex};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// A folder of its own, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "privacy-gate-faults-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        // Give back permissions taken away by a test, so that the folder can go.
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            if let Ok(entries) = walk(&self.0) {
-                for path in entries {
-                    let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o700));
-                }
-            }
-        }
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn walk(dir: &Path) -> io::Result<Vec<PathBuf>> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if path.is_dir() && !path.is_symlink() {
-            out.extend(walk(&path).unwrap_or_default());
-        }
-        out.push(path);
-    }
-    Ok(out)
 }
 
 /// Copies the shipped policy folder (schema, agreements, cases) to `to`.

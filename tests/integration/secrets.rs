@@ -4,6 +4,7 @@
 //! raw bytes, nor any base64 of it, nor any long piece of those. The audit log and
 //! released records do not carry it either.
 
+use crate::fixtures::TempDir;
 use privacy_gate::audit::{Archive, AuditLog, SteppingClock, Storage};
 use privacy_gate::pseudonym::hex;
 use privacy_gate::{DomainId, Gate, KeyRing, Outcome, Registry, Transfer, Written};
@@ -84,28 +85,6 @@ fn assert_display_hidden(what: &str, value: &(impl Debug + std::fmt::Display)) {
     assert_hidden(&format!("{what} ({{}})"), &value.to_string());
 }
 
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "privacy-gate-secrets-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 #[derive(Clone, Default)]
 struct Memory(Arc<Mutex<Vec<u8>>>);
 
@@ -138,7 +117,7 @@ fn key_file(dir: &Path) -> PathBuf {
 
 #[test]
 fn no_type_that_holds_a_key_shows_it() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("secrets");
     let ring = KeyRing::from_file(&key_file(&dir.0)).unwrap();
     assert_debug_hidden("KeyRing", &ring);
     let domain = DomainId::new("drenthe/mensenhandel").unwrap();
@@ -316,7 +295,7 @@ fn bad_key_files() -> Vec<(&'static str, String)> {
 
 #[test]
 fn no_error_about_a_bad_key_file_shows_the_secret() {
-    let dir = TempDir::new();
+    let dir = TempDir::new("secrets");
     let mut leaks = Vec::new();
     for (what, text) in bad_key_files() {
         let error = match KeyRing::from_json("keys.json", text.as_bytes()) {
