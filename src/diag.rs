@@ -40,7 +40,7 @@ impl Diagnostic {
             column: None,
             pointer: None,
             agreement: None,
-            message: message.into(),
+            message: visible(message.into()),
         }
     }
 
@@ -57,13 +57,13 @@ impl Diagnostic {
             self.line = Some(line);
             self.column = Some(column);
         }
-        self.pointer = Some(pointer.to_owned());
+        self.pointer = Some(visible(pointer.to_owned()));
         self
     }
 
     /// Sets the pointer; the loader fills in line and column from the file later.
     pub(crate) fn with_pointer(mut self, pointer: &str) -> Diagnostic {
-        self.pointer = Some(pointer.to_owned());
+        self.pointer = Some(visible(pointer.to_owned()));
         self
     }
 
@@ -207,4 +207,21 @@ pub(crate) fn parse_file<T: DeserializeOwned>(
             None
         }
     }
+}
+
+/// Control characters quoted from a policy file (in a key, a path, a name) are shown
+/// escaped, so that a message cannot rewrite the terminal or forge a line of output.
+fn visible(text: String) -> String {
+    if !text.chars().any(char::is_control) {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }

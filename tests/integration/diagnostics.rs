@@ -387,3 +387,31 @@ fn warnings_name_outbound_rules_without_retention_or_longer_than_the_maximum() {
         "{warnings:#?}"
     );
 }
+
+#[test]
+fn control_characters_quoted_from_a_policy_file_are_shown_escaped() {
+    let mut schema: Value = serde_json::from_str(&schema_source().text).unwrap();
+    schema["fields"]["a.\u{1b}[2Jb\nerror: forged"] = json!({"category": "c1", "type": "string"});
+    let schema = PolicySource {
+        file: "t/schema.json".into(),
+        text: serde_json::to_string_pretty(&schema).unwrap(),
+    };
+    let err = Registry::from_sources(&schema, &[recipient()]).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains(r"invalid field path `a.\u{1b}[2Jb\nerror: forged`"),
+        "{text}"
+    );
+    assert!(
+        text.contains(r"at `/fields/a.\u{1b}[2Jb\nerror: forged`"),
+        "{text}"
+    );
+    assert!(
+        !text.chars().any(|c| c.is_control() && c != '\n'),
+        "{text:?}"
+    );
+    assert!(
+        !text.lines().any(|l| l.starts_with("error: forged")),
+        "{text}"
+    );
+}
