@@ -1022,11 +1022,36 @@ impl Flow<'_> {
         audit.log.append(&bodies).map(drop)
     }
 
-    /// Appends a batch of transfer entries (see [`Flow::write_json_deferred`]).
-    pub(crate) fn append_batch(&self, bodies: Vec<Body>) -> Result<(), AuditError> {
+    /// Writes a batch of transfer entries (see [`Flow::write_json_deferred`]), preceded
+    /// by the plan's entry if the log lacks it, without waiting for them to be
+    /// durable: nothing they cover may be released before [`Flow::wait_durable`]
+    /// with the returned mark succeeds. `None` when there is nothing to wait for.
+    pub(crate) fn write_batch(&self, mut bodies: Vec<Body>) -> Result<Option<u64>, AuditError> {
         match self.audit {
-            Some(audit) if !bodies.is_empty() => self.append(audit, bodies),
+            Some(audit) if !bodies.is_empty() => {
+                let (plan_body, plan_id) = &self.gate_flow.plan_entry;
+                if !audit.log.has_plan(plan_id) {
+                    bodies.insert(0, plan_body.clone());
+                }
+                audit.log.write(&bodies).map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Returns once the entries up to `mark` (from [`Flow::write_batch`]) are durable.
+    pub(crate) fn wait_durable(&self, mark: Option<u64>) -> Result<(), AuditError> {
+        match (self.audit, mark) {
+            (Some(audit), Some(mark)) => audit.log.wait_durable(mark),
             _ => Ok(()),
+        }
+    }
+
+    /// Whether the entries up to `mark` (from [`Flow::write_batch`]) are durable.
+    pub(crate) fn is_durable(&self, mark: Option<u64>) -> bool {
+        match (self.audit, mark) {
+            (Some(audit), Some(mark)) => audit.log.is_durable(mark),
+            _ => true,
         }
     }
 

@@ -6,8 +6,9 @@
 use crate::audit::{AuditError, Body};
 use crate::gate::{Flow, RecordError, Refusal, Written};
 use std::collections::BTreeMap;
+use std::collections::VecDeque;
 use std::io::{self, BufRead, Write};
-use std::sync::mpsc::{self, Receiver, SyncSender};
+use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError};
 use std::sync::Mutex;
 
 /// Lines per batch: large enough to amortise hand-over between threads, small enough
@@ -239,6 +240,14 @@ fn gate_line(
     }
 }
 
+/// A batch read, with how many lines it has and whether the input had nothing more
+/// buffered after it (so that reading on may wait for the producer).
+struct Read {
+    batch: Batch,
+    lines: u64,
+    drained: bool,
+}
+
 /// Reads up to `max_lines` lines (fewer once `BATCH_BYTES` are in) into `buffers`;
 /// `None` at the end of input. A line longer than `max_line_bytes` is skipped and
 /// noted; it stands as an empty line so that line numbers stay right.
@@ -249,13 +258,17 @@ fn read_batch(
     mut buffers: Buffers,
     max_lines: usize,
     max_line_bytes: usize,
-) -> io::Result<Option<(Batch, u64)>> {
+) -> io::Result<Option<Read>> {
     buffers.data.clear();
     let mut too_long = Vec::new();
     let mut lines = 0u64;
+    let mut drained = false;
     while lines < max_lines as u64 && buffers.data.len() < BATCH_BYTES {
-        let drained = match read_line_bounded(input, &mut buffers.data, max_line_bytes)? {
-            LineRead::End => break,
+        drained = match read_line_bounded(input, &mut buffers.data, max_line_bytes)? {
+            LineRead::End => {
+                drained = true;
+                break;
+            }
             LineRead::Line { drained } => drained,
             LineRead::TooLong { drained } => {
                 too_long.push(first_line + lines);
@@ -270,15 +283,16 @@ fn read_batch(
             break;
         }
     }
-    Ok((lines > 0).then_some((
-        Batch {
+    Ok((lines > 0).then_some(Read {
+        batch: Batch {
             index,
             first_line,
             buffers,
             too_long,
         },
         lines,
-    )))
+        drained,
+    }))
 }
 
 fn report(line: u64, problem: &Problem, on_problem: &mut impl FnMut(LineProblem<'_>)) {
@@ -289,17 +303,54 @@ fn report(line: u64, problem: &Problem, on_problem: &mut impl FnMut(LineProblem<
     }
 }
 
-/// Writes a gated batch and reports its problems; gives the buffers back, or `None`
-/// when the output is closed.
-fn emit(
-    flow: &Flow<'_>,
+/// A gated batch whose audit entries are written, but perhaps not yet durable.
+struct Staged {
     gated: Gated,
+    mark: Option<u64>,
+}
+
+/// Writes a gated batch's audit entries and hands the marks to the syncer, which
+/// makes them durable while the next batch is gated.
+fn stage(
+    flow: &Flow<'_>,
+    mut gated: Gated,
+    syncer: &mpsc::Sender<u64>,
+) -> Result<Staged, StreamError> {
+    let mark = flow.write_batch(std::mem::take(&mut gated.entries))?;
+    if let Some(mark) = mark {
+        // A syncer gone (its log failed) is noticed when the batch is released.
+        let _ = syncer.send(mark);
+    }
+    Ok(Staged { gated, mark })
+}
+
+/// Makes written entries durable in the background: each mark received is synced
+/// (together with everything written before it), so that the stream can gate the
+/// next batch meanwhile. Ends when the sender hangs up or the log fails.
+fn sync_in_background(flow: &Flow<'_>, marks: &Receiver<u64>) {
+    while let Ok(mut mark) = marks.recv() {
+        // One sync covers every mark already queued.
+        while let Ok(later) = marks.try_recv() {
+            mark = later;
+        }
+        if flow.wait_durable(Some(mark)).is_err() {
+            return;
+        }
+    }
+}
+
+/// Writes a gated batch once its audit entries are durable, and reports its
+/// problems; gives the buffers back, or `None` when the output is closed.
+fn release(
+    flow: &Flow<'_>,
+    staged: Staged,
     output: &mut impl Write,
     stats: &mut LineStats,
     on_problem: &mut impl FnMut(LineProblem<'_>),
 ) -> Result<Option<Buffers>, StreamError> {
+    let Staged { gated, mark } = staged;
     // Fail closed: no output before its entries are durable.
-    flow.append_batch(gated.entries)?;
+    flow.wait_durable(mark)?;
     // Flushed per batch: a record goes out as soon as its batch is durable.
     match output
         .write_all(&gated.buffers.out)
@@ -334,31 +385,11 @@ pub fn gate_json_lines(
     let mut stats = LineStats::default();
     let max_line = flow.limits().max_line_bytes;
     if flow.is_audited() {
-        // Entries are appended (and synced) a batch at a time.
-        let (mut index, mut next_line) = (0, 1);
-        let mut buffers = Buffers::default();
-        while let Some((batch, lines)) = read_batch(
-            &mut input,
-            index,
-            next_line,
-            buffers,
-            AUDITED_BATCH_LINES,
-            max_line,
-        )? {
-            index += 1;
-            next_line += lines;
-            match emit(
-                flow,
-                gate_batch(flow, batch),
-                output,
-                &mut stats,
-                &mut on_problem,
-            )? {
-                Some(back) => buffers = back,
-                None => break,
-            }
-        }
-        return Ok(stats);
+        return std::thread::scope(|scope| {
+            let (syncer, marks) = mpsc::channel();
+            scope.spawn(move || sync_in_background(flow, &marks));
+            gate_audited_batches(flow, input, output, &syncer, &mut on_problem)
+        });
     }
     let (mut line, mut out, mut no_entries) = (Vec::new(), Vec::new(), Vec::new());
     for number in 1.. {
@@ -380,6 +411,71 @@ pub fn gate_json_lines(
         if let Some(problem) = &problem {
             report(number, problem, &mut on_problem);
         }
+    }
+    Ok(stats)
+}
+
+/// The audited single-thread stream: entries are written a batch at a time, and a
+/// batch's sync runs while the next batch is gated, as long as more input is ready.
+fn gate_audited_batches(
+    flow: &Flow<'_>,
+    mut input: impl BufRead,
+    output: &mut impl Write,
+    syncer: &mpsc::Sender<u64>,
+    on_problem: &mut impl FnMut(LineProblem<'_>),
+) -> Result<LineStats, StreamError> {
+    let mut stats = LineStats::default();
+    let (mut index, mut next_line) = (0, 1);
+    let mut spare = vec![Buffers::default(), Buffers::default()];
+    let mut in_flight: Option<Staged> = None;
+    loop {
+        let buffers = spare.pop().unwrap_or_default();
+        let read = read_batch(
+            &mut input,
+            index,
+            next_line,
+            buffers,
+            AUDITED_BATCH_LINES,
+            flow.limits().max_line_bytes,
+        )?;
+        let Some(Read {
+            batch,
+            lines,
+            drained,
+        }) = read
+        else {
+            break;
+        };
+        index += 1;
+        next_line += lines;
+        let staged = match stage(flow, gate_batch(flow, batch), syncer) {
+            Ok(staged) => staged,
+            Err(e) => {
+                // The batch before was logged in full: it may still go out.
+                if let Some(earlier) = in_flight.take() {
+                    release(flow, earlier, output, &mut stats, on_problem)?;
+                }
+                return Err(e);
+            }
+        };
+        if let Some(earlier) = in_flight.take() {
+            match release(flow, earlier, output, &mut stats, on_problem)? {
+                Some(back) => spare.push(back),
+                None => return Ok(stats),
+            }
+        }
+        if drained {
+            // Reading on may wait for the producer: release now, not after that.
+            match release(flow, staged, output, &mut stats, on_problem)? {
+                Some(back) => spare.push(back),
+                None => return Ok(stats),
+            }
+        } else {
+            in_flight = Some(staged);
+        }
+    }
+    if let Some(last) = in_flight {
+        release(flow, last, output, &mut stats, on_problem)?;
     }
     Ok(stats)
 }
@@ -434,7 +530,11 @@ pub fn gate_json_lines_parallel(
             scope.spawn(move || work(flow, jobs, &done));
         }
         drop(done_tx);
-        write_in_order(flow, done_rx, token_tx, output, &mut on_problem)
+        let (syncer, marks) = mpsc::channel();
+        if flow.is_audited() {
+            scope.spawn(move || sync_in_background(flow, &marks));
+        }
+        write_in_order(flow, done_rx, token_tx, output, &syncer, &mut on_problem)
     })
 }
 
@@ -458,7 +558,7 @@ fn read_all(
             batch_lines,
             max_line_bytes,
         ) {
-            Ok(Some((batch, lines))) => {
+            Ok(Some(Read { batch, lines, .. })) => {
                 index += 1;
                 next_line += lines;
                 if jobs.send(batch).is_err() {
@@ -492,27 +592,77 @@ fn work(
     }
 }
 
+/// Takes gated batches as they come, writes their audit entries in input order and
+/// releases each batch once its entries are durable. It waits for a sync only when no
+/// gated batch is ready, so syncing overlaps gating.
 fn write_in_order(
     flow: &Flow<'_>,
     done: Receiver<Result<Gated, io::Error>>,
     tokens: SyncSender<Buffers>,
     output: &mut impl Write,
+    syncer: &mpsc::Sender<u64>,
     on_problem: &mut impl FnMut(LineProblem<'_>),
 ) -> Result<LineStats, StreamError> {
     let mut stats = LineStats::default();
     let mut pending = BTreeMap::new();
+    let mut staged: VecDeque<Staged> = VecDeque::new();
     let mut next = 0u64;
-    // Ends when the reader and every worker have hung up.
-    for message in done {
-        let gated = message?;
-        pending.insert(gated.index, gated);
-        while let Some(gated) = pending.remove(&next) {
-            next += 1;
-            let Some(buffers) = emit(flow, gated, output, &mut stats, on_problem)? else {
+    loop {
+        while let Some(front) = staged.pop_front() {
+            if !flow.is_durable(front.mark) {
+                staged.push_front(front);
+                break;
+            }
+            let Some(buffers) = release(flow, front, output, &mut stats, on_problem)? else {
                 return Ok(stats);
             };
             let _ = tokens.send(buffers);
         }
+        let message = match done.try_recv() {
+            Ok(message) => message,
+            Err(TryRecvError::Empty) => {
+                if let Some(front) = staged.pop_front() {
+                    // Nothing to gate meanwhile: wait for the oldest batch's sync.
+                    let Some(buffers) = release(flow, front, output, &mut stats, on_problem)?
+                    else {
+                        return Ok(stats);
+                    };
+                    let _ = tokens.send(buffers);
+                    continue;
+                }
+                // Ends when the reader and every worker have hung up.
+                match done.recv() {
+                    Ok(message) => message,
+                    Err(_) => break,
+                }
+            }
+            Err(TryRecvError::Disconnected) => break,
+        };
+        let gated = message?;
+        pending.insert(gated.index, gated);
+        while let Some(gated) = pending.remove(&next) {
+            next += 1;
+            match stage(flow, gated, syncer) {
+                Ok(batch) => staged.push_back(batch),
+                Err(e) => {
+                    // The batches before were logged in full: they may still go out.
+                    for earlier in staged {
+                        let Some(buffers) = release(flow, earlier, output, &mut stats, on_problem)?
+                        else {
+                            break;
+                        };
+                        let _ = tokens.send(buffers);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+    }
+    for last in staged {
+        let Some(buffers) = release(flow, last, output, &mut stats, on_problem)? else {
+            return Ok(stats);
+        };
+        let _ = tokens.send(buffers);
     }
     Ok(stats)
 }

@@ -80,6 +80,8 @@ struct State {
     synced: u64,
     syncing: bool,
     poisoned: Option<String>,
+    /// A sync failed: nothing not yet durable can be trusted to become so.
+    sync_failed: bool,
     plans: HashSet<[u8; 32]>,
     policy_sets: BTreeSet<String>,
     buffer: Vec<u8>,
@@ -197,6 +199,7 @@ impl AuditLog {
                 synced: 0,
                 syncing: false,
                 poisoned: None,
+                sync_failed: false,
                 plans: summary.plans,
                 policy_sets: summary.policy_sets,
                 buffer: Vec::new(),
@@ -243,6 +246,7 @@ impl AuditLog {
                 synced: 0,
                 syncing: false,
                 poisoned: None,
+                sync_failed: false,
                 plans: HashSet::new(),
                 policy_sets: BTreeSet::new(),
                 buffer: Vec::new(),
@@ -298,7 +302,21 @@ impl AuditLog {
     ///
     /// The log is poisoned, or writing or syncing failed (which poisons it).
     pub fn append(&self, bodies: &[Body]) -> Result<u64, AuditError> {
-        let mine = {
+        let mark = self.write(bodies)?;
+        self.wait_durable(mark)?;
+        Ok(mark)
+    }
+
+    /// Appends `bodies` as consecutive entries without waiting for them to be
+    /// durable, and returns the mark to pass to [`AuditLog::wait_durable`]: the
+    /// caller releases nothing they cover before that returns. Lets a stream sync
+    /// one batch while it gates the next.
+    ///
+    /// # Errors
+    ///
+    /// The log is poisoned, or writing failed (which poisons it).
+    pub(crate) fn write(&self, bodies: &[Body]) -> Result<u64, AuditError> {
+        {
             let mut state = self.lock()?;
             if let Some(cause) = &state.poisoned {
                 return Err(self.poisoned(cause));
@@ -347,21 +365,32 @@ impl AuditLog {
                 return Err(self.poisoned(&cause));
             }
             state.written = state.next_seq;
-            state.next_seq
-        };
-        self.wait_durable(mine)?;
-        Ok(mine)
+            Ok(state.next_seq)
+        }
     }
 
-    /// Group commit: one thread syncs for everyone written so far; the others wait.
-    fn wait_durable(&self, mine: u64) -> Result<(), AuditError> {
+    /// Whether every entry up to `mark` (from [`AuditLog::write`]) is durable.
+    pub(crate) fn is_durable(&self, mark: u64) -> bool {
+        self.lock().is_ok_and(|s| s.synced >= mark)
+    }
+
+    /// Returns once every entry up to `mark` is durable. Group commit: one thread
+    /// syncs for everyone written so far; the others wait. Entries written in full
+    /// before a later write failed are still synced: their batch may go out.
+    ///
+    /// # Errors
+    ///
+    /// The entries were not all written, or syncing failed (which poisons the log).
+    pub(crate) fn wait_durable(&self, mine: u64) -> Result<(), AuditError> {
         let mut state = self.lock()?;
         loop {
             if state.synced >= mine {
                 return Ok(());
             }
             if let Some(cause) = &state.poisoned {
-                return Err(self.poisoned(cause));
+                if state.sync_failed || mine > state.written {
+                    return Err(self.poisoned(cause));
+                }
             }
             if state.syncing {
                 state = self
@@ -378,7 +407,10 @@ impl AuditLog {
             state.syncing = false;
             match result {
                 Ok(()) => state.synced = state.synced.max(target),
-                Err(e) => state.poisoned = Some(format!("sync failed: {e}")),
+                Err(e) => {
+                    state.sync_failed = true;
+                    state.poisoned = Some(format!("sync failed: {e}"));
+                }
             }
             self.synced.notify_all();
         }

@@ -152,9 +152,11 @@ impl Storage for MemStorage {
 }
 
 /// Storage that fails every append from the `fail_append_from`-th call (0-based) on,
-/// and every sync from the `fail_sync_from`-th call on.
+/// and every sync from the `fail_sync_from`-th call on. `durable` is how many bytes
+/// the last successful sync covered.
 struct FaultyStorage {
     bytes: MemStorage,
+    durable: Arc<AtomicUsize>,
     appends: AtomicUsize,
     syncs: AtomicUsize,
     fail_append_from: usize,
@@ -167,6 +169,7 @@ impl FaultyStorage {
         (
             FaultyStorage {
                 bytes: bytes.clone(),
+                durable: Arc::default(),
                 appends: AtomicUsize::new(0),
                 syncs: AtomicUsize::new(0),
                 fail_append_from,
@@ -185,9 +188,12 @@ impl Storage for FaultyStorage {
         self.bytes.append(bytes)
     }
     fn sync(&self) -> io::Result<()> {
+        // What was appended before the sync started is what it makes durable.
+        let covered = self.bytes.0.lock().unwrap().len();
         if self.syncs.fetch_add(1, Ordering::SeqCst) >= self.fail_sync_from {
             return Err(io::Error::other("injected sync failure"));
         }
+        self.durable.fetch_max(covered, Ordering::SeqCst);
         Ok(())
     }
 }
@@ -937,13 +943,100 @@ fn a_failure_while_logging_a_refusal_poisons_the_log_too() {
     assert!(is_poisoned(&e), "{e}");
 }
 
-fn fixture_lines(n: u64) -> Vec<u8> {
+/// Input that hands over what the test sends, and waits (like a pipe whose producer
+/// is slow) until the test sends more or hangs up.
+struct PipeInput {
+    chunks: std::sync::mpsc::Receiver<Vec<u8>>,
+    chunk: Vec<u8>,
+    at: usize,
+}
+
+impl io::Read for PipeInput {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let available = io::BufRead::fill_buf(self)?;
+        let n = available.len().min(buf.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        io::BufRead::consume(self, n);
+        Ok(n)
+    }
+}
+
+impl io::BufRead for PipeInput {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.at == self.chunk.len() {
+            self.chunk = self.chunks.recv().unwrap_or_default();
+            self.at = 0;
+        }
+        Ok(&self.chunk[self.at..])
+    }
+    fn consume(&mut self, n: usize) {
+        self.at += n;
+    }
+}
+
+/// Output that passes every write on to the test.
+struct PipeOutput(std::sync::mpsc::Sender<Vec<u8>>);
+
+impl io::Write for PipeOutput {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let _ = self.0.send(buf.to_vec());
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn an_audited_stream_releases_each_record_before_it_waits_for_the_next() {
+    // A case system feeding records one at a time must get each one back (logged and
+    // synced) without sending the next: the stream syncs one batch while it gates
+    // the next only when more input is already there.
+    let dir = TempDir::new("pipe");
+    let gate = fixture_gate_on(Box::new(MemStorage::default()), t0(), &dir);
+    let flow = gate.flow(&fixture_transfer()).unwrap();
+    for threads in [1, 2] {
+        let (send_input, chunks) = std::sync::mpsc::channel();
+        let (output, received) = std::sync::mpsc::channel();
+        std::thread::scope(|scope| {
+            let flow = &flow;
+            let gating = scope.spawn(move || {
+                let input = PipeInput {
+                    chunks,
+                    chunk: Vec::new(),
+                    at: 0,
+                };
+                gate_json_lines_parallel(flow, input, &mut PipeOutput(output), threads, |_| {})
+            });
+            for i in 0..5 {
+                send_input.send(fixture_lines_from(i, 1)).unwrap();
+                // Generous: this checks that the record comes back at all while the
+                // producer waits, not how fast.
+                let line = received
+                    .recv_timeout(std::time::Duration::from_secs(60))
+                    .unwrap_or_else(|_| {
+                        panic!("{threads} thread(s): record {i} held back until more input")
+                    });
+                assert_eq!(lines_of(&line).len(), 1, "{threads} thread(s)");
+            }
+            drop(send_input);
+            let stats = gating.join().unwrap().unwrap();
+            assert_eq!(stats.released, 5, "{threads} thread(s)");
+        });
+    }
+}
+
+fn fixture_lines_from(first: u64, n: u64) -> Vec<u8> {
     let mut input = Vec::new();
-    for i in 0..n {
+    for i in first..first + n {
         serde_json::to_writer(&mut input, &fixture_record(i)).unwrap();
         input.push(b'\n');
     }
     input
+}
+
+fn fixture_lines(n: u64) -> Vec<u8> {
+    fixture_lines_from(0, n)
 }
 
 #[test]
@@ -962,9 +1055,12 @@ fn a_failing_log_stops_a_stream_before_the_failing_batch_is_output() {
     let first_batch = concat(&lines_of(&expected)[..batch]);
 
     // Appends: 0 open, 1 policy, 2 the first batch (with the plan), 3 the second.
+    // Syncs: 0 open, 1 policy, then at least one per batch; one sync may cover
+    // several batches, as the stream syncs one batch while it gates the next.
     for threads in [1, 2] {
         for (what, fail_append, fail_sync) in [("write", 3, usize::MAX), ("sync", usize::MAX, 3)] {
-            let (storage, _) = FaultyStorage::new(fail_append, fail_sync);
+            let (storage, bytes) = FaultyStorage::new(fail_append, fail_sync);
+            let durable = storage.durable.clone();
             let gate = fixture_gate_on(Box::new(storage), t0(), &dir);
             let flow = gate.flow(&fixture_transfer()).unwrap();
             let mut out = Vec::new();
@@ -974,10 +1070,29 @@ fn a_failing_log_stops_a_stream_before_the_failing_batch_is_output() {
                 matches!(result, Err(StreamError::Audit(_))),
                 "{what}, {threads} thread(s): {result:?}"
             );
+            let released = lines_of(&out).len();
+            if what == "write" {
+                // The first batch was written in full before the second failed: it
+                // is synced and goes out; nothing after it does.
+                assert!(
+                    out == first_batch,
+                    "{what}, {threads} thread(s): {released} lines out, expected the first batch's {batch}"
+                );
+            } else {
+                // Whole batches, in order, and only those whose entries were durable.
+                assert!(
+                    expected.starts_with(&out) && released % batch == 0 && released < total,
+                    "{what}, {threads} thread(s): {released} lines out"
+                );
+            }
+            let logged = bytes.bytes();
+            let durable_transfers =
+                String::from_utf8_lossy(&logged[..durable.load(Ordering::SeqCst)])
+                    .matches(r#""kind":"transfer""#)
+                    .count();
             assert!(
-                out == first_batch,
-                "{what}, {threads} thread(s): {} lines out, expected the first batch's {batch}",
-                lines_of(&out).len()
+                released <= durable_transfers,
+                "{what}, {threads} thread(s): {released} records out, {durable_transfers} entries durable"
             );
             // The log stays poisoned: the next stream outputs nothing.
             let mut out = Vec::new();
