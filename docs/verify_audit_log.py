@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent verifier for privacy-gate audit logs (format 1, docs/audit-log.md).
+"""Independent verifier for privacy-gate audit logs (format 2, docs/audit-log.md).
 
 Standard library only. It implements the specification in docs/audit-log.md and
 does not call, import or share code with the Rust crate, so that it can serve as a
@@ -29,9 +29,10 @@ import hmac
 import json
 import sys
 
-FORMAT = 1
+FORMAT = 2
 ZERO_HASH = bytes(32)
 SEAL_MEMBER = b',"seal":"'
+SEQ_MEMBER = b',"seq":'
 SEAL = b"pg-audit-seal"
 INPUT = b"pg-audit-input"
 OUTPUT = b"pg-audit-output"
@@ -319,8 +320,8 @@ def split_seal(line):
 
 
 def body_bytes(line):
-    """A plan's body: from `"kind":` up to (not including) the seal member."""
-    start, end = line.find(b'"kind":'), line.rfind(SEAL_MEMBER)
+    """A plan's body: from `"kind":` up to (not including) the framing members after it."""
+    start, end = line.find(b'"kind":'), line.rfind(SEQ_MEMBER)
     if start < 0 or end < 0 or end < start:
         return None
     return line[start:end]
@@ -399,7 +400,8 @@ def verify(data, secrets):
         if digest in seen:
             raise damage("duplicated", f"a copy of an earlier entry (seq {seq})")
         secret = secrets.get(key_id)
-        if secret is None or not hmac.compare_digest(tag(secret, SEAL, covered), mac):
+        sealed_digest = hashlib.sha256(covered).digest()
+        if secret is None or not hmac.compare_digest(tag(secret, SEAL, sealed_digest), mac):
             if next_prev == digest:
                 if secret is None:
                     detail = (

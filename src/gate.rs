@@ -2,7 +2,7 @@
 
 use crate::action::{Action, Method};
 use crate::agreement::{NotInForce, Regime};
-use crate::audit::{Archive, AuditError, AuditLog, Body};
+use crate::audit::{Archive, AuditError, AuditLog, Bodies, Body};
 use crate::json::JsonError;
 use crate::limits::Limits;
 use crate::plan::{ClauseRef, FlowPlan};
@@ -894,49 +894,53 @@ impl Flow<'_> {
     /// As [`Gate::apply_json`].
     pub fn write_json(&self, bytes: &[u8], out: &mut Vec<u8>) -> Result<Written, GateError> {
         let start = out.len();
-        let (written, body) = self.write_json_deferred(bytes, out)?;
-        if let (Some(body), Some(audit)) = (body, self.audit) {
-            if let Err(e) = self.append(audit, vec![body]) {
-                out.truncate(start);
-                return Err(e.into());
-            }
+        let mut entries = Bodies::default();
+        let written = self.write_json_deferred(bytes, out, &mut entries)?;
+        if let Err(e) = self
+            .write_batch(&entries)
+            .and_then(|mark| self.wait_durable(mark))
+        {
+            out.truncate(start);
+            return Err(e.into());
         }
         Ok(written)
     }
 
-    /// As [`Flow::write_json`], but hands back the audit entry's body instead of
-    /// appending it: the caller appends a batch at once and releases the output only
-    /// after that.
+    /// As [`Flow::write_json`], but adds the audit entry's body to `entries` instead
+    /// of appending it: the caller appends a batch at once and releases the output
+    /// only after that.
     pub(crate) fn write_json_deferred(
         &self,
         bytes: &[u8],
         out: &mut Vec<u8>,
-    ) -> Result<(Written, Option<Body>), RecordError> {
+        entries: &mut Bodies,
+    ) -> Result<Written, RecordError> {
         let record = self.parse(bytes).map_err(RecordError::Json)?;
         let Value::Object(input) = record else {
             return Err(RecordError::NotAnObject);
         };
         let subject = self.audit.and_then(|audit| self.subject(audit, &input));
         if let Some(refusal) = self.unmet_condition(&input) {
-            let body = self
-                .audit
-                .map(|audit| self.body(audit, Err(&refusal), bytes, None, subject.as_deref()));
-            return Ok((Written::Refused(refusal), body));
+            if let Some(audit) = self.audit {
+                entries.push(&self.body(audit, Err(&refusal), bytes, None, subject.as_deref()));
+            }
+            return Ok(Written::Refused(refusal));
         }
         let start = out.len();
         let mut walker = self.walker();
         walker.object_to_json(self.root(), &input, None, out, Some(&self.terms_json));
         let decision = self.decision(walker);
-        let body = self.audit.map(|audit| {
-            self.body(
-                audit,
-                Ok(&decision),
-                bytes,
-                out.get(start..),
-                subject.as_deref(),
-            )
-        });
-        Ok((Written::Released(decision), body))
+        if let Some(audit) = self.audit {
+            let release = crate::audit::entry::Release {
+                decision: &decision,
+                input: bytes,
+                output: out.get(start..).unwrap_or_default(),
+                subject: subject.as_deref(),
+            };
+            self.released_template(audit)
+                .push_body(&release, audit.log.key(), entries);
+        }
+        Ok(Written::Released(decision))
     }
 
     /// The subject's normalised BSN, when the record has a valid one.
@@ -958,19 +962,31 @@ impl Flow<'_> {
         subject: Option<&str>,
     ) -> Body {
         if let (Ok(decision), Some(output)) = (outcome, output) {
-            let template = self.released.get_or_init(|| {
-                crate::audit::entry::ReleasedTemplate::new(
-                    &audit.policy_set,
-                    self.plan,
-                    &self.gate_flow.plan_entry.1,
-                    self.keys,
-                    self.at,
-                    self.retain_until,
-                )
-            });
-            return template.body(decision, input, output, subject, audit.log.key());
+            let release = crate::audit::entry::Release {
+                decision,
+                input,
+                output,
+                subject,
+            };
+            return self
+                .released_template(audit)
+                .body(&release, audit.log.key());
         }
         self.reference_body(audit, outcome, input, output, subject)
+    }
+
+    /// The members every release along this flow shares, serialised once.
+    fn released_template(&self, audit: &GateAudit) -> &crate::audit::entry::ReleasedTemplate {
+        self.released.get_or_init(|| {
+            crate::audit::entry::ReleasedTemplate::new(
+                &audit.policy_set,
+                self.plan,
+                &self.gate_flow.plan_entry.1,
+                self.keys,
+                self.at,
+                self.retain_until,
+            )
+        })
     }
 
     /// The body as the reference serialisation writes it; refusals take this path.
@@ -1026,14 +1042,13 @@ impl Flow<'_> {
     /// by the plan's entry if the log lacks it, without waiting for them to be
     /// durable: nothing they cover may be released before [`Flow::wait_durable`]
     /// with the returned mark succeeds. `None` when there is nothing to wait for.
-    pub(crate) fn write_batch(&self, mut bodies: Vec<Body>) -> Result<Option<u64>, AuditError> {
+    pub(crate) fn write_batch(&self, bodies: &Bodies) -> Result<Option<u64>, AuditError> {
         match self.audit {
             Some(audit) if !bodies.is_empty() => {
                 let (plan_body, plan_id) = &self.gate_flow.plan_entry;
-                if !audit.log.has_plan(plan_id) {
-                    bodies.insert(0, plan_body.clone());
-                }
-                audit.log.write(&bodies).map(Some)
+                let plan = (!audit.log.has_plan(plan_id)).then(|| plan_body.as_ref());
+                let refs: Vec<_> = plan.into_iter().chain(bodies.iter()).collect();
+                audit.log.write(&refs).map(Some)
             }
             _ => Ok(None),
         }
@@ -1609,11 +1624,13 @@ mod tests {
                 };
                 for record in &records {
                     let mut out = Vec::new();
-                    let Ok((Written::Released(decision), Some(body))) =
-                        flow.write_json_deferred(record.as_bytes(), &mut out)
+                    let mut entries = Bodies::default();
+                    let Ok(Written::Released(decision)) =
+                        flow.write_json_deferred(record.as_bytes(), &mut out, &mut entries)
                     else {
                         continue;
                     };
+                    let body = entries.iter().next().unwrap();
                     let input = serde_json::from_str::<Value>(record).unwrap();
                     let subject = input.as_object().and_then(|m| flow.subject(audit, m));
                     let reference = flow.reference_body(
@@ -1624,9 +1641,27 @@ mod tests {
                         subject.as_deref(),
                     );
                     assert_eq!(
-                        String::from_utf8_lossy(&body.0),
-                        String::from_utf8_lossy(&reference.0)
+                        String::from_utf8_lossy(body.bytes),
+                        String::from_utf8_lossy(&reference.bytes)
                     );
+                    // Framed from the template's precomputed hash state, the line and
+                    // its chain hash are those of the reference body hashed whole.
+                    let (mut fast, mut slow) = (Vec::new(), Vec::new());
+                    let prev = [compared as u8; 32];
+                    let key = audit.log.key();
+                    let fast_hash = crate::audit::entry::frame(7, at, &prev, body, key, &mut fast);
+                    // The reference body has no precomputed state: framing hashes it whole.
+                    let slow_hash = crate::audit::entry::frame(
+                        7,
+                        at,
+                        &prev,
+                        reference.as_ref(),
+                        key,
+                        &mut slow,
+                    );
+                    assert_eq!(fast, slow);
+                    assert_eq!(fast_hash, slow_hash);
+                    assert_eq!(fast_hash, crate::audit::entry::line_hash(&fast));
                     compared += 1;
                 }
             }

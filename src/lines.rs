@@ -3,7 +3,7 @@
 //! Lines are read in batches; each batch is gated into one output buffer. With more
 //! than one thread, batches are gated in parallel and written in input order.
 
-use crate::audit::{AuditError, Body};
+use crate::audit::{AuditError, Bodies};
 use crate::gate::{Flow, RecordError, Refusal, Written};
 use std::collections::BTreeMap;
 use std::collections::VecDeque;
@@ -149,6 +149,8 @@ fn read_line_bounded(
 struct Buffers {
     data: Vec<u8>,
     out: Vec<u8>,
+    /// Audit entries that must be durable before `out` is released.
+    entries: Bodies,
 }
 
 /// Complete lines read from the input, numbered from `first_line`.
@@ -166,8 +168,6 @@ struct Gated {
     buffers: Buffers,
     problems: Vec<(u64, Problem)>,
     stats: LineStats,
-    /// Audit entries that must be durable before the output is released.
-    entries: Vec<Body>,
 }
 
 fn gate_batch(flow: &Flow<'_>, batch: Batch) -> Gated {
@@ -178,9 +178,9 @@ fn gate_batch(flow: &Flow<'_>, batch: Batch) -> Gated {
         too_long,
     } = batch;
     buffers.out.clear();
+    buffers.entries.clear();
     let mut problems = Vec::new();
     let mut stats = LineStats::default();
-    let mut entries = Vec::new();
     let mut too_long = too_long.into_iter().peekable();
     let lines = buffers.data.split_inclusive(|b| *b == b'\n');
     for (number, line) in (first_line..).zip(lines) {
@@ -189,7 +189,13 @@ fn gate_batch(flow: &Flow<'_>, batch: Batch) -> Gated {
             problems.push((number, Problem::TooLong(flow.limits().max_line_bytes)));
             continue;
         }
-        if let Some(problem) = gate_line(flow, line, &mut buffers.out, &mut stats, &mut entries) {
+        if let Some(problem) = gate_line(
+            flow,
+            line,
+            &mut buffers.out,
+            &mut stats,
+            &mut buffers.entries,
+        ) {
             problems.push((number, problem));
         }
     }
@@ -198,7 +204,6 @@ fn gate_batch(flow: &Flow<'_>, batch: Batch) -> Gated {
         buffers,
         problems,
         stats,
-        entries,
     }
 }
 
@@ -209,7 +214,7 @@ fn gate_line(
     line: &[u8],
     out: &mut Vec<u8>,
     stats: &mut LineStats,
-    entries: &mut Vec<Body>,
+    entries: &mut Bodies,
 ) -> Option<Problem> {
     // The line ending is not part of the record (and would shift error positions).
     let record = line.strip_suffix(b"\n").unwrap_or(line);
@@ -217,13 +222,7 @@ fn gate_line(
     if record.iter().all(u8::is_ascii_whitespace) {
         return None;
     }
-    let result = flow
-        .write_json_deferred(record, out)
-        .map(|(written, entry)| {
-            entries.extend(entry);
-            written
-        });
-    match result {
+    match flow.write_json_deferred(record, out, entries) {
         Ok(Written::Released(_)) => {
             out.push(b'\n');
             stats.released += 1;
@@ -311,12 +310,8 @@ struct Staged {
 
 /// Writes a gated batch's audit entries and hands the marks to the syncer, which
 /// makes them durable while the next batch is gated.
-fn stage(
-    flow: &Flow<'_>,
-    mut gated: Gated,
-    syncer: &mpsc::Sender<u64>,
-) -> Result<Staged, StreamError> {
-    let mark = flow.write_batch(std::mem::take(&mut gated.entries))?;
+fn stage(flow: &Flow<'_>, gated: Gated, syncer: &mpsc::Sender<u64>) -> Result<Staged, StreamError> {
+    let mark = flow.write_batch(&gated.buffers.entries)?;
     if let Some(mark) = mark {
         // A syncer gone (its log failed) is noticed when the batch is released.
         let _ = syncer.send(mark);
@@ -391,7 +386,7 @@ pub fn gate_json_lines(
             gate_audited_batches(flow, input, output, &syncer, &mut on_problem)
         });
     }
-    let (mut line, mut out, mut no_entries) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut line, mut out, mut no_entries) = (Vec::new(), Vec::new(), Bodies::default());
     for number in 1.. {
         line.clear();
         out.clear();

@@ -493,7 +493,8 @@ fn a_torn_last_line_is_moved_aside_and_recorded() {
         "criminal-investigation",
     );
     let mut file = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
-    file.write_all(br#"{"v":1,"seq":26,"time":"#).unwrap();
+    file.write_all(br#"{"v":2,"kind":"transfer","semantics":"#)
+        .unwrap();
     drop(file);
     let damaged = run(
         bin()
@@ -543,7 +544,7 @@ fn a_torn_last_line_is_moved_aside_and_recorded() {
     assert_eq!(moved.len(), 1);
     assert_eq!(
         std::fs::read(moved[0].path()).unwrap(),
-        br#"{"v":1,"seq":26,"time":"#
+        br#"{"v":2,"kind":"transfer","semantics":"#
     );
     assert!(std::fs::read_to_string(&log)
         .unwrap()

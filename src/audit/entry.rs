@@ -11,7 +11,10 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
 /// The version of the entry format.
-pub const FORMAT: u32 = 1;
+pub const FORMAT: u32 = 2;
+
+/// How every line starts: the format version, then the body's members.
+const LINE_START: &[u8] = b"{\"v\":2,";
 
 /// The version of the decision semantics: how agreements turn into per-field actions.
 /// It changes whenever the same agreements could decide differently.
@@ -27,10 +30,35 @@ pub(crate) const CHECKPOINT: &[u8] = b"pg-audit-checkpoint";
 /// The suffix that starts the seal member; the seal is always the last member.
 pub(crate) const SEAL_MEMBER: &[u8] = b",\"seal\":\"";
 
+/// What starts the framing members after the body (`seq`, `time`, `prev`, `seal`).
+pub(crate) const SEQ_MEMBER: &[u8] = b",\"seq\":";
+
 /// An entry's content without the framing (`v`, `seq`, `time`, `prev`, `seal`): a JSON
 /// object whose members, starting with `"kind"`, the writer frames.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Body(pub(crate) Vec<u8>);
+#[derive(Clone)]
+pub struct Body {
+    pub(crate) bytes: Vec<u8>,
+    /// SHA-256 state after the line's first bytes (`{"v":2,` and the members), when
+    /// the body's builder computed it: the writer, which frames entries one at a
+    /// time under its lock, then hashes only the framing members.
+    line_state: Option<Sha256>,
+}
+
+impl PartialEq for Body {
+    fn eq(&self, other: &Body) -> bool {
+        self.bytes == other.bytes
+    }
+}
+
+impl Eq for Body {}
+
+impl std::fmt::Debug for Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Body")
+            .field(&String::from_utf8_lossy(&self.bytes))
+            .finish()
+    }
+}
 
 /// Writes JSON with every non-ASCII character escaped (`\uXXXX`), so that an entry
 /// is pure ASCII: no U+2028, U+0085 or other character that some viewer or tool
@@ -110,49 +138,146 @@ fn loggable_refusal(refusal: &Refusal) -> Refusal {
 }
 
 impl Body {
+    /// A body of these JSON object bytes; the writer hashes it.
+    pub(crate) fn new(bytes: Vec<u8>) -> Body {
+        Body {
+            bytes,
+            line_state: None,
+        }
+    }
+
     fn of<T: Serialize>(value: &T) -> Body {
         let mut bytes = Vec::new();
         let mut serializer = serde_json::Serializer::with_formatter(&mut bytes, AsciiFormatter);
         if value.serialize(&mut serializer).is_err() {
             bytes.clear();
         }
-        Body(bytes)
+        Body::new(bytes)
     }
 
     /// The object's members without its braces: what the writer frames, and what a
     /// plan's id is the SHA-256 of.
     pub(crate) fn members(&self) -> &[u8] {
-        let inner = self.0.strip_prefix(b"{").unwrap_or(&self.0);
+        let inner = self.bytes.strip_prefix(b"{").unwrap_or(&self.bytes);
         inner.strip_suffix(b"}").unwrap_or(inner)
+    }
+
+    /// A view for the writer.
+    pub(crate) fn as_ref(&self) -> BodyRef<'_> {
+        BodyRef {
+            bytes: &self.bytes,
+            line_state: self.line_state.as_ref(),
+        }
     }
 }
 
-/// Appends the framed, sealed line for `body` (without the newline) to `out`.
+/// A body as the writer frames it: borrowed from a [`Body`] or from [`Bodies`].
+#[derive(Clone, Copy)]
+pub(crate) struct BodyRef<'a> {
+    pub(crate) bytes: &'a [u8],
+    line_state: Option<&'a Sha256>,
+}
+
+impl BodyRef<'_> {
+    /// As [`Body::members`].
+    pub(crate) fn members(&self) -> &[u8] {
+        let inner = self.bytes.strip_prefix(b"{").unwrap_or(self.bytes);
+        inner.strip_suffix(b"}").unwrap_or(inner)
+    }
+
+    /// The SHA-256 state after the framed line's bytes up to the end of the members.
+    fn line_state(&self) -> Sha256 {
+        self.line_state.cloned().unwrap_or_else(|| {
+            let mut state = Sha256::new();
+            state.update(LINE_START);
+            state.update(self.members());
+            state
+        })
+    }
+}
+
+/// Entry bodies of a batch of records, one after another in one buffer: a stream
+/// reuses it from batch to batch, so that logging allocates nothing per record.
+#[derive(Default)]
+pub struct Bodies {
+    bytes: Vec<u8>,
+    spans: Vec<(std::ops::Range<usize>, Option<Sha256>)>,
+}
+
+impl Bodies {
+    /// Empties it, keeping its memory.
+    pub(crate) fn clear(&mut self) {
+        self.bytes.clear();
+        self.spans.clear();
+    }
+
+    /// Whether it holds no body.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// Adds a body made elsewhere.
+    pub(crate) fn push(&mut self, body: &Body) {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(&body.bytes);
+        self.spans
+            .push((start..self.bytes.len(), body.line_state.clone()));
+    }
+
+    /// The bodies, in the order they were added.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = BodyRef<'_>> {
+        self.spans.iter().map(|(span, line_state)| BodyRef {
+            bytes: self.bytes.get(span.clone()).unwrap_or_default(),
+            line_state: line_state.as_ref(),
+        })
+    }
+}
+
+/// Appends the framed, sealed line for `body` (without the newline) to `out`, and
+/// returns its chain hash.
+///
+/// The members that depend on the entry's place in the log (`seq`, `time`, `prev`)
+/// come after the body, so that everything before them can be hashed before that
+/// place is known (see [`Body::line_state`]); here only they are hashed. One pass
+/// over the line serves both the seal (over the hash of the sealed text) and the
+/// chain hash (over the whole line).
 pub(crate) fn frame(
     seq: u64,
     time: DateTime<Utc>,
     prev: &[u8; 32],
-    body: &Body,
+    body: BodyRef<'_>,
     key: &ActiveKey,
     out: &mut Vec<u8>,
-) {
-    let start = out.len();
-    out.extend_from_slice(b"{\"v\":");
-    push_decimal(out, u64::from(FORMAT));
-    out.extend_from_slice(b",\"seq\":");
+) -> [u8; 32] {
+    out.extend_from_slice(LINE_START);
+    out.extend_from_slice(body.members());
+    let framing = out.len();
+    out.extend_from_slice(SEQ_MEMBER);
     push_decimal(out, seq);
     out.extend_from_slice(b",\"time\":\"");
     push_time(out, time);
     out.extend_from_slice(b"\",\"prev\":\"");
     push_hex_bytes(out, prev);
-    out.extend_from_slice(b"\",");
-    out.extend_from_slice(body.members());
-    let tag = key.tag_parts(SEAL, &[out.get(start..).unwrap_or_default(), b"}"]);
+    out.push(b'"');
+    let mut line = body.line_state();
+    line.update(out.get(framing..).unwrap_or_default());
+    let mut sealed = line.clone();
+    sealed.update(b"}");
+    let tag = key.tag_parts(SEAL, &[&sealed.finalize()]);
+    let seal = out.len();
     out.extend_from_slice(SEAL_MEMBER);
     out.extend_from_slice(key.id().as_bytes());
     out.push(b':');
     push_hex_bytes(out, &tag);
     out.extend_from_slice(b"\"}");
+    line.update(out.get(seal..).unwrap_or_default());
+    line.finalize().into()
+}
+
+/// The seal's tag for a line's sealed text (the line without its seal member, with
+/// the closing brace): HMAC over the text's SHA-256.
+pub(crate) fn seal_tag(key: &ActiveKey, sealed: &[u8]) -> [u8; 32] {
+    key.tag_parts(SEAL, &[&Sha256::digest(sealed)])
 }
 
 /// Appends `time` as RFC 3339 with microseconds and `Z`, exactly as chrono's
@@ -570,6 +695,9 @@ pub(crate) fn transfer_body(facts: &TransferFacts<'_>, key: &ActiveKey) -> Body 
 pub(crate) struct ReleasedTemplate {
     /// `{"kind":"transfer", ... ,"plan":"..."`: everything before `present`.
     head: Vec<u8>,
+    /// The SHA-256 state after a framed line's first bytes up to the end of `head`,
+    /// so that each entry's line hash starts from there.
+    head_state: Sha256,
     /// `,"conditions":...,"keys":...,"retain_until":...`: between `unknown_fields`
     /// and the digests (empty when all three are absent).
     tail: Vec<u8>,
@@ -624,8 +752,11 @@ impl ReleasedTemplate {
             agreements: [agreement_ref(&plan.sender), agreement_ref(&plan.recipient)],
             plan: hex(plan_id),
         })
-        .0;
+        .bytes;
         head.pop();
+        let mut head_state = Sha256::new();
+        head_state.update(LINE_START);
+        head_state.update(head.get(1..).unwrap_or_default());
         let tail = Body::of(&ReleasedTail {
             conditions: plan
                 .conditions
@@ -653,30 +784,46 @@ impl ReleasedTemplate {
         }
         ReleasedTemplate {
             head,
+            head_state,
             tail: tail_bytes,
         }
     }
 
     /// The body of one release: as [`transfer_body`] for the same facts.
-    pub(crate) fn body(
-        &self,
-        decision: &Decision,
-        input: &[u8],
-        output: &[u8],
-        subject: Option<&str>,
-        key: &ActiveKey,
-    ) -> Body {
-        let mut out = Vec::with_capacity(self.head.len() + self.tail.len() + 512);
+    pub(crate) fn body(&self, release: &Release<'_>, key: &ActiveKey) -> Body {
+        let mut bytes = Vec::with_capacity(self.head.len() + self.tail.len() + 512);
+        let line_state = self.write(release, key, &mut bytes);
+        Body { bytes, line_state }
+    }
+
+    /// As [`ReleasedTemplate::body`], added to `bodies` without allocating.
+    pub(crate) fn push_body(&self, release: &Release<'_>, key: &ActiveKey, bodies: &mut Bodies) {
+        let start = bodies.bytes.len();
+        let line_state = self.write(release, key, &mut bodies.bytes);
+        bodies.spans.push((start..bodies.bytes.len(), line_state));
+    }
+
+    /// Appends the body to `out` and returns the hash state for [`Body::line_state`];
+    /// appends nothing and returns `None` if it cannot be serialised.
+    fn write(&self, release: &Release<'_>, key: &ActiveKey, out: &mut Vec<u8>) -> Option<Sha256> {
+        let Release {
+            decision,
+            input,
+            output,
+            subject,
+        } = *release;
+        let start = out.len();
+        let out_start = start + self.head.len();
         out.extend_from_slice(&self.head);
         let mut first = true;
         for (index, (seen, released)) in decision.counts_by_field() {
             out.extend_from_slice(if first { b",\"present\":[[" } else { b",[" });
             first = false;
-            push_decimal(&mut out, index as u64);
+            push_decimal(out, index as u64);
             out.push(b',');
-            push_decimal(&mut out, u64::from(seen));
+            push_decimal(out, u64::from(seen));
             out.push(b',');
-            push_decimal(&mut out, u64::from(released));
+            push_decimal(out, u64::from(released));
             out.push(b']');
         }
         if !first {
@@ -685,15 +832,16 @@ impl ReleasedTemplate {
         let (removed, unknown_fields) = removed_refs(decision);
         if !removed.is_empty() {
             out.extend_from_slice(b",\"removed\":");
-            let mut serializer = serde_json::Serializer::with_formatter(&mut out, AsciiFormatter);
+            let mut serializer = serde_json::Serializer::with_formatter(&mut *out, AsciiFormatter);
             if removed.serialize(&mut serializer).is_err() {
                 // Writing to a Vec cannot fail; an empty body would be refused by the writer.
-                return Body(Vec::new());
+                out.truncate(start);
+                return None;
             }
         }
         if unknown_fields > 0 {
             out.extend_from_slice(b",\"unknown_fields\":");
-            push_decimal(&mut out, unknown_fields);
+            push_decimal(out, unknown_fields);
         }
         out.extend_from_slice(&self.tail);
         for (name, prefix, bytes) in [
@@ -703,13 +851,28 @@ impl ReleasedTemplate {
         ] {
             if let Some(bytes) = bytes {
                 out.extend_from_slice(name);
-                push_hex_bytes(&mut out, &key.tag(prefix, bytes));
+                push_hex_bytes(out, &key.tag(prefix, bytes));
                 out.push(b'"');
             }
         }
+        let mut line_state = self.head_state.clone();
+        line_state.update(out.get(out_start..).unwrap_or_default());
         out.push(b'}');
-        Body(out)
+        Some(line_state)
     }
+}
+
+/// What one release adds to its flow's [`ReleasedTemplate`].
+#[derive(Clone, Copy)]
+pub(crate) struct Release<'a> {
+    /// The gate's decision.
+    pub(crate) decision: &'a Decision,
+    /// The record's text as read.
+    pub(crate) input: &'a [u8],
+    /// The released record's text.
+    pub(crate) output: &'a [u8],
+    /// The subject's normalised BSN, if valid.
+    pub(crate) subject: Option<&'a str>,
 }
 
 /// Appends `n` in decimal.
@@ -752,9 +915,13 @@ mod tests {
         }
         let text = "a\u{2028}b\u{85}c\u{1F600}d\"\n";
         let body = Body::of(&T { kind: "x", text });
-        assert!(body.0.is_ascii(), "{}", String::from_utf8_lossy(&body.0));
+        assert!(
+            body.bytes.is_ascii(),
+            "{}",
+            String::from_utf8_lossy(&body.bytes)
+        );
         assert!(body.members().starts_with(b"\"kind\""));
-        let back: serde_json::Value = serde_json::from_slice(&body.0).unwrap();
+        let back: serde_json::Value = serde_json::from_slice(&body.bytes).unwrap();
         assert_eq!(back["text"], text);
     }
 

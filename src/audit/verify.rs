@@ -1,7 +1,7 @@
 //! Verifying a log: every seal, the hash chain and the sequence, naming the first bad
 //! entry and what is wrong with it.
 
-use super::entry::{line_hash, split_seal, SEAL};
+use super::entry::{line_hash, seal_tag, split_seal};
 use crate::pseudonym::KeySet;
 use serde::Serialize;
 use serde_json::Value;
@@ -188,7 +188,7 @@ fn verify_capturing(
             ));
         }
         let key = keys.get(key_id);
-        let seal_ok = key.is_some_and(|k| k.tag(SEAL, &sealed) == tag);
+        let seal_ok = key.is_some_and(|k| seal_tag(k, &sealed) == tag);
         if !seal_ok {
             let next_prev = next_prev();
             let (kind, detail) = if next_prev == Some(hash) {
@@ -423,12 +423,12 @@ fn record(summary: &mut Summary, frame: &Frame<'_>, line: &[u8]) {
     }
 }
 
-/// The body of a framed line: from `"kind"` up to the seal member (a plan's id is
-/// the SHA-256 of these bytes).
+/// The body of a framed line: from `"kind"` up to the framing members that follow
+/// it (a plan's id is the SHA-256 of these bytes).
 pub fn body_bytes(line: &[u8]) -> Option<&[u8]> {
     let start = line.windows(7).position(|w| w == b"\"kind\":")?;
     let end = line
-        .windows(super::entry::SEAL_MEMBER.len())
-        .rposition(|w| w == super::entry::SEAL_MEMBER)?;
+        .windows(super::entry::SEQ_MEMBER.len())
+        .rposition(|w| w == super::entry::SEQ_MEMBER)?;
     line.get(start..end)
 }

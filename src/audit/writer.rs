@@ -1,7 +1,7 @@
 //! The log writer: appends sealed, chained entries durably, several per sync when
 //! many threads append at once, and fails closed after any I/O error.
 
-use super::entry::{self, Body};
+use super::entry::{self, Body, BodyRef};
 use super::verify::{self, Damage};
 use super::Clock;
 use crate::pseudonym::{ActiveKey, KeyRing, KeySet};
@@ -302,7 +302,8 @@ impl AuditLog {
     ///
     /// The log is poisoned, or writing or syncing failed (which poisons it).
     pub fn append(&self, bodies: &[Body]) -> Result<u64, AuditError> {
-        let mark = self.write(bodies)?;
+        let refs: Vec<BodyRef<'_>> = bodies.iter().map(Body::as_ref).collect();
+        let mark = self.write(&refs)?;
         self.wait_durable(mark)?;
         Ok(mark)
     }
@@ -315,15 +316,22 @@ impl AuditLog {
     /// # Errors
     ///
     /// The log is poisoned, or writing failed (which poisons it).
-    pub(crate) fn write(&self, bodies: &[Body]) -> Result<u64, AuditError> {
+    pub(crate) fn write(&self, bodies: &[BodyRef<'_>]) -> Result<u64, AuditError> {
         {
             let mut state = self.lock()?;
             if let Some(cause) = &state.poisoned {
                 return Err(self.poisoned(cause));
             }
+            if bodies.iter().any(|b| b.members().is_empty()) {
+                // Serialising into memory cannot fail; if it ever did, log nothing.
+                return Err(AuditError::Io {
+                    path: self.path.display().to_string(),
+                    message: "an entry could not be serialised; nothing was written".into(),
+                });
+            }
             let mut buffer = std::mem::take(&mut state.buffer);
             buffer.clear();
-            for body in bodies {
+            for &body in bodies {
                 // Checked and recorded under the lock, so racing threads log a plan once.
                 if body.members().starts_with(b"\"kind\":\"plan\"")
                     && !state.plans.insert(entry::line_hash(body.members()))
@@ -342,9 +350,8 @@ impl AuditLog {
                         continue;
                     }
                 }
-                let start = buffer.len();
                 let seq = state.next_seq;
-                entry::frame(
+                state.prev = entry::frame(
                     seq,
                     self.clock.now(),
                     &state.prev,
@@ -352,7 +359,6 @@ impl AuditLog {
                     &self.key,
                     &mut buffer,
                 );
-                state.prev = entry::line_hash(buffer.get(start..).unwrap_or_default());
                 buffer.push(b'\n');
                 state.next_seq += 1;
             }
@@ -466,8 +472,8 @@ mod tests {
             Arc::new(super::super::SystemClock),
         )
         .unwrap();
-        let plan = Body(br#"{"kind":"plan","x":1}"#.to_vec());
-        let policy = Body(
+        let plan = Body::new(br#"{"kind":"plan","x":1}"#.to_vec());
+        let policy = Body::new(
             format!(
                 r#"{{"kind":"policy","policy_set":"{}","y":2}}"#,
                 "0".repeat(64)

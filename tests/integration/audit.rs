@@ -278,7 +278,12 @@ fn reseal(bytes: &[u8], from: usize, key: &ActiveKey) -> Vec<u8> {
             l.splice(at..at + 64, hex(&prev).into_bytes());
             let seal_at = rfind(&l, b",\"seal\":\"").unwrap();
             let sealed = &l[..seal_at];
-            let tag = key.tag_parts(b"pg-audit-seal", &[sealed, b"}"]);
+            // The seal is an HMAC over the SHA-256 of the sealed text (docs/audit-log.md §4).
+            let digest = Sha256::new()
+                .chain_update(sealed)
+                .chain_update(b"}")
+                .finalize();
+            let tag = key.tag_parts(b"pg-audit-seal", &[&digest]);
             let mut framed = sealed.to_vec();
             framed.extend_from_slice(b",\"seal\":\"");
             framed.extend_from_slice(key.id().as_bytes());
@@ -791,7 +796,7 @@ fn a_torn_last_line_is_moved_aside_and_recorded_on_open() {
 fn a_log_that_is_only_a_torn_line_opens_as_a_new_log() {
     let dir = TempDir::new("torn-only");
     let path = dir.path("audit.log");
-    std::fs::write(&path, b"{\"v\":1,\"seq\":0,\"ti").unwrap();
+    std::fs::write(&path, b"{\"v\":2,\"kind\":\"tra").unwrap();
     let (_, report) = AuditLog::open(&path, &ring(), stepping(t0())).unwrap();
     assert_eq!(report.entries, 0);
     assert!(report.torn_moved_to.is_some());
@@ -825,7 +830,7 @@ fn a_log_damaged_before_its_end_refuses_to_open_and_is_left_alone() {
     let mut edited = intact.clone();
     edited[third + 20] ^= 0x01; // inside entry 3
     let mut edited_and_torn = edited.clone();
-    edited_and_torn.extend_from_slice(b"{\"v\":1,\"se");
+    edited_and_torn.extend_from_slice(b"{\"v\":2,\"ki");
     let mut removed = lines.clone();
     removed.remove(4);
     let cases: [(&str, Vec<u8>, u64, DamageKind); 3] = [
