@@ -274,10 +274,40 @@ pub(crate) fn frame(
     line.finalize().into()
 }
 
-/// The seal's tag for a line's sealed text (the line without its seal member, with
-/// the closing brace): HMAC over the text's SHA-256.
-pub(crate) fn seal_tag(key: &ActiveKey, sealed: &[u8]) -> [u8; 32] {
-    key.tag_parts(SEAL, &[&Sha256::digest(sealed)])
+/// The seal's tag for the SHA-256 of a line's sealed text (the line without its seal
+/// member, with the closing brace).
+pub(crate) fn seal_of_digest(key: &ActiveKey, sealed_digest: &[u8; 32]) -> [u8; 32] {
+    key.tag_parts(SEAL, &[sealed_digest])
+}
+
+/// A line's seal member, and both of the line's hashes from one pass over it.
+pub(crate) struct SealedLine<'a> {
+    /// The id of the key that sealed it.
+    pub(crate) key_id: &'a str,
+    /// The seal's tag.
+    pub(crate) tag: [u8; 32],
+    /// SHA-256 of the sealed text (what the tag is an HMAC of).
+    pub(crate) sealed_digest: [u8; 32],
+    /// SHA-256 of the whole line: its chain hash.
+    pub(crate) chain: [u8; 32],
+}
+
+/// Reads a line's seal member, if it ends in a well-formed one, and hashes the line.
+pub(crate) fn read_seal(line: &[u8]) -> Option<SealedLine<'_>> {
+    let (at, key_id, tag) = seal_member(line)?;
+    // The sealed text is the line up to the seal member and a `}`: both hashes share
+    // that prefix.
+    let mut chain = Sha256::new();
+    chain.update(line.get(..at)?);
+    let mut sealed = chain.clone();
+    sealed.update(b"}");
+    chain.update(line.get(at..)?);
+    Some(SealedLine {
+        key_id,
+        tag,
+        sealed_digest: sealed.finalize().into(),
+        chain: chain.finalize().into(),
+    })
 }
 
 /// Appends `time` as RFC 3339 with microseconds and `Z`, exactly as chrono's
@@ -320,19 +350,21 @@ pub(crate) fn line_hash(line: &[u8]) -> [u8; 32] {
     Sha256::digest(line).into()
 }
 
-/// Splits a line into the bytes the seal covers (with the closing brace added back)
-/// and the seal's key id and tag, if the line ends in a well-formed seal member.
-pub(crate) fn split_seal(line: &[u8]) -> Option<(Vec<u8>, &str, [u8; 32])> {
+/// Where a line's seal member starts, and its key id and tag, if the line ends in a
+/// well-formed seal member.
+fn seal_member(line: &[u8]) -> Option<(usize, &str, [u8; 32])> {
     let at = line
         .windows(SEAL_MEMBER.len())
         .rposition(|w| w == SEAL_MEMBER)?;
     let rest = line.get(at + SEAL_MEMBER.len()..)?;
     let seal = std::str::from_utf8(rest.strip_suffix(b"\"}")?).ok()?;
     let (key_id, tag_hex) = seal.split_once(':')?;
-    let tag = decode_hex32(tag_hex)?;
-    let mut sealed = line.get(..at)?.to_vec();
-    sealed.push(b'}');
-    Some((sealed, key_id, tag))
+    Some((at, key_id, decode_hex32(tag_hex)?))
+}
+
+/// The id of the key that sealed a line, if it ends in a well-formed seal member.
+pub(crate) fn seal_key_id(line: &[u8]) -> Option<&str> {
+    seal_member(line).map(|(_, key_id, _)| key_id)
 }
 
 pub(crate) fn decode_hex32(text: &str) -> Option<[u8; 32]> {
@@ -817,7 +849,12 @@ impl ReleasedTemplate {
         out.extend_from_slice(&self.head);
         let mut first = true;
         for (index, (seen, released)) in decision.counts_by_field() {
-            out.extend_from_slice(if first { b",\"present\":[[" } else { b",[" });
+            if first {
+                out.extend_from_slice(b",\"present\":[");
+            } else {
+                out.push(b',');
+            }
+            out.push(b'[');
             first = false;
             push_decimal(out, index as u64);
             out.push(b',');
@@ -877,6 +914,17 @@ pub(crate) struct Release<'a> {
 
 /// Appends `n` in decimal.
 pub(crate) fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
+    // Most numbers in an entry (field indices and counts) have one or two digits:
+    // pushed directly, they cost no copy call.
+    if n < 10 {
+        out.push(b'0' + n as u8);
+        return;
+    }
+    if n < 100 {
+        out.push(b'0' + (n / 10) as u8);
+        out.push(b'0' + (n % 10) as u8);
+        return;
+    }
     let mut digits = [0u8; 20];
     let mut at = digits.len();
     loop {
@@ -895,10 +943,16 @@ pub(crate) fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
 /// Appends `bytes` as lowercase hex.
 pub(crate) fn push_hex_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    for b in bytes {
-        for nibble in [b >> 4, b & 0x0f] {
-            out.push(DIGITS.get(usize::from(nibble)).copied().unwrap_or(b'0'));
+    // Digests are 32 bytes: spelt on the stack, appended with one copy.
+    let mut text = [0u8; 64];
+    for chunk in bytes.chunks(32) {
+        for (pair, b) in text.chunks_exact_mut(2).zip(chunk) {
+            if let [hi, lo] = pair {
+                *hi = DIGITS.get(usize::from(b >> 4)).copied().unwrap_or(b'0');
+                *lo = DIGITS.get(usize::from(b & 0x0f)).copied().unwrap_or(b'0');
+            }
         }
+        out.extend_from_slice(text.get(..2 * chunk.len()).unwrap_or_default());
     }
 }
 
@@ -952,9 +1006,14 @@ mod tests {
     #[test]
     fn hex_is_lowercase_and_matches_the_string_version() {
         let bytes: Vec<u8> = (0..=255).collect();
-        let mut out = Vec::new();
-        push_hex_bytes(&mut out, &bytes);
-        assert_eq!(String::from_utf8(out).unwrap(), hex(&bytes));
+        for len in [0, 1, 31, 32, 33, 64, 100, 256] {
+            let mut out = b"x".to_vec();
+            push_hex_bytes(&mut out, &bytes[..len]);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                format!("x{}", hex(&bytes[..len]))
+            );
+        }
     }
 
     #[test]

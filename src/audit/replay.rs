@@ -2,7 +2,7 @@
 //! it recorded (to show nothing has changed) or with other agreements (to show what a
 //! new version would change on real past traffic).
 
-use super::entry::{decode_hex32, plan_body, split_seal, INPUT, OUTPUT};
+use super::entry::{decode_hex32, plan_body, seal_key_id, INPUT, OUTPUT};
 use super::{Archive, Damage};
 use crate::gate::{Gate, Transfer};
 use crate::pseudonym::{hex, KeyRing};
@@ -106,9 +106,7 @@ pub fn replay(log: &[u8], mut options: ReplayOptions<'_>) -> Result<Vec<EntryRep
                 }
             }
             Some("transfer") => {
-                let key_id = split_seal(line)
-                    .map(|(_, id, _)| id.to_owned())
-                    .unwrap_or_default();
+                let key_id = seal_key_id(line).unwrap_or_default().to_owned();
                 entries.push((value, key_id));
             }
             _ => {}

@@ -1,7 +1,7 @@
 //! Verifying a log: every seal, the hash chain and the sequence, naming the first bad
 //! entry and what is wrong with it.
 
-use super::entry::{line_hash, seal_tag, split_seal};
+use super::entry::{line_hash, read_seal, seal_of_digest};
 use crate::pseudonym::KeySet;
 use serde::Serialize;
 use serde_json::Value;
@@ -160,7 +160,8 @@ fn verify_capturing(
             kind,
             detail,
         };
-        let hash = line_hash(line);
+        let sealed = read_seal(line);
+        let hash = sealed.as_ref().map_or_else(|| line_hash(line), |s| s.chain);
         let next_prev = || lines.get(i + 1).and_then(|(_, l)| prev_of(l));
         let Some(frame) = frame_of(line) else {
             return Err(damage(
@@ -175,7 +176,7 @@ fn verify_capturing(
         if frame.v != super::entry::FORMAT {
             return Err(damage(DamageKind::Edited, "unknown format version".into()));
         }
-        let Some((sealed, key_id, tag)) = split_seal(line) else {
+        let Some(sealed) = sealed else {
             return Err(damage(
                 DamageKind::Edited,
                 "missing or malformed seal".into(),
@@ -187,8 +188,9 @@ fn verify_capturing(
                 format!("a copy of an earlier entry (seq {seq})"),
             ));
         }
+        let key_id = sealed.key_id;
         let key = keys.get(key_id);
-        let seal_ok = key.is_some_and(|k| seal_tag(k, &sealed) == tag);
+        let seal_ok = key.is_some_and(|k| seal_of_digest(k, &sealed.sealed_digest) == sealed.tag);
         if !seal_ok {
             let next_prev = next_prev();
             let (kind, detail) = if next_prev == Some(hash) {
