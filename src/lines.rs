@@ -425,14 +425,24 @@ fn gate_audited_batches(
     let mut in_flight: Option<Staged> = None;
     loop {
         let buffers = spare.pop().unwrap_or_default();
-        let read = read_batch(
+        let read = match read_batch(
             &mut input,
             index,
             next_line,
             buffers,
             AUDITED_BATCH_LINES,
             flow.limits().max_line_bytes,
-        )?;
+        ) {
+            Ok(read) => read,
+            Err(e) => {
+                // The batch in flight is logged as released: it goes out before the
+                // stream stops, so that the log names no record that was held back.
+                if let Some(earlier) = in_flight.take() {
+                    release(flow, earlier, output, &mut stats, on_problem)?;
+                }
+                return Err(e.into());
+            }
+        };
         let Some(Read {
             batch,
             lines,
@@ -633,7 +643,20 @@ fn write_in_order(
             }
             Err(TryRecvError::Disconnected) => break,
         };
-        let gated = message?;
+        let gated = match message {
+            Ok(gated) => gated,
+            Err(e) => {
+                // Batches already logged go out before the stream stops.
+                for earlier in staged {
+                    let Some(buffers) = release(flow, earlier, output, &mut stats, on_problem)?
+                    else {
+                        break;
+                    };
+                    let _ = tokens.send(buffers);
+                }
+                return Err(e.into());
+            }
+        };
         pending.insert(gated.index, gated);
         while let Some(gated) = pending.remove(&next) {
             next += 1;

@@ -199,7 +199,7 @@ impl BodyRef<'_> {
 /// Entry bodies of a batch of records, one after another in one buffer: a stream
 /// reuses it from batch to batch, so that logging allocates nothing per record.
 #[derive(Default)]
-pub struct Bodies {
+pub(crate) struct Bodies {
     bytes: Vec<u8>,
     spans: Vec<(std::ops::Range<usize>, Option<Sha256>)>,
 }

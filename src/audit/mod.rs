@@ -8,7 +8,8 @@ pub mod verify;
 mod writer;
 
 pub use archive::Archive;
-pub use entry::{Bodies, Body, SEMANTICS};
+pub(crate) use entry::Bodies;
+pub use entry::{Body, SEMANTICS};
 pub use replay::{replay, Change, EntryReplay, ReplayError, ReplayOptions};
 pub use verify::{checkpoint, verify, verify_against, Checkpoint, Damage, DamageKind, Summary};
 pub use writer::{AuditError, AuditLog, OpenReport, Storage};

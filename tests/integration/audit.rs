@@ -1031,6 +1031,74 @@ fn an_audited_stream_releases_each_record_before_it_waits_for_the_next() {
     }
 }
 
+/// Input that yields `bytes` and then fails, as a broken pipe or disk might.
+struct FailingInput {
+    bytes: Vec<u8>,
+    at: usize,
+}
+
+impl io::Read for FailingInput {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let available = io::BufRead::fill_buf(self)?;
+        let n = available.len().min(buf.len());
+        buf[..n].copy_from_slice(&available[..n]);
+        io::BufRead::consume(self, n);
+        Ok(n)
+    }
+}
+
+impl io::BufRead for FailingInput {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.at == self.bytes.len() {
+            return Err(io::Error::other("injected read failure"));
+        }
+        Ok(&self.bytes[self.at..])
+    }
+    fn consume(&mut self, n: usize) {
+        self.at += n;
+    }
+}
+
+#[test]
+fn a_read_error_stops_an_audited_stream_after_every_logged_record_is_out() {
+    // Two and a half batches and half a line, then the input fails while the third
+    // batch is read, with the second batch's sync in flight: whatever the log says
+    // was released must have gone out.
+    let batch = privacy_gate::lines::AUDITED_BATCH_LINES as u64;
+    let mut input = fixture_lines(2 * batch + batch / 2);
+    input.extend_from_slice(br#"{"case":{"id":"#);
+    let dir = TempDir::new("read-error");
+    for threads in [1, 2] {
+        let mem = MemStorage::default();
+        let gate = fixture_gate_on(Box::new(mem.clone()), t0(), &dir);
+        let flow = gate.flow(&fixture_transfer()).unwrap();
+        let mut out = Vec::new();
+        let reader = FailingInput {
+            bytes: input.clone(),
+            at: 0,
+        };
+        let result = gate_json_lines_parallel(&flow, reader, &mut out, threads, |_| {});
+        assert!(
+            matches!(&result, Err(StreamError::Io(e)) if e.to_string().contains("injected")),
+            "{threads} thread(s): {result:?}"
+        );
+        let logged = String::from_utf8(mem.bytes())
+            .unwrap()
+            .matches(r#""outcome":"released""#)
+            .count();
+        let released = lines_of(&out).len();
+        assert_eq!(
+            released, logged,
+            "{threads} thread(s): {released} records out, {logged} logged as released"
+        );
+        if threads == 1 {
+            // One thread reads in order: both whole batches were gated and logged;
+            // the third failed while it was read, so none of it was gated.
+            assert_eq!(released as u64, 2 * batch, "one thread");
+        }
+    }
+}
+
 fn fixture_lines_from(first: u64, n: u64) -> Vec<u8> {
     let mut input = Vec::new();
     for i in first..first + n {
