@@ -647,13 +647,7 @@ fn write_in_order(
             Ok(gated) => gated,
             Err(e) => {
                 // Batches already logged go out before the stream stops.
-                for earlier in staged {
-                    let Some(buffers) = release(flow, earlier, output, &mut stats, on_problem)?
-                    else {
-                        break;
-                    };
-                    let _ = tokens.send(buffers);
-                }
+                release_all(flow, staged, &tokens, output, &mut stats, on_problem)?;
                 return Err(e.into());
             }
         };
@@ -664,23 +658,31 @@ fn write_in_order(
                 Ok(batch) => staged.push_back(batch),
                 Err(e) => {
                     // The batches before were logged in full: they may still go out.
-                    for earlier in staged {
-                        let Some(buffers) = release(flow, earlier, output, &mut stats, on_problem)?
-                        else {
-                            break;
-                        };
-                        let _ = tokens.send(buffers);
-                    }
+                    release_all(flow, staged, &tokens, output, &mut stats, on_problem)?;
                     return Err(e);
                 }
             }
         }
     }
-    for last in staged {
-        let Some(buffers) = release(flow, last, output, &mut stats, on_problem)? else {
-            return Ok(stats);
+    release_all(flow, staged, &tokens, output, &mut stats, on_problem)?;
+    Ok(stats)
+}
+
+/// Releases staged batches in order and gives their buffers back; stops early when
+/// the output is closed.
+fn release_all(
+    flow: &Flow<'_>,
+    staged: VecDeque<Staged>,
+    tokens: &SyncSender<Buffers>,
+    output: &mut impl Write,
+    stats: &mut LineStats,
+    on_problem: &mut impl FnMut(LineProblem<'_>),
+) -> Result<(), StreamError> {
+    for batch in staged {
+        let Some(buffers) = release(flow, batch, output, stats, on_problem)? else {
+            break;
         };
         let _ = tokens.send(buffers);
     }
-    Ok(stats)
+    Ok(())
 }

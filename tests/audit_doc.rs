@@ -53,28 +53,40 @@ fn keys() -> KeyRing {
     KeyRing::from_json("example", json.to_string().as_bytes()).unwrap()
 }
 
-/// The example log: the record gated once from drenthe/ggd to drenthe/politie.
-fn example_log() -> Vec<u8> {
-    let at = "2025-06-02T10:00:00Z".parse().unwrap();
-    let archive = std::env::temp_dir().join(format!("pg-audit-doc-{}", std::process::id()));
-    let memory = Memory::default();
+/// When the example's transfers happen; the log's clock starts there too.
+fn at() -> chrono::DateTime<chrono::Utc> {
+    "2025-06-02T10:00:00Z".parse().unwrap()
+}
+
+/// A gate over the shipped policies that logs into `memory`, its clock stepping 1 ms
+/// from [`at`]; its agreement archive is a temporary folder named after `name`, which
+/// the caller removes.
+fn logging_gate(name: &str, memory: &Memory) -> (Gate, PathBuf) {
+    let archive = std::env::temp_dir().join(format!("pg-audit-doc-{name}-{}", std::process::id()));
     let log = AuditLog::with_storage(
         Path::new("audit.log"),
         Box::new(memory.clone()),
         &keys(),
-        Arc::new(SteppingClock::new(at, chrono::Duration::milliseconds(1))),
+        Arc::new(SteppingClock::new(at(), chrono::Duration::milliseconds(1))),
     )
     .unwrap();
     let registry = Registry::load_dir(&root().join("policies")).unwrap();
     let gate = Gate::new(registry, keys())
         .with_audit(Arc::new(log), &Archive::new(&archive))
         .unwrap();
+    (gate, archive)
+}
+
+/// The example log: the record gated once from drenthe/ggd to drenthe/politie.
+fn example_log() -> Vec<u8> {
+    let memory = Memory::default();
+    let (gate, archive) = logging_gate("example", &memory);
     let flow = gate
         .flow(&Transfer {
             from: "drenthe/ggd",
             to: "drenthe/politie",
             purpose: "criminal-investigation",
-            at,
+            at: at(),
         })
         .unwrap();
     flow.write_json(RECORD.as_bytes(), &mut Vec::new()).unwrap();
@@ -278,20 +290,8 @@ fn the_worked_example_in_the_audit_log_spec_is_what_the_writer_writes() {
 
 /// A longer log for the cross-check: releases, a refusal, and a second flow.
 fn varied_log() -> Vec<u8> {
-    let at: chrono::DateTime<chrono::Utc> = "2025-06-02T10:00:00Z".parse().unwrap();
-    let archive = std::env::temp_dir().join(format!("pg-audit-doc-v-{}", std::process::id()));
     let memory = Memory::default();
-    let log = AuditLog::with_storage(
-        Path::new("audit.log"),
-        Box::new(memory.clone()),
-        &keys(),
-        Arc::new(SteppingClock::new(at, chrono::Duration::milliseconds(1))),
-    )
-    .unwrap();
-    let registry = Registry::load_dir(&root().join("policies")).unwrap();
-    let gate = Gate::new(registry, keys())
-        .with_audit(Arc::new(log), &Archive::new(&archive))
-        .unwrap();
+    let (gate, archive) = logging_gate("varied", &memory);
     let examples = std::fs::read_to_string(root().join("examples/records.jsonl")).unwrap();
     for (from, to, purpose) in [
         ("drenthe/ggd", "drenthe/politie", "criminal-investigation"),
@@ -302,7 +302,7 @@ fn varied_log() -> Vec<u8> {
             from,
             to,
             purpose,
-            at,
+            at: at(),
         };
         for line in examples.lines().take(4) {
             let record: Value = serde_json::from_str(line).unwrap();

@@ -956,13 +956,18 @@ struct PipeInput {
     at: usize,
 }
 
+/// `Read` for the test inputs below, through their `BufRead`.
+fn read_buffered(input: &mut impl io::BufRead, buf: &mut [u8]) -> io::Result<usize> {
+    let available = input.fill_buf()?;
+    let n = available.len().min(buf.len());
+    buf[..n].copy_from_slice(&available[..n]);
+    input.consume(n);
+    Ok(n)
+}
+
 impl io::Read for PipeInput {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let available = io::BufRead::fill_buf(self)?;
-        let n = available.len().min(buf.len());
-        buf[..n].copy_from_slice(&available[..n]);
-        io::BufRead::consume(self, n);
-        Ok(n)
+        read_buffered(self, buf)
     }
 }
 
@@ -1039,11 +1044,7 @@ struct FailingInput {
 
 impl io::Read for FailingInput {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let available = io::BufRead::fill_buf(self)?;
-        let n = available.len().min(buf.len());
-        buf[..n].copy_from_slice(&available[..n]);
-        io::BufRead::consume(self, n);
-        Ok(n)
+        read_buffered(self, buf)
     }
 }
 
