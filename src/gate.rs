@@ -2,6 +2,7 @@
 
 use crate::action::{Action, Method};
 use crate::agreement::{NotInForce, Regime};
+use crate::audit::entry::BodyRef;
 use crate::audit::{Archive, AuditError, AuditLog, Bodies, Body};
 use crate::json::JsonError;
 use crate::limits::Limits;
@@ -1026,16 +1027,21 @@ impl Flow<'_> {
         subject: Option<&str>,
     ) -> Result<(), AuditError> {
         let body = self.body(audit, outcome, input, output, subject);
-        self.append(audit, vec![body])
+        let mark = self.write_entries(audit, std::iter::once(body.as_ref()))?;
+        audit.log.wait_durable(mark)
     }
 
-    /// Appends transfer entries, preceded by the plan's entry if the log lacks it.
-    fn append(&self, audit: &GateAudit, mut bodies: Vec<Body>) -> Result<(), AuditError> {
+    /// Writes transfer entries, preceded by the plan's entry if the log lacks it, and
+    /// returns the mark to wait on for their durability.
+    fn write_entries<'s: 'b, 'b>(
+        &'s self,
+        audit: &GateAudit,
+        bodies: impl Iterator<Item = BodyRef<'b>>,
+    ) -> Result<u64, AuditError> {
         let (plan_body, plan_id) = &self.gate_flow.plan_entry;
-        if !audit.log.has_plan(plan_id) {
-            bodies.insert(0, plan_body.clone());
-        }
-        audit.log.append(&bodies).map(drop)
+        let plan = (!audit.log.has_plan(plan_id)).then(|| plan_body.as_ref());
+        let refs: Vec<_> = plan.into_iter().chain(bodies).collect();
+        audit.log.write(&refs)
     }
 
     /// Writes a batch of transfer entries (see [`Flow::write_json_deferred`]), preceded
@@ -1044,12 +1050,7 @@ impl Flow<'_> {
     /// with the returned mark succeeds. `None` when there is nothing to wait for.
     pub(crate) fn write_batch(&self, bodies: &Bodies) -> Result<Option<u64>, AuditError> {
         match self.audit {
-            Some(audit) if !bodies.is_empty() => {
-                let (plan_body, plan_id) = &self.gate_flow.plan_entry;
-                let plan = (!audit.log.has_plan(plan_id)).then(|| plan_body.as_ref());
-                let refs: Vec<_> = plan.into_iter().chain(bodies.iter()).collect();
-                audit.log.write(&refs).map(Some)
-            }
+            Some(audit) if !bodies.is_empty() => self.write_entries(audit, bodies.iter()).map(Some),
             _ => Ok(None),
         }
     }

@@ -425,58 +425,50 @@ fn gate_audited_batches(
     let mut in_flight: Option<Staged> = None;
     loop {
         let buffers = spare.pop().unwrap_or_default();
-        let read = match read_batch(
+        let max_line = flow.limits().max_line_bytes;
+        let next = read_batch(
             &mut input,
             index,
             next_line,
             buffers,
             AUDITED_BATCH_LINES,
-            flow.limits().max_line_bytes,
-        ) {
-            Ok(read) => read,
+            max_line,
+        )
+        .map_err(StreamError::from)
+        .and_then(|read| {
+            read.map(
+                |Read {
+                     batch,
+                     lines,
+                     drained,
+                 }| {
+                    index += 1;
+                    next_line += lines;
+                    stage(flow, gate_batch(flow, batch), syncer).map(|staged| (staged, drained))
+                },
+            )
+            .transpose()
+        });
+        let (staged, drained) = match next {
+            Ok(Some(next)) => next,
+            Ok(None) => break,
             Err(e) => {
-                // The batch in flight is logged as released: it goes out before the
+                // The batch in flight was logged in full: it goes out before the
                 // stream stops, so that the log names no record that was held back.
-                if let Some(earlier) = in_flight.take() {
-                    release(flow, earlier, output, &mut stats, on_problem)?;
-                }
-                return Err(e.into());
-            }
-        };
-        let Some(Read {
-            batch,
-            lines,
-            drained,
-        }) = read
-        else {
-            break;
-        };
-        index += 1;
-        next_line += lines;
-        let staged = match stage(flow, gate_batch(flow, batch), syncer) {
-            Ok(staged) => staged,
-            Err(e) => {
-                // The batch before was logged in full: it may still go out.
                 if let Some(earlier) = in_flight.take() {
                     release(flow, earlier, output, &mut stats, on_problem)?;
                 }
                 return Err(e);
             }
         };
-        if let Some(earlier) = in_flight.take() {
-            match release(flow, earlier, output, &mut stats, on_problem)? {
+        let earlier = in_flight.replace(staged);
+        // When reading on may wait for the producer, this batch goes out now too.
+        let now = if drained { in_flight.take() } else { None };
+        for batch in earlier.into_iter().chain(now) {
+            match release(flow, batch, output, &mut stats, on_problem)? {
                 Some(back) => spare.push(back),
                 None => return Ok(stats),
             }
-        }
-        if drained {
-            // Reading on may wait for the producer: release now, not after that.
-            match release(flow, staged, output, &mut stats, on_problem)? {
-                Some(back) => spare.push(back),
-                None => return Ok(stats),
-            }
-        } else {
-            in_flight = Some(staged);
         }
     }
     if let Some(last) = in_flight {
@@ -613,34 +605,25 @@ fn write_in_order(
     let mut staged: VecDeque<Staged> = VecDeque::new();
     let mut next = 0u64;
     loop {
-        while let Some(front) = staged.pop_front() {
-            if !flow.is_durable(front.mark) {
-                staged.push_front(front);
-                break;
-            }
-            let Some(buffers) = release(flow, front, output, &mut stats, on_problem)? else {
+        while staged.front().is_some_and(|s| flow.is_durable(s.mark)) {
+            if !release_front(flow, &mut staged, &tokens, output, &mut stats, on_problem)? {
                 return Ok(stats);
-            };
-            let _ = tokens.send(buffers);
+            }
         }
         let message = match done.try_recv() {
             Ok(message) => message,
-            Err(TryRecvError::Empty) => {
-                if let Some(front) = staged.pop_front() {
-                    // Nothing to gate meanwhile: wait for the oldest batch's sync.
-                    let Some(buffers) = release(flow, front, output, &mut stats, on_problem)?
-                    else {
-                        return Ok(stats);
-                    };
-                    let _ = tokens.send(buffers);
-                    continue;
+            Err(TryRecvError::Empty) if !staged.is_empty() => {
+                // Nothing to gate meanwhile: wait for the oldest batch's sync.
+                if !release_front(flow, &mut staged, &tokens, output, &mut stats, on_problem)? {
+                    return Ok(stats);
                 }
-                // Ends when the reader and every worker have hung up.
-                match done.recv() {
-                    Ok(message) => message,
-                    Err(_) => break,
-                }
+                continue;
             }
+            // Ends when the reader and every worker have hung up.
+            Err(TryRecvError::Empty) => match done.recv() {
+                Ok(message) => message,
+                Err(_) => break,
+            },
             Err(TryRecvError::Disconnected) => break,
         };
         let gated = match message {
@@ -668,21 +651,35 @@ fn write_in_order(
     Ok(stats)
 }
 
-/// Releases staged batches in order and gives their buffers back; stops early when
-/// the output is closed.
+/// Releases the oldest staged batch, once durable, and gives its buffers back;
+/// `false` when there was none or the output is closed.
+fn release_front(
+    flow: &Flow<'_>,
+    staged: &mut VecDeque<Staged>,
+    tokens: &SyncSender<Buffers>,
+    output: &mut impl Write,
+    stats: &mut LineStats,
+    on_problem: &mut impl FnMut(LineProblem<'_>),
+) -> Result<bool, StreamError> {
+    let Some(batch) = staged.pop_front() else {
+        return Ok(false);
+    };
+    let Some(buffers) = release(flow, batch, output, stats, on_problem)? else {
+        return Ok(false);
+    };
+    let _ = tokens.send(buffers);
+    Ok(true)
+}
+
+/// Releases staged batches in order; stops early when the output is closed.
 fn release_all(
     flow: &Flow<'_>,
-    staged: VecDeque<Staged>,
+    mut staged: VecDeque<Staged>,
     tokens: &SyncSender<Buffers>,
     output: &mut impl Write,
     stats: &mut LineStats,
     on_problem: &mut impl FnMut(LineProblem<'_>),
 ) -> Result<(), StreamError> {
-    for batch in staged {
-        let Some(buffers) = release(flow, batch, output, stats, on_problem)? else {
-            break;
-        };
-        let _ = tokens.send(buffers);
-    }
+    while release_front(flow, &mut staged, tokens, output, stats, on_problem)? {}
     Ok(())
 }

@@ -1004,6 +1004,11 @@ mod tests {
     }
 
     #[test]
+    fn lines_start_with_the_format_version() {
+        assert_eq!(LINE_START, format!("{{\"v\":{FORMAT},").as_bytes());
+    }
+
+    #[test]
     fn hex_is_lowercase_and_matches_the_string_version() {
         let bytes: Vec<u8> = (0..=255).collect();
         for len in [0, 1, 31, 32, 33, 64, 100, 256] {
