@@ -12,35 +12,43 @@
 // and what to show is the caller's choice.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
-pub mod action;
-pub mod agreement;
+// The layers, bottom up; each file uses only files of its own layer or below
+// (docs/architecture.md). Private modules are re-exported below, one path per item.
 pub mod audit;
-pub mod cases;
+pub mod authoring;
 pub mod compare;
-pub mod diag;
-pub mod gate;
-pub mod json;
-pub mod json_schema;
-pub mod limits;
-pub mod lines;
-pub mod plan;
+pub mod danger;
+mod decision;
+mod gate;
+mod plan;
+mod policy;
 pub mod pseudonym;
-pub mod registry;
-pub mod schema;
-mod suggest;
-pub mod time;
+mod support;
 
-pub use action::{Action, DomainId, Method};
-pub use agreement::{Agreement, NotInForce, Regime, Status};
-pub use diag::{Diagnostic, Diagnostics, Severity};
-pub use gate::{
-    Decision, FieldDecision, Flow, Gate, GateError, Outcome, RecordError, Refusal, Released,
-    Removal, RemovalReason, Side, Transfer, Written, PLACEHOLDER, TRANSFER_MEMBER,
+/// The strict JSON reader the gate reads records with: duplicate keys, nesting
+/// deeper than a limit and invalid UTF-8 are errors, and no error quotes the input.
+pub mod json {
+    pub use crate::support::json::{parse_strict, JsonError, JsonErrorKind, DEFAULT_MAX_DEPTH};
+}
+
+// For case systems: the gate, transfers and their outcomes.
+pub use decision::{
+    Decision, FieldDecision, Outcome, RecordError, Refusal, Released, Removal, RemovalReason, Side,
+    Transfer, Written, TRANSFER_MEMBER,
 };
-pub use json::{JsonError, JsonErrorKind, DEFAULT_MAX_DEPTH};
-pub use limits::Limits;
-pub use lines::{gate_json_lines, gate_json_lines_parallel, LineProblem, LineStats, StreamError};
+pub use gate::{
+    gate_json_lines, gate_json_lines_parallel, Flow, Gate, GateError, LineProblem, LineStats,
+    StreamError, AUDITED_BATCH_LINES, PLACEHOLDER,
+};
+pub use pseudonym::key::{ActiveKey, KeyRing, KeySet};
+pub use pseudonym::keyfile::KeyFileError;
+pub use support::limits::Limits;
+
+// For policy authors: loading, checking and reading agreements and plans.
+pub use plan::registry::{LoadError, PolicySet, PolicySource, Registry};
 pub use plan::{ClauseRef, FieldPlan, FlowPlan, Via};
-pub use pseudonym::{KeyFileError, KeyRing, ValueProblem};
-pub use registry::{LoadError, PolicySet, PolicySource, Registry};
-pub use schema::{Schema, ValueType};
+pub use policy::action::{Action, DomainId, Method};
+pub use policy::agreement::{Agreement, Condition, NotInForce, Regime, Rule, Selector, Status};
+pub use policy::schema::{Category, Field, FieldId, Grant, LegalBasis, Schema, ValueType};
+pub use support::diag::{Diagnostic, Diagnostics, Severity};
+pub use support::time::{amsterdam_date, Period};

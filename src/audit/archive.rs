@@ -1,7 +1,7 @@
 //! A content-addressed copy of every agreement version a gate used, so that replay
 //! works after the files in `policies/` have changed.
 
-use crate::registry::{sha256_hex, PolicySet, PolicySource};
+use crate::plan::registry::{sha256_hex, PolicySet, PolicySource};
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};

@@ -2,16 +2,18 @@
 //! and replay. The format is specified in `docs/audit-log.md`.
 
 mod archive;
-pub mod entry;
-pub mod replay;
-pub mod verify;
+pub(crate) mod format;
+mod replay;
+mod verify;
 mod writer;
 
 pub use archive::Archive;
-pub(crate) use entry::Bodies;
-pub use entry::{Body, SEMANTICS};
+pub use format::{Body, SEMANTICS};
 pub use replay::{replay, Change, EntryReplay, ReplayError, ReplayOptions};
-pub use verify::{checkpoint, verify, verify_against, Checkpoint, Damage, DamageKind, Summary};
+pub use verify::{
+    checkpoint, plan_id, subject_digest, torn_tail, verify, verify_against, Checkpoint, Damage,
+    DamageKind, Summary,
+};
 pub use writer::{AuditError, AuditLog, OpenReport, Storage};
 
 use chrono::{DateTime, Duration, Utc};

@@ -2,11 +2,13 @@
 //! it recorded (to show nothing has changed) or with other agreements (to show what a
 //! new version would change on real past traffic).
 
-use super::entry::{decode_hex32, plan_body, seal_key_id, INPUT, OUTPUT};
+use super::format::{decode_hex32, plan_body, seal_key_id, INPUT, OUTPUT};
 use super::{Archive, Damage};
-use crate::gate::{Gate, Transfer};
-use crate::pseudonym::{hex, KeyRing};
-use crate::registry::Registry;
+use crate::decision::Transfer;
+use crate::gate::Gate;
+use crate::plan::registry::Registry;
+use crate::pseudonym::KeyRing;
+use crate::support::hex::hex;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -66,6 +68,7 @@ impl EntryReplay {
 
 /// Why a replay could not run at all.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ReplayError {
     /// The key file has no audit key.
     #[error("the key file has no `audit` key")]
@@ -96,13 +99,13 @@ pub fn replay(log: &[u8], mut options: ReplayOptions<'_>) -> Result<Vec<EntryRep
     let mut plans: HashMap<[u8; 32], Value> = HashMap::new();
     let mut entries = Vec::new();
     for line in &lines {
-        let Ok(value) = crate::json::parse_strict(line, 16) else {
+        let Ok(value) = crate::support::json::parse_strict(line, 16) else {
             continue;
         };
         match value.get("kind").and_then(Value::as_str) {
             Some("plan") => {
                 if let Some(body) = super::verify::body_bytes(line) {
-                    plans.insert(super::entry::line_hash(body), value);
+                    plans.insert(super::format::line_hash(body), value);
                 }
             }
             Some("transfer") => {

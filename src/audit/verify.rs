@@ -1,7 +1,7 @@
 //! Verifying a log: every seal, the hash chain and the sequence, naming the first bad
 //! entry and what is wrong with it.
 
-use super::entry::{line_hash, read_seal, seal_of_digest};
+use super::format::{line_hash, read_seal, seal_of_digest};
 use crate::pseudonym::KeySet;
 use serde::Serialize;
 use serde_json::Value;
@@ -11,6 +11,7 @@ use std::fmt;
 /// What is wrong with the first bad entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum DamageKind {
     /// Its bytes were changed (or it is not an entry at all).
     Edited,
@@ -109,7 +110,7 @@ fn frame_of(line: &[u8]) -> Option<Frame<'_>> {
 }
 
 fn prev_of(line: &[u8]) -> Option<[u8; 32]> {
-    super::entry::decode_hex32(&frame_of(line)?.prev)
+    super::format::decode_hex32(&frame_of(line)?.prev)
 }
 
 /// The byte offset after which an incomplete last line starts, if the log has one.
@@ -169,11 +170,11 @@ fn verify_capturing(
                 "not a valid entry (malformed JSON or missing members)".into(),
             ));
         };
-        let Some(prev) = super::entry::decode_hex32(&frame.prev) else {
+        let Some(prev) = super::format::decode_hex32(&frame.prev) else {
             return Err(damage(DamageKind::Edited, "malformed `prev`".into()));
         };
         let seq = frame.seq;
-        if frame.v != super::entry::FORMAT {
+        if frame.v != super::format::FORMAT {
             return Err(damage(DamageKind::Edited, "unknown format version".into()));
         }
         let Some(sealed) = sealed else {
@@ -197,7 +198,7 @@ fn verify_capturing(
                 let detail = match key {
                     None => format!(
                         "sealed with key `{}`, which is not among the audit keys",
-                        printable(key_id)
+                        crate::support::ident::printable_key_id(key_id)
                     ),
                     Some(_) => {
                         "the seal does not match, but the next entry chains to these exact bytes"
@@ -306,7 +307,7 @@ struct CheckpointBody<'a> {
 
 fn checkpoint_tag(key: &crate::pseudonym::ActiveKey, entries: u64, head: &str) -> [u8; 32] {
     let body = serde_json::to_vec(&CheckpointBody { entries, head }).unwrap_or_default();
-    key.tag(super::entry::CHECKPOINT, &body)
+    key.tag(super::format::CHECKPOINT, &body)
 }
 
 /// Verifies the log and makes a checkpoint of it, sealed with the active audit key.
@@ -316,12 +317,12 @@ fn checkpoint_tag(key: &crate::pseudonym::ActiveKey, entries: u64, head: &str) -
 /// The log is damaged.
 pub fn checkpoint(bytes: &[u8], keys: &KeySet) -> Result<Checkpoint, Damage> {
     let summary = verify(bytes, keys)?;
-    let head = crate::pseudonym::hex(&summary.head);
+    let head = crate::support::hex::hex(&summary.head);
     let key = keys.active();
     let tag = checkpoint_tag(key, summary.entries, &head);
     Ok(Checkpoint {
         entries: summary.entries,
-        seal: format!("{}:{}", key.id(), crate::pseudonym::hex(&tag)),
+        seal: format!("{}:{}", key.id(), crate::support::hex::hex(&tag)),
         head,
     })
 }
@@ -353,7 +354,7 @@ pub fn verify_against(
         .get(key_id)
         .ok_or_else(|| bad_checkpoint("sealed with a key that is not among the audit keys"))?;
     let tag =
-        super::entry::decode_hex32(tag_hex).ok_or_else(|| bad_checkpoint("malformed seal"))?;
+        super::format::decode_hex32(tag_hex).ok_or_else(|| bad_checkpoint("malformed seal"))?;
     if checkpoint_tag(key, checkpoint.entries, &checkpoint.head) != tag {
         return Err(bad_checkpoint(
             "its seal does not match (edited, or made with another key)",
@@ -371,7 +372,7 @@ pub fn verify_against(
             ),
         });
     }
-    let expected = super::entry::decode_hex32(&checkpoint.head);
+    let expected = super::format::decode_hex32(&checkpoint.head);
     if checkpoint.entries > 0 && captured.map(|(hash, _)| hash) != expected {
         return Err(Damage {
             entry: checkpoint.entries,
@@ -381,18 +382,6 @@ pub fn verify_against(
         });
     }
     Ok(summary)
-}
-
-fn printable(id: &str) -> &str {
-    if id.len() <= 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        id
-    } else {
-        "<unprintable>"
-    }
 }
 
 fn record(summary: &mut Summary, frame: &Frame<'_>, line: &[u8]) {
@@ -427,10 +416,23 @@ fn record(summary: &mut Summary, frame: &Frame<'_>, line: &[u8]) {
 
 /// The body of a framed line: from `"kind"` up to the framing members that follow
 /// it (a plan's id is the SHA-256 of these bytes).
-pub fn body_bytes(line: &[u8]) -> Option<&[u8]> {
+pub(crate) fn body_bytes(line: &[u8]) -> Option<&[u8]> {
     let start = line.windows(7).position(|w| w == b"\"kind\":")?;
     let end = line
-        .windows(super::entry::SEQ_MEMBER.len())
-        .rposition(|w| w == super::entry::SEQ_MEMBER)?;
+        .windows(super::format::SEQ_MEMBER.len())
+        .rposition(|w| w == super::format::SEQ_MEMBER)?;
     line.get(start..end)
+}
+
+/// The id of the plan a `plan` entry line records (lowercase hex): what transfer
+/// entries name in their `plan` member. `None` when the line is not framed.
+pub fn plan_id(line: &[u8]) -> Option<String> {
+    body_bytes(line).map(|body| crate::support::hex::hex(&line_hash(body)))
+}
+
+/// The `subject` digest transfer entries carry for the data subject with this BSN
+/// (already normalised, see [`normalise_bsn`](crate::pseudonym::normalise_bsn)), under
+/// one audit key: what an auditor looks for to find one person's transfers.
+pub fn subject_digest(key: &crate::ActiveKey, normalised_bsn: &str) -> String {
+    crate::support::hex::hex(&key.tag(super::format::SUBJECT, normalised_bsn.as_bytes()))
 }

@@ -1,7 +1,7 @@
 //! The log writer: appends sealed, chained entries durably, several per sync when
 //! many threads append at once, and fails closed after any I/O error.
 
-use super::entry::{self, Body, BodyRef};
+use super::format::{self, Body, BodyRef};
 use super::verify::{self, Damage};
 use super::Clock;
 use crate::pseudonym::{ActiveKey, KeyRing, KeySet};
@@ -40,6 +40,7 @@ impl Storage for File {
 
 /// Why the audit log refused to write, or to open.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum AuditError {
     /// The key file has no `audit` entry.
     #[error("the key file has no `audit` key: add one (privacy-gate keygen --audit)")]
@@ -182,7 +183,7 @@ impl AuditLog {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            recovery = Some(entry::recovery_body(torn_bytes, &name));
+            recovery = Some(format::recovery_body(torn_bytes, &name));
             report.torn_moved_to = Some(aside);
         }
         report.entries = summary.entries;
@@ -217,7 +218,7 @@ impl AuditLog {
         if summary.entries == 0 {
             let mut id = [0u8; 16];
             getrandom::fill(&mut id).map_err(|e| io_error(io::Error::other(e.to_string())))?;
-            log.append(&[entry::open_body(&crate::pseudonym::hex(&id))])?;
+            log.append(&[format::open_body(&crate::support::hex::hex(&id))])?;
         }
         if let Some(body) = recovery {
             log.append(&[body])?;
@@ -253,7 +254,7 @@ impl AuditLog {
             }),
             synced: Condvar::new(),
         };
-        log.append(&[entry::open_body("in-memory")])?;
+        log.append(&[format::open_body("in-memory")])?;
         Ok(log)
     }
 
@@ -334,7 +335,7 @@ impl AuditLog {
             for &body in bodies {
                 // Checked and recorded under the lock, so racing threads log a plan once.
                 if body.members().starts_with(b"\"kind\":\"plan\"")
-                    && !state.plans.insert(entry::line_hash(body.members()))
+                    && !state.plans.insert(format::line_hash(body.members()))
                 {
                     continue;
                 }
@@ -351,7 +352,7 @@ impl AuditLog {
                     }
                 }
                 let seq = state.next_seq;
-                state.prev = entry::frame(
+                state.prev = format::frame(
                     seq,
                     self.clock.now(),
                     &state.prev,

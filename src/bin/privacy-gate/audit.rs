@@ -4,7 +4,7 @@ use crate::{load, load_keys, Failure};
 use chrono::{DateTime, Utc};
 use clap::Subcommand;
 use privacy_gate::audit::{self, Archive, Checkpoint, ReplayOptions};
-use privacy_gate::pseudonym::{hex, normalise_bsn};
+use privacy_gate::pseudonym::normalise_bsn;
 use privacy_gate::KeyRing;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -340,12 +340,7 @@ fn show(
             Some(
                 audit
                     .all()
-                    .map(|k| {
-                        (
-                            k.id().to_owned(),
-                            hex(&k.tag_parts(b"pg-audit-subject", &[bsn.as_bytes()])),
-                        )
-                    })
+                    .map(|k| (k.id().to_owned(), audit::subject_digest(k, &bsn)))
                     .collect(),
             )
         }
@@ -359,7 +354,7 @@ fn show(
         };
         let text = |k: &str| entry.get(k).and_then(Value::as_str).unwrap_or_default();
         if text("kind") == "plan" {
-            if let Some(body) = audit::verify::body_bytes(line) {
+            if let Some(id) = audit::plan_id(line) {
                 let actions = entry
                     .get("fields")
                     .and_then(Value::as_array)
@@ -370,7 +365,7 @@ fn show(
                             .collect()
                     })
                     .unwrap_or_default();
-                plans.insert(hex(&sha256(body)), actions);
+                plans.insert(id, actions);
             }
             continue;
         }
@@ -454,9 +449,4 @@ fn action_kind(action: Option<&Value>) -> String {
         Some(Value::Object(m)) if m.contains_key("pseudonymise") => "pseudonymised".into(),
         _ => "?".into(),
     }
-}
-
-fn sha256(bytes: &[u8]) -> [u8; 32] {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes).into()
 }

@@ -94,7 +94,7 @@ pub(crate) fn run(args: &CompareArgs) -> Result<ExitCode, Failure> {
             let summary: Vec<FlowSummary> = comparisons.iter().map(Comparison::summary).collect();
             serde_json::to_string_pretty(&serde_json::json!({
                 "at": at,
-                "day": privacy_gate::time::amsterdam_date(at),
+                "day": privacy_gate::amsterdam_date(at),
                 "summary": summary,
                 "flows": comparisons,
             }))? + "\n"
@@ -113,6 +113,7 @@ fn short(action: &Action) -> String {
         Action::Block => "block".to_owned(),
         Action::Generalise(m) => m.name().to_owned(),
         Action::Pseudonymise(d) => format!("pseudo:{d}"),
+        other => other.to_string(),
     }
 }
 
@@ -139,7 +140,7 @@ fn marker(likeness: Likeness) -> &'static str {
     match likeness {
         Likeness::Same => "",
         Likeness::DomainsOnly => "~",
-        Likeness::Different => "*",
+        _ => "*",
     }
 }
 
@@ -410,7 +411,7 @@ fn text_summary(comparisons: &[Comparison], at: DateTime<Utc>) -> String {
         comparisons.len(),
         provinces.join(", "),
         at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        privacy_gate::time::amsterdam_date(at)
+        privacy_gate::amsterdam_date(at)
     );
     let mut rows = vec![vec![
         "flow".to_owned(),
@@ -469,7 +470,7 @@ fn action_class(action: &Action) -> &'static str {
         Action::Pass => "pass",
         Action::Generalise(_) => "gen",
         Action::Pseudonymise(_) => "pseudo",
-        Action::Block => "block",
+        _ => "block",
     }
 }
 
@@ -574,7 +575,7 @@ fn html_page(
          <p class=\"meta\">Provinces: {}. Moment: {} (day {} in Europe/Amsterdam).</p></header>\n{LEGEND_HTML}\n",
         provinces.join(", "),
         esc(&at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-        privacy_gate::time::amsterdam_date(at),
+        privacy_gate::amsterdam_date(at),
     );
     if !single {
         out.push_str(&html_summary(comparisons));
@@ -686,7 +687,7 @@ fn html_flow(c: &Comparison, single: bool) -> String {
         let (row_class, mark) = match field.likeness {
             Likeness::Same => ("same", ""),
             Likeness::DomainsOnly => ("domains", "~ domains"),
-            Likeness::Different => ("different", "&ne; differs"),
+            _ => ("different", "&ne; differs"),
         };
         let _ = write!(
             out,

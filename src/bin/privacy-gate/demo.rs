@@ -33,7 +33,7 @@ pub(crate) fn run(
         None => {
             let mut domains: Vec<_> = registry
                 .plans()
-                .flat_map(|p| p.domains.iter().cloned())
+                .flat_map(|p| p.domains().iter().cloned())
                 .collect();
             domains.sort();
             domains.dedup();
@@ -100,13 +100,13 @@ fn flow_report(gate: &Gate, transfer: &Transfer<'_>, province: &str, lines: &[&s
     let _ = writeln!(
         out,
         "   regime {}; {} {} and {} {}; sender rules {}; recipient rules {}",
-        plan.regime,
-        plan.sender.id,
-        plan.sender.version,
-        plan.recipient.id,
-        plan.recipient.version,
-        plan.sender_rules.join(", "),
-        plan.recipient_rules.join(", "),
+        plan.regime(),
+        plan.sender().id(),
+        plan.sender().version(),
+        plan.recipient().id(),
+        plan.recipient().version(),
+        plan.sender_rules().join(", "),
+        plan.recipient_rules().join(", "),
     );
     let mine: Vec<&str> = lines
         .iter()
@@ -126,7 +126,7 @@ fn flow_report(gate: &Gate, transfer: &Transfer<'_>, province: &str, lines: &[&s
                         Action::Pass => (0, String::new()),
                         Action::Generalise(m) => (1, format!(" to {m}")),
                         Action::Pseudonymise(d) => (2, format!(" in {d}")),
-                        Action::Block => (
+                        _ => (
                             3,
                             format!(
                                 " [sender: {}; recipient: {}]",

@@ -67,11 +67,11 @@ pub(crate) fn explain_text(decision: &Decision) -> String {
     let plan = decision.plan();
     let mut out = format!(
         "{} ({}) -> {} ({}), purpose {}, regime {}, at {}\n",
-        plan.sender.id,
-        plan.sender.version,
-        plan.recipient.id,
-        plan.recipient.version,
-        plan.purpose,
+        plan.sender().id(),
+        plan.sender().version(),
+        plan.recipient().id(),
+        plan.recipient().version(),
+        plan.purpose(),
         decision.regime(),
         decision
             .at()
@@ -116,11 +116,11 @@ pub(crate) fn explain_text(decision: &Decision) -> String {
     out.push_str(&table(&rows));
     out.push_str("\nclauses:\n");
     for (agreement, rule) in plan.rules() {
-        out.push_str(&format!("  {} {}", agreement.id, rule.id));
-        if let Some(covenant) = &rule.covenant {
+        out.push_str(&format!("  {} {}", agreement.id(), rule.id()));
+        if let Some(covenant) = &rule.covenant() {
             out.push_str(&format!(" ({covenant})"));
         }
-        if let Some(note) = &rule.note {
+        if let Some(note) = &rule.note() {
             out.push_str(&format!(": {note}"));
         }
         out.push('\n');

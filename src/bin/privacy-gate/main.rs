@@ -139,13 +139,13 @@ enum Command {
 #[derive(Args)]
 struct LimitArgs {
     /// Skip (and report) lines longer than this many bytes.
-    #[arg(long, value_name = "BYTES", default_value_t = privacy_gate::limits::DEFAULT_MAX_LINE_BYTES)]
+    #[arg(long, value_name = "BYTES", default_value_t = privacy_gate::Limits::DEFAULT.max_line_bytes)]
     max_line_bytes: usize,
     /// Refuse records nested deeper than this.
-    #[arg(long, value_name = "LEVELS", default_value_t = privacy_gate::DEFAULT_MAX_DEPTH)]
+    #[arg(long, value_name = "LEVELS", default_value_t = privacy_gate::Limits::DEFAULT.max_depth)]
     max_depth: usize,
     /// Refuse records with more values (members and elements at every level) than this.
-    #[arg(long, value_name = "COUNT", default_value_t = privacy_gate::limits::DEFAULT_MAX_VALUES)]
+    #[arg(long, value_name = "COUNT", default_value_t = privacy_gate::Limits::DEFAULT.max_values)]
     max_values: usize,
 }
 
@@ -332,7 +332,7 @@ fn check(policies: &Path) -> Result<ExitCode, Failure> {
     let mut out = stdout();
     match Registry::load_dir(policies) {
         Ok(registry) => {
-            let lints = registry.lints(privacy_gate::time::amsterdam_date(Utc::now()));
+            let lints = registry.lints(privacy_gate::amsterdam_date(Utc::now()));
             for warning in registry.warnings().iter().chain(lints.iter()) {
                 writeln!(out, "{warning}")?;
             }
@@ -425,6 +425,7 @@ fn gate(
             LineProblem::TooLong(line, limit) => {
                 stderr!("privacy-gate: line {line}: longer than {limit} bytes; skipped")
             }
+            other => stderr!("privacy-gate: line {}: nothing released", other.line()),
         })
         .map_err(|e| Failure(format!("gating stopped: {e}")))?;
     match out.flush() {
@@ -456,7 +457,8 @@ fn run_cases(
     show_coverage: bool,
     min_coverage: Option<f64>,
 ) -> Result<ExitCode, Failure> {
-    use privacy_gate::cases::{load_cases, run_case_covering, test_keys, Coverage};
+    use privacy_gate::authoring::{load_cases, run_case_covering, Coverage};
+    use privacy_gate::danger::test_keys;
     let mut out = stdout();
     let registry = load(policies)?;
     let cases = match load_cases(policies, &registry) {
@@ -520,7 +522,7 @@ fn keygen(
         let registry = load(policies)?;
         ids = registry
             .plans()
-            .flat_map(|p| p.domains.iter().cloned())
+            .flat_map(|p| p.domains().iter().cloned())
             .collect();
         ids.sort();
         ids.dedup();

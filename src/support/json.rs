@@ -24,6 +24,7 @@ pub struct JsonError {
 
 /// The kinds of JSON problems.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum JsonErrorKind {
     /// Not valid JSON; the text is serde_json's (which never quotes input).
     Syntax(String),

@@ -1,10 +1,13 @@
 //! The entry wire format: framing, sealing and the bodies of each kind of entry.
 //! `docs/audit-log.md` is the specification; these types serialise it.
 
-use crate::gate::{Decision, Refusal, RemovalReason};
+use crate::decision::{Decision, Refusal, RemovalReason};
+use crate::plan::registry::PolicySet;
 use crate::plan::{ClauseRef, FlowPlan};
-use crate::pseudonym::{hex, ActiveKey};
-use crate::registry::PolicySet;
+use crate::pseudonym::ActiveKey;
+pub(crate) use crate::support::hex::decode_hex32;
+use crate::support::hex::{hex, push_hex_bytes};
+use crate::support::ident::loggable_name;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -88,21 +91,6 @@ impl serde_json::ser::Formatter for AsciiFormatter {
             rest = chars.as_str();
         }
         writer.write_all(rest.as_bytes())
-    }
-}
-
-/// Caller-given names in a refused transfer may be anything (even personal data
-/// typed into the wrong field): keep them only when they look like identifiers.
-pub(crate) fn loggable_name(name: &str) -> &str {
-    let plain = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'/');
-    if plain {
-        name
-    } else {
-        "<not an identifier>"
     }
 }
 
@@ -365,24 +353,6 @@ fn seal_member(line: &[u8]) -> Option<(usize, &str, [u8; 32])> {
 /// The id of the key that sealed a line, if it ends in a well-formed seal member.
 pub(crate) fn seal_key_id(line: &[u8]) -> Option<&str> {
     seal_member(line).map(|(_, key_id, _)| key_id)
-}
-
-pub(crate) fn decode_hex32(text: &str) -> Option<[u8; 32]> {
-    if text.len() != 64 {
-        return None;
-    }
-    // Lowercase hex only: one spelling per value.
-    let nibble = |c: u8| match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
-    };
-    let mut out = [0u8; 32];
-    for (byte, pair) in out.iter_mut().zip(text.as_bytes().chunks_exact(2)) {
-        let (hi, lo) = (pair.first()?, pair.get(1)?);
-        *byte = nibble(*hi)? << 4 | nibble(*lo)?;
-    }
-    Some(out)
 }
 
 #[derive(Serialize)]
@@ -940,22 +910,6 @@ pub(crate) fn push_decimal(out: &mut Vec<u8>, mut n: u64) {
     out.extend_from_slice(digits.get(at..).unwrap_or_default());
 }
 
-/// Appends `bytes` as lowercase hex.
-pub(crate) fn push_hex_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    // Digests are 32 bytes: spelt on the stack, appended with one copy.
-    let mut text = [0u8; 64];
-    for chunk in bytes.chunks(32) {
-        for (pair, b) in text.chunks_exact_mut(2).zip(chunk) {
-            if let [hi, lo] = pair {
-                *hi = DIGITS.get(usize::from(b >> 4)).copied().unwrap_or(b'0');
-                *lo = DIGITS.get(usize::from(b & 0x0f)).copied().unwrap_or(b'0');
-            }
-        }
-        out.extend_from_slice(text.get(..2 * chunk.len()).unwrap_or_default());
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1006,25 +960,5 @@ mod tests {
     #[test]
     fn lines_start_with_the_format_version() {
         assert_eq!(LINE_START, format!("{{\"v\":{FORMAT},").as_bytes());
-    }
-
-    #[test]
-    fn hex_is_lowercase_and_matches_the_string_version() {
-        let bytes: Vec<u8> = (0..=255).collect();
-        for len in [0, 1, 31, 32, 33, 64, 100, 256] {
-            let mut out = b"x".to_vec();
-            push_hex_bytes(&mut out, &bytes[..len]);
-            assert_eq!(
-                String::from_utf8(out).unwrap(),
-                format!("x{}", hex(&bytes[..len]))
-            );
-        }
-    }
-
-    #[test]
-    fn caller_given_names_are_kept_only_when_they_are_identifiers() {
-        assert_eq!(loggable_name("drenthe/ggd"), "drenthe/ggd");
-        assert_eq!(loggable_name("Jan Jansen"), "<not an identifier>");
-        assert_eq!(loggable_name("a\u{2028}b"), "<not an identifier>");
     }
 }

@@ -5,6 +5,7 @@ use std::fmt;
 
 /// How serious a diagnostic is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
 pub enum Severity {
     /// The policy set cannot be used.
     Error,
@@ -53,7 +54,7 @@ impl Diagnostic {
 
     /// Places the diagnostic at `pointer` in `source`, with line and column when found.
     pub(crate) fn at_pointer(mut self, source: &str, pointer: &str) -> Diagnostic {
-        if let Some((line, column)) = crate::json::locate(source, pointer) {
+        if let Some((line, column)) = crate::support::json::locate(source, pointer) {
             self.line = Some(line);
             self.column = Some(column);
         }
@@ -143,7 +144,7 @@ impl Diagnostics {
         for d in &mut self.items {
             if d.line.is_none() {
                 if let (Some(pointer), Some(text)) = (&d.pointer, source_of(&d.file)) {
-                    if let Some((line, column)) = crate::json::locate(&text, pointer) {
+                    if let Some((line, column)) = crate::support::json::locate(&text, pointer) {
                         d.line = Some(line);
                         d.column = Some(column);
                     }
@@ -183,7 +184,9 @@ pub(crate) fn parse_file<T: DeserializeOwned>(
     agreement: Option<&str>,
     diags: &mut Diagnostics,
 ) -> Option<T> {
-    if let Err(e) = crate::json::parse_strict(text.as_bytes(), crate::json::POLICY_MAX_DEPTH) {
+    if let Err(e) =
+        crate::support::json::parse_strict(text.as_bytes(), crate::support::json::POLICY_MAX_DEPTH)
+    {
         diags.push(
             Diagnostic::error(file, e.kind.to_string())
                 .at_line(e.line, e.column)

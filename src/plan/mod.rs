@@ -1,11 +1,14 @@
 //! Flow plans: for one (sender, recipient, purpose), the action on every schema field,
-//! compiled once from both agreements.
+//! compiled once from both agreements; and the registry, which holds every
+//! checked agreement and every compiled flow.
 
-use crate::action::{Action, DomainId};
-use crate::agreement::{Agreement, Condition, Regime, Rule};
-use crate::diag::Diagnostic;
-use crate::schema::{Grant, Schema};
-use crate::time::Period;
+pub(crate) mod registry;
+
+use crate::policy::action::{Action, DomainId};
+use crate::policy::agreement::{Agreement, Condition, Regime, Rule};
+use crate::policy::schema::{Grant, Schema};
+use crate::support::diag::Diagnostic;
+use crate::support::time::Period;
 use serde::Serialize;
 use std::sync::Arc;
 
@@ -28,6 +31,7 @@ pub struct ClauseRef {
 /// How a rule reached a field.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Via {
     /// By the field's path.
     Path,
@@ -39,34 +43,85 @@ pub enum Via {
 #[derive(Clone, Debug)]
 pub struct FieldPlan {
     /// What crosses: the join of both sides.
-    pub action: Action,
+    pub(crate) action: Action,
     /// The sender's outbound action (`Block` if no clause).
-    pub sender_action: Action,
+    pub(crate) sender_action: Action,
     /// The recipient's inbound action (`Block` if no clause).
-    pub recipient_action: Action,
+    pub(crate) recipient_action: Action,
     /// The sender's clause, `None` when no rule names the field (default deny).
-    pub sender: Option<ClauseRef>,
+    pub(crate) sender: Option<ClauseRef>,
     /// The recipient's clause, `None` when no rule names the field (default deny).
-    pub recipient: Option<ClauseRef>,
+    pub(crate) recipient: Option<ClauseRef>,
     /// Legal bases for the field: those of the deciding rule on the sender's side,
     /// then on the recipient's, that grant lawfulness or the category's special
     /// requirement (art. 9 or 10). Empty when no rule on either side names the field.
-    pub legal_basis: Arc<[Arc<str>]>,
+    pub(crate) legal_basis: Arc<[Arc<str>]>,
     /// Index into the plan's domains when pseudonymised.
     pub(crate) domain_slot: Option<usize>,
     /// The field's value type, kept here so the walk needs one lookup per leaf.
-    pub(crate) value_type: crate::schema::ValueType,
+    pub(crate) value_type: crate::policy::schema::ValueType,
+}
+
+impl FieldPlan {
+    /// What crosses: the join of both sides.
+    pub fn action(&self) -> &Action {
+        &self.action
+    }
+
+    /// The sender's outbound action (`Block` if no clause).
+    pub fn sender_action(&self) -> &Action {
+        &self.sender_action
+    }
+
+    /// The recipient's inbound action (`Block` if no clause).
+    pub fn recipient_action(&self) -> &Action {
+        &self.recipient_action
+    }
+
+    /// The sender's clause, `None` when no rule names the field (default deny).
+    pub fn sender(&self) -> Option<&ClauseRef> {
+        self.sender.as_ref()
+    }
+
+    /// The recipient's clause, `None` when no rule names the field (default deny).
+    pub fn recipient(&self) -> Option<&ClauseRef> {
+        self.recipient.as_ref()
+    }
+
+    /// Legal bases for the field: those of the deciding rule on the sender's side,
+    /// then on the recipient's, that grant lawfulness or the category's special
+    /// requirement (art. 9 or 10). Empty when no rule on either side names the field.
+    pub fn legal_basis(&self) -> &[Arc<str>] {
+        &self.legal_basis
+    }
 }
 
 /// A condition of a rule on either side.
 #[derive(Clone, Debug)]
 pub struct PlannedCondition {
     /// The agreement whose rule sets it.
-    pub agreement: Arc<str>,
+    pub(crate) agreement: Arc<str>,
     /// The rule.
-    pub rule: Arc<str>,
+    pub(crate) rule: Arc<str>,
     /// The condition.
-    pub condition: Condition,
+    pub(crate) condition: Condition,
+}
+
+impl PlannedCondition {
+    /// The agreement whose rule sets it.
+    pub fn agreement(&self) -> &str {
+        &self.agreement
+    }
+
+    /// The rule.
+    pub fn rule(&self) -> &str {
+        &self.rule
+    }
+
+    /// The condition.
+    pub fn condition(&self) -> &Condition {
+        &self.condition
+    }
 }
 
 /// The compiled plan of one flow.
@@ -74,25 +129,77 @@ pub struct PlannedCondition {
 pub struct FlowPlan {
     pub(crate) schema: Arc<Schema>,
     /// The sender's agreement.
-    pub sender: Arc<Agreement>,
+    pub(crate) sender: Arc<Agreement>,
     /// The recipient's agreement.
-    pub recipient: Arc<Agreement>,
+    pub(crate) recipient: Arc<Agreement>,
     /// The purpose.
-    pub purpose: Arc<str>,
+    pub(crate) purpose: Arc<str>,
     /// Per schema field, by field id.
-    pub fields: Vec<FieldPlan>,
+    pub(crate) fields: Vec<FieldPlan>,
     /// The shortest retention of the sender's matching rules.
-    pub retention: Option<Period>,
+    pub(crate) retention: Option<Period>,
     /// The regime of the transfer (the sender's rule, else the sender's agreement).
-    pub regime: Regime,
+    pub(crate) regime: Regime,
     /// Conditions records must meet.
-    pub conditions: Vec<PlannedCondition>,
+    pub(crate) conditions: Vec<PlannedCondition>,
     /// Pseudonymisation domains the plan needs keys for.
-    pub domains: Vec<DomainId>,
+    pub(crate) domains: Vec<DomainId>,
     /// Sender's matching outbound rule ids.
-    pub sender_rules: Vec<Arc<str>>,
+    pub(crate) sender_rules: Vec<Arc<str>>,
     /// Recipient's matching inbound rule ids.
-    pub recipient_rules: Vec<Arc<str>>,
+    pub(crate) recipient_rules: Vec<Arc<str>>,
+}
+
+impl FlowPlan {
+    /// The sender's agreement.
+    pub fn sender(&self) -> &Arc<Agreement> {
+        &self.sender
+    }
+
+    /// The recipient's agreement.
+    pub fn recipient(&self) -> &Arc<Agreement> {
+        &self.recipient
+    }
+
+    /// The purpose.
+    pub fn purpose(&self) -> &str {
+        &self.purpose
+    }
+
+    /// Per schema field, by field id.
+    pub fn fields(&self) -> &[FieldPlan] {
+        &self.fields
+    }
+
+    /// The shortest retention of the sender's matching rules.
+    pub fn retention(&self) -> Option<Period> {
+        self.retention
+    }
+
+    /// The regime of the transfer (the sender's rule, else the sender's agreement).
+    pub fn regime(&self) -> Regime {
+        self.regime
+    }
+
+    /// Conditions records must meet.
+    pub fn conditions(&self) -> &[PlannedCondition] {
+        &self.conditions
+    }
+
+    /// Pseudonymisation domains the plan needs keys for.
+    pub fn domains(&self) -> &[DomainId] {
+        &self.domains
+    }
+
+    /// Sender's matching outbound rule ids.
+    pub fn sender_rules(&self) -> &[Arc<str>] {
+        &self.sender_rules
+    }
+
+    /// Recipient's matching inbound rule ids.
+    pub fn recipient_rules(&self) -> &[Arc<str>] {
+        &self.recipient_rules
+    }
 }
 
 impl FlowPlan {

@@ -50,13 +50,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use crate::action::Action;
-use crate::agreement::{Agreement, NotInForce, Regime, Rule, Status};
-use crate::gate::Side;
+use crate::decision::Side;
+use crate::plan::registry::Registry;
 use crate::plan::FlowPlan;
-use crate::registry::Registry;
-use crate::suggest::hint;
-use crate::time::{amsterdam_date, Period};
+use crate::policy::action::Action;
+use crate::policy::agreement::{Agreement, NotInForce, Regime, Rule, Status};
+use crate::support::suggest::hint;
+use crate::support::time::{amsterdam_date, Period};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Serialize, Serializer};
 use std::collections::BTreeSet;
@@ -97,6 +97,7 @@ impl fmt::Display for FlowKind {
 
 /// A comparison that cannot be made: a name the policy set does not know.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CompareError {
     /// No organisation of this kind has an agreement.
     #[error("unknown organisation kind `{kind}`{hint}; known kinds: {}", known.join(", "))]
@@ -164,6 +165,7 @@ impl AgreementInfo {
 /// Why a province has no flow of the compared kind.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case", tag = "reason")]
+#[non_exhaustive]
 pub enum NoFlow {
     /// No organisation of the kind has an agreement in the province.
     NoOrganisation {
@@ -215,6 +217,7 @@ impl fmt::Display for NoFlow {
 /// Whether a province's flow applies at the moment compared.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case", tag = "state")]
+#[non_exhaustive]
 pub enum Availability {
     /// Both agreements are in force: the gate applies the plan.
     InForce,
@@ -435,6 +438,7 @@ pub struct FieldCell {
 /// How the provinces' effective actions on a field relate.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Likeness {
     /// Every province does the same.
     Same,
@@ -476,6 +480,7 @@ impl FieldComparison {
 /// A flow-level term on which the provinces differ.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Aspect {
     /// Whether the flow exists and is in force at the moment (one province's draft,
     /// another's expiry, a third without the flow).
@@ -962,7 +967,7 @@ fn differing_aspects(columns: &[ProvinceFlow], day: NaiveDate) -> Vec<Aspect> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::action::{DomainId, Method};
+    use crate::policy::action::{DomainId, Method};
 
     fn registry() -> Registry {
         Registry::load_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/policies").as_ref()).unwrap()

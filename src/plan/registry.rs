@@ -1,22 +1,20 @@
 //! Loading, validating and compiling a policy set: the schema and every agreement.
 
-use crate::action::{Action, Method};
-use crate::agreement::{
+use crate::plan::{compile, FlowPlan};
+use crate::policy::action::{Action, Method};
+use crate::policy::agreement::{
     Agreement, AgreementFile, Condition, Rule, RuleFile, Selector, SelectorFile,
 };
-use crate::diag::{Diagnostic, Diagnostics};
-use crate::json::escape_pointer_segment as esc;
-use crate::plan::{compile, FlowPlan};
-use crate::schema::{Grant, Schema, ValueType};
-use crate::suggest::hint;
-use crate::time::Period;
+use crate::policy::schema::{Grant, Schema, ValueType};
+use crate::support::diag::{Diagnostic, Diagnostics};
+use crate::support::ident::is_name;
+use crate::support::json::escape_pointer_segment as esc;
+use crate::support::suggest::hint;
+use crate::support::time::Period;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-/// Largest policy file the loader reads.
-pub const MAX_POLICY_FILE_BYTES: u64 = crate::limits::DEFAULT_MAX_POLICY_FILE_BYTES;
 
 /// One policy file's name and text.
 #[derive(Clone, Debug)]
@@ -68,13 +66,13 @@ pub struct PolicySet {
 impl PolicySet {
     /// Lowercase hex of the id.
     pub fn id_hex(&self) -> String {
-        crate::pseudonym::hex(&self.id)
+        crate::support::hex::hex(&self.id)
     }
 }
 
 /// Lowercase hex SHA-256 of `bytes`.
 pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    crate::pseudonym::hex(&Sha256::digest(bytes))
+    crate::support::hex::hex(&Sha256::digest(bytes))
 }
 
 impl Registry {
@@ -192,8 +190,10 @@ impl Registry {
         let parsed: Vec<(&PolicySource, AgreementFile)> = agreements
             .iter()
             .filter_map(|src| {
-                crate::diag::parse_file::<AgreementFile>(&src.file, &src.text, None, &mut diags)
-                    .map(|a| (src, a))
+                crate::support::diag::parse_file::<AgreementFile>(
+                    &src.file, &src.text, None, &mut diags,
+                )
+                .map(|a| (src, a))
             })
             .collect();
         // Names come from every file, even one that failed to parse, so that one
@@ -464,7 +464,7 @@ impl Registry {
                                 "category entry `{category}` of rule `{}` never decides a field: the rule names every field of the category by path, so it releases nothing",
                                 rule.id
                             ),
-                            &format!("{}/categories/{}", rule.pointer, crate::json::escape_pointer_segment(category)),
+                            &format!("{}/categories/{}", rule.pointer, crate::support::json::escape_pointer_segment(category)),
                         ));
                     }
                 }
@@ -538,12 +538,12 @@ impl Registry {
 
     /// The closest organisation id to a misspelt one.
     pub fn suggest_organisation(&self, id: &str) -> Option<String> {
-        crate::suggest::closest(id, self.by_id.keys())
+        crate::support::suggest::closest(id, self.by_id.keys())
     }
 
     /// The closest purpose id to a misspelt one.
     pub fn suggest_purpose(&self, purpose: &str) -> Option<String> {
-        crate::suggest::closest(purpose, self.purposes.keys())
+        crate::support::suggest::closest(purpose, self.purposes.keys())
     }
 }
 
@@ -606,13 +606,6 @@ struct Checker<'a> {
     diags: &'a mut Diagnostics,
 }
 
-fn valid_name(text: &str) -> bool {
-    !text.is_empty()
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-}
-
 impl Checker<'_> {
     fn error(&mut self, pointer: &str, message: String) {
         self.diags.push(
@@ -645,7 +638,7 @@ impl Checker<'_> {
     fn agreement(&mut self, file: AgreementFile) -> Option<Agreement> {
         let errors_before = self.diags.error_count();
         let (province, name) = match file.organisation.split_once('/') {
-            Some((p, n)) if valid_name(p) && valid_name(n) => (p.to_owned(), n.to_owned()),
+            Some((p, n)) if is_name(p) && is_name(n) => (p.to_owned(), n.to_owned()),
             _ => {
                 self.error(
                     "/organisation",
@@ -676,7 +669,7 @@ impl Checker<'_> {
                 ),
             );
         }
-        if !valid_name(&file.kind) {
+        if !is_name(&file.kind) {
             self.error(
                 "/kind",
                 format!(
@@ -793,7 +786,7 @@ impl Checker<'_> {
         max_retention: Option<Period>,
     ) -> Option<Rule> {
         let errors_before = self.diags.error_count();
-        if !valid_name(&rule.id) {
+        if !is_name(&rule.id) {
             self.error(
                 &format!("{pointer}/id"),
                 format!(

@@ -1,8 +1,8 @@
 //! Agreements: the JSON form authors write, and the checked form the gate compiles.
 
-use crate::action::Action;
-use crate::schema::FieldId;
-use crate::time::Period;
+use crate::policy::action::Action;
+use crate::policy::schema::FieldId;
+use crate::support::time::Period;
 use chrono::NaiveDate;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -13,6 +13,7 @@ use std::sync::Arc;
 /// Whether an agreement has been signed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Status {
     /// Signed by all parties: can be in force.
     Signed,
@@ -23,6 +24,7 @@ pub enum Status {
 /// The legal regime a transfer rests on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Regime {
     /// The GDPR with the Dutch implementation act (AVG/UAVG).
     Avg,
@@ -58,12 +60,12 @@ pub(crate) struct AgreementFile {
     pub _schema: Option<String>,
     /// The organisation this agreement binds, as `<province>/<name>`, like `drenthe/ggd`.
     /// The file must be `policies/<province>/<name>.json`.
-    #[schemars(regex(pattern = crate::json_schema::ORGANISATION_PATTERN))]
+    #[schemars(regex(pattern = crate::support::ident::ORGANISATION_PATTERN))]
     pub organisation: String,
     /// The kind of organisation, like `gemeente`, `politie`, `om`, `ggd` or `zvh`: lowercase
     /// letters, digits and `-`. Other agreements' rules select counterparties by kind.
     #[schemars(
-        regex(pattern = crate::json_schema::NAME_PATTERN),
+        regex(pattern = crate::support::ident::NAME_PATTERN),
         extend("examples" = ["gemeente", "politie", "om", "ggd", "zvh"])
     )]
     pub kind: String,
@@ -81,7 +83,7 @@ pub(crate) struct AgreementFile {
     /// The longest retention period any outbound rule may set: an ISO 8601 duration of
     /// years, months and days, like `P5Y` or `P1Y6M`.
     #[serde(default)]
-    #[schemars(regex(pattern = crate::time::Period::PATTERN))]
+    #[schemars(regex(pattern = crate::support::time::Period::PATTERN))]
     pub max_retention: Option<String>,
     /// The purposes (ids from `policies/schema.json`) this organisation shares data for,
     /// each with its legal bases.
@@ -133,10 +135,10 @@ fn inbound_rules(generator: &mut schemars::SchemaGenerator) -> schemars::Schema 
 #[schemars(rename = "Validity")]
 pub(crate) struct ValidityFile {
     /// The first day in force, `YYYY-MM-DD`.
-    #[schemars(regex(pattern = crate::json_schema::DATE_PATTERN))]
+    #[schemars(regex(pattern = crate::support::ident::DATE_PATTERN))]
     pub from: NaiveDate,
     /// The last day in force, `YYYY-MM-DD`; not before `from`.
-    #[schemars(regex(pattern = crate::json_schema::DATE_PATTERN))]
+    #[schemars(regex(pattern = crate::support::ident::DATE_PATTERN))]
     pub until: NaiveDate,
 }
 
@@ -160,7 +162,7 @@ pub(crate) struct PurposeFile {
 pub(crate) struct RuleFile {
     /// The rule's id, unique within the agreement: lowercase letters, digits and `-`.
     /// Decisions and audit entries cite it.
-    #[schemars(regex(pattern = crate::json_schema::NAME_PATTERN))]
+    #[schemars(regex(pattern = crate::support::ident::NAME_PATTERN))]
     pub id: String,
     /// The recipients of an outbound rule.
     #[serde(default)]
@@ -174,7 +176,7 @@ pub(crate) struct RuleFile {
     /// and days, like `P2Y` or `P90D`. Expected on outbound rules; at most the
     /// agreement's `max_retention`.
     #[serde(default)]
-    #[schemars(regex(pattern = crate::time::Period::PATTERN))]
+    #[schemars(regex(pattern = crate::support::time::Period::PATTERN))]
     pub retention: Option<String>,
     /// A legal regime overriding the agreement's for this rule.
     #[serde(default)]
@@ -193,7 +195,7 @@ pub(crate) struct RuleFile {
     /// The action per field path (from `policies/schema.json`, like `subject.bsn`),
     /// overriding its category's.
     #[serde(default)]
-    #[schemars(extend("propertyNames" = { "pattern": crate::schema::FIELD_PATH_PATTERN }))]
+    #[schemars(extend("propertyNames" = { "pattern": crate::policy::schema::FIELD_PATH_PATTERN }))]
     pub paths: BTreeMap<String, Action>,
     /// A condition: the rule applies only to records whose field holds one of the
     /// listed values; a record for which it does not hold is refused whole.
@@ -221,18 +223,18 @@ pub(crate) struct RuleFile {
 pub(crate) struct SelectorFile {
     /// One organisation by id, `<province>/<name>`; it must have an agreement.
     #[serde(default)]
-    #[schemars(regex(pattern = crate::json_schema::ORGANISATION_PATTERN))]
+    #[schemars(regex(pattern = crate::support::ident::ORGANISATION_PATTERN))]
     pub organisation: Option<String>,
     /// Every organisation of this kind, like `zvh`.
     #[serde(default)]
     #[schemars(
-        regex(pattern = crate::json_schema::NAME_PATTERN),
+        regex(pattern = crate::support::ident::NAME_PATTERN),
         extend("examples" = ["gemeente", "politie", "om", "ggd", "zvh"])
     )]
     pub kind: Option<String>,
     /// With `kind`: only in this province, like `drenthe`. Without it, any province.
     #[serde(default)]
-    #[schemars(regex(pattern = crate::json_schema::NAME_PATTERN))]
+    #[schemars(regex(pattern = crate::support::ident::NAME_PATTERN))]
     pub province: Option<String>,
 }
 
@@ -243,7 +245,7 @@ pub(crate) struct SelectorFile {
 pub(crate) struct ConditionFile {
     /// The field it reads: a string, boolean or number field of the schema, not inside
     /// an array.
-    #[schemars(regex(pattern = crate::schema::FIELD_PATH_PATTERN))]
+    #[schemars(regex(pattern = crate::policy::schema::FIELD_PATH_PATTERN))]
     pub path: String,
     /// The values that satisfy it, as text (`"true"`, `"given"`).
     #[serde(rename = "in")]
@@ -253,6 +255,7 @@ pub(crate) struct ConditionFile {
 
 /// Which counterparties a rule applies to.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Selector {
     /// One organisation by id.
     Organisation(Arc<str>),
@@ -298,42 +301,122 @@ impl fmt::Display for Selector {
 #[derive(Clone, Debug)]
 pub struct Condition {
     /// The schema field.
-    pub field: FieldId,
+    pub(crate) field: FieldId,
     /// Its path.
-    pub path: Arc<str>,
+    pub(crate) path: Arc<str>,
     pub(crate) segments: Vec<Box<str>>,
     /// The values (normalised text) that satisfy it.
-    pub allowed: Vec<String>,
+    pub(crate) allowed: Vec<String>,
+}
+
+impl Condition {
+    /// The schema field.
+    pub fn field(&self) -> FieldId {
+        self.field
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The values (normalised text) that satisfy it.
+    pub fn allowed(&self) -> &[String] {
+        &self.allowed
+    }
 }
 
 /// A checked rule.
 #[derive(Clone, Debug)]
 pub struct Rule {
     /// Stable id, unique within the agreement.
-    pub id: Arc<str>,
+    pub(crate) id: Arc<str>,
     /// The counterparties it applies to.
-    pub selector: Selector,
+    pub(crate) selector: Selector,
     /// The purpose it serves.
-    pub purpose: String,
+    pub(crate) purpose: String,
     /// How long the recipient may keep the data (outbound rules).
-    pub retention: Option<Period>,
+    pub(crate) retention: Option<Period>,
     /// A regime overriding the agreement's.
-    pub regime: Option<Regime>,
+    pub(crate) regime: Option<Regime>,
     /// The article of the signed covenant it implements.
-    pub covenant: Option<Arc<str>>,
+    pub(crate) covenant: Option<Arc<str>>,
     /// Why the rule is as it is.
-    pub note: Option<Arc<str>>,
+    pub(crate) note: Option<Arc<str>>,
     /// Action per data category.
-    pub categories: BTreeMap<String, Action>,
+    pub(crate) categories: BTreeMap<String, Action>,
     /// Action per field, overriding the category's.
-    pub paths: BTreeMap<FieldId, Action>,
+    pub(crate) paths: BTreeMap<FieldId, Action>,
     /// A condition records must meet.
-    pub condition: Option<Condition>,
+    pub(crate) condition: Option<Condition>,
     /// The legal bases this rule rests on: a subset of its purpose's bases, or all of
     /// them when the rule names none.
-    pub legal_basis: Vec<Arc<str>>,
+    pub(crate) legal_basis: Vec<Arc<str>>,
     /// Where the rule stands in its file (JSON pointer).
-    pub pointer: String,
+    pub(crate) pointer: String,
+}
+
+impl Rule {
+    /// Stable id, unique within the agreement.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The counterparties it applies to.
+    pub fn selector(&self) -> &Selector {
+        &self.selector
+    }
+
+    /// The purpose it serves.
+    pub fn purpose(&self) -> &str {
+        &self.purpose
+    }
+
+    /// How long the recipient may keep the data (outbound rules).
+    pub fn retention(&self) -> Option<Period> {
+        self.retention
+    }
+
+    /// A regime overriding the agreement's.
+    pub fn regime(&self) -> Option<Regime> {
+        self.regime
+    }
+
+    /// The article of the signed covenant it implements.
+    pub fn covenant(&self) -> Option<&str> {
+        self.covenant.as_deref()
+    }
+
+    /// Why the rule is as it is.
+    pub fn note(&self) -> Option<&str> {
+        self.note.as_deref()
+    }
+
+    /// Action per data category.
+    pub fn categories(&self) -> &BTreeMap<String, Action> {
+        &self.categories
+    }
+
+    /// Action per field, overriding the category's.
+    pub fn paths(&self) -> &BTreeMap<FieldId, Action> {
+        &self.paths
+    }
+
+    /// A condition records must meet.
+    pub fn condition(&self) -> Option<&Condition> {
+        self.condition.as_ref()
+    }
+
+    /// The legal bases this rule rests on: a subset of its purpose's bases, or all of
+    /// them when the rule names none.
+    pub fn legal_basis(&self) -> &[Arc<str>] {
+        &self.legal_basis
+    }
+
+    /// Where the rule stands in its file (JSON pointer).
+    pub fn pointer(&self) -> &str {
+        &self.pointer
+    }
 }
 
 impl Rule {
@@ -351,40 +434,118 @@ impl Rule {
 #[derive(Debug)]
 pub struct Agreement {
     /// `province/name`, e.g. `drenthe/ggd`.
-    pub id: Arc<str>,
+    pub(crate) id: Arc<str>,
     /// The province part of the id.
-    pub province: String,
+    pub(crate) province: String,
     /// The organisation's kind, e.g. `ggd`.
-    pub kind: String,
+    pub(crate) kind: String,
     /// A human name.
-    pub name: Option<String>,
+    pub(crate) name: Option<String>,
     /// The agreement's version.
-    pub version: Arc<str>,
+    pub(crate) version: Arc<str>,
     /// Signed or draft.
-    pub status: Status,
+    pub(crate) status: Status,
     /// First day in force (Europe/Amsterdam).
-    pub valid_from: NaiveDate,
+    pub(crate) valid_from: NaiveDate,
     /// Last day in force (Europe/Amsterdam).
-    pub valid_until: NaiveDate,
+    pub(crate) valid_until: NaiveDate,
     /// The regime it rests on.
-    pub regime: Regime,
+    pub(crate) regime: Regime,
     /// The longest retention any rule may set.
-    pub max_retention: Option<Period>,
+    pub(crate) max_retention: Option<Period>,
     /// Purposes with their legal-basis ids.
-    pub purposes: BTreeMap<String, Vec<Arc<str>>>,
+    pub(crate) purposes: BTreeMap<String, Vec<Arc<str>>>,
     /// What it may release.
-    pub outbound: Vec<Rule>,
+    pub(crate) outbound: Vec<Rule>,
     /// What it may receive.
-    pub inbound: Vec<Rule>,
+    pub(crate) inbound: Vec<Rule>,
     /// SHA-256 of the file's exact bytes.
-    pub sha256: [u8; 32],
+    pub(crate) sha256: [u8; 32],
     /// The file it came from.
-    pub file: String,
+    pub(crate) file: String,
+}
+
+impl Agreement {
+    /// `province/name`, e.g. `drenthe/ggd`.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The province part of the id.
+    pub fn province(&self) -> &str {
+        &self.province
+    }
+
+    /// The organisation's kind, e.g. `ggd`.
+    pub fn kind(&self) -> &str {
+        &self.kind
+    }
+
+    /// A human name.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// The agreement's version.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// Signed or draft.
+    pub fn status(&self) -> Status {
+        self.status
+    }
+
+    /// First day in force (Europe/Amsterdam).
+    pub fn valid_from(&self) -> NaiveDate {
+        self.valid_from
+    }
+
+    /// Last day in force (Europe/Amsterdam).
+    pub fn valid_until(&self) -> NaiveDate {
+        self.valid_until
+    }
+
+    /// The regime it rests on.
+    pub fn regime(&self) -> Regime {
+        self.regime
+    }
+
+    /// The longest retention any rule may set.
+    pub fn max_retention(&self) -> Option<Period> {
+        self.max_retention
+    }
+
+    /// Purposes with their legal-basis ids.
+    pub fn purposes(&self) -> &BTreeMap<String, Vec<Arc<str>>> {
+        &self.purposes
+    }
+
+    /// What it may release.
+    pub fn outbound(&self) -> &[Rule] {
+        &self.outbound
+    }
+
+    /// What it may receive.
+    pub fn inbound(&self) -> &[Rule] {
+        &self.inbound
+    }
+
+    /// SHA-256 of the file's exact bytes.
+    pub fn sha256(&self) -> &[u8; 32] {
+        &self.sha256
+    }
+
+    /// The file it came from.
+    pub fn file(&self) -> &str {
+        &self.file
+    }
 }
 
 /// Why an agreement is not in force on a day.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case", tag = "why")]
+#[non_exhaustive]
 pub enum NotInForce {
     /// The agreement is an unsigned draft.
     Draft,
@@ -434,6 +595,6 @@ impl Agreement {
 
     /// Lowercase hex SHA-256 of the agreement file.
     pub fn sha256_hex(&self) -> String {
-        crate::pseudonym::hex(&self.sha256)
+        crate::support::hex::hex(&self.sha256)
     }
 }

@@ -17,20 +17,6 @@ use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, Schema};
 use serde_json::Value;
 
-/// A name: lowercase letters, digits and `-` (as the loader's check of rule ids,
-/// kinds and provinces).
-pub(crate) const NAME_PATTERN: &str = "^[a-z0-9-]+$";
-
-/// An organisation id, `<province>/<name>` (as the loader's check of `organisation`).
-pub(crate) const ORGANISATION_PATTERN: &str = "^[a-z0-9-]+/[a-z0-9-]+$";
-
-/// A calendar day as authors write it (`format: date` checks the day exists).
-pub(crate) const DATE_PATTERN: &str = "^[0-9]{4}-[0-9]{2}-[0-9]{2}$";
-
-/// An RFC 3339 moment (`format: date-time` checks it exists).
-pub(crate) const DATE_TIME_PATTERN: &str =
-    "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})$";
-
 /// The committed schema files, by name under `policies/`, with their generated text.
 ///
 /// | file | describes |
@@ -48,19 +34,19 @@ pub fn authoring_schemas() -> [(&'static str, String); 3] {
 
 /// The JSON Schema of an agreement file, as pretty JSON text with a final newline.
 pub fn agreement_schema() -> String {
-    render::<crate::agreement::AgreementFile>()
+    render::<crate::policy::agreement::AgreementFile>()
 }
 
 /// The JSON Schema of the record schema file (`policies/schema.json`), as pretty JSON
 /// text with a final newline.
 pub fn schema_file_schema() -> String {
-    render::<crate::schema::SchemaFile>()
+    render::<crate::policy::schema::SchemaFile>()
 }
 
 /// The JSON Schema of an agreement test-case file, as pretty JSON text with a final
 /// newline.
 pub fn case_file_schema() -> String {
-    render::<crate::cases::CaseFile>()
+    render::<crate::authoring::cases::CaseFile>()
 }
 
 /// Generates `T`'s schema (JSON Schema 2020-12) and renders it deterministically:

@@ -11,6 +11,7 @@ use std::sync::Arc;
 // The JSON Schema's names come from `rename_all`; a test checks they are `Method::name`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, JsonSchema)]
 #[schemars(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum Method {
     /// A date to its year (`1990`). For `date` fields.
     Year,
@@ -72,6 +73,7 @@ impl fmt::Display for Method {
 /// `Generalise(YearMonth)` below `Generalise(Year)`, and all other pairs of
 /// transforms are incomparable, so they join to `Block`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Action {
     /// The value crosses unchanged.
     Pass,
@@ -259,7 +261,10 @@ impl<'de> Visitor<'de> for ActionVisitor {
             ))),
             other => Err(E::custom(format_args!(
                 "unknown action `{other}`{}: expected {ACTION_FORMS}",
-                crate::suggest::hint(other, ["pass", "block", "generalise", "pseudonymise"])
+                crate::support::suggest::hint(
+                    other,
+                    ["pass", "block", "generalise", "pseudonymise"]
+                )
             ))),
         }
     }
@@ -276,7 +281,7 @@ impl<'de> Visitor<'de> for ActionVisitor {
                 let method = Method::from_name(&name).ok_or_else(|| {
                     de::Error::custom(format_args!(
                         "unknown generalisation method `{name}`{}: expected one of {}",
-                        crate::suggest::hint(&name, Method::ALL.map(Method::name)),
+                        crate::support::suggest::hint(&name, Method::ALL.map(Method::name)),
                         Method::ALL.map(|m| format!("`{m}`")).join(", ")
                     ))
                 })?;
@@ -300,7 +305,7 @@ impl<'de> Visitor<'de> for ActionVisitor {
             other => {
                 return Err(de::Error::custom(format_args!(
                     "unknown action `{other}`{}: expected {ACTION_FORMS}",
-                    crate::suggest::hint(other, ["generalise", "pseudonymise"])
+                    crate::support::suggest::hint(other, ["generalise", "pseudonymise"])
                 )))
             }
         };
@@ -348,7 +353,7 @@ mod tests {
     fn domain_pattern_agrees_with_new() {
         let pattern = regex::Regex::new(DomainId::PATTERN).unwrap();
         let alphabet = ['a', '1', '-', '/', 'A', '_'];
-        let strings = crate::json_schema::strings_over(&alphabet, 6);
+        let strings = crate::authoring::json_schema::strings_over(&alphabet, 6);
         for s in strings {
             assert_eq!(
                 pattern.is_match(&s),

@@ -3,8 +3,9 @@
 //! Lines are read in batches; each batch is gated into one output buffer. With more
 //! than one thread, batches are gated in parallel and written in input order.
 
-use crate::audit::{AuditError, Bodies};
-use crate::gate::{Flow, RecordError, Refusal, Written};
+use super::audited::{AuditError, Entries};
+use super::Flow;
+use crate::decision::{RecordError, Refusal, Written};
 use std::collections::BTreeMap;
 use std::collections::VecDeque;
 use std::io::{self, BufRead, Write};
@@ -44,6 +45,7 @@ impl LineStats {
 
 /// Why a stream stopped early.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StreamError {
     /// Reading the input or writing the output failed.
     #[error("{0}")]
@@ -55,6 +57,7 @@ pub enum StreamError {
 
 /// A line that released nothing, by its 1-based number. Holds none of its content.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum LineProblem<'a> {
     /// The record was refused.
     Refused(u64, &'a Refusal),
@@ -62,6 +65,17 @@ pub enum LineProblem<'a> {
     Malformed(u64, &'a RecordError),
     /// The line was longer than the limit (the number), so it was skipped unread.
     TooLong(u64, usize),
+}
+
+impl LineProblem<'_> {
+    /// The 1-based number of the line.
+    pub fn line(&self) -> u64 {
+        match self {
+            LineProblem::Refused(line, _)
+            | LineProblem::Malformed(line, _)
+            | LineProblem::TooLong(line, _) => *line,
+        }
+    }
 }
 
 enum Problem {
@@ -150,7 +164,7 @@ struct Buffers {
     data: Vec<u8>,
     out: Vec<u8>,
     /// Audit entries that must be durable before `out` is released.
-    entries: Bodies,
+    entries: Entries,
 }
 
 /// Complete lines read from the input, numbered from `first_line`.
@@ -214,7 +228,7 @@ fn gate_line(
     line: &[u8],
     out: &mut Vec<u8>,
     stats: &mut LineStats,
-    entries: &mut Bodies,
+    entries: &mut Entries,
 ) -> Option<Problem> {
     // The line ending is not part of the record (and would shift error positions).
     let record = line.strip_suffix(b"\n").unwrap_or(line);
@@ -386,7 +400,7 @@ pub fn gate_json_lines(
             gate_audited_batches(flow, input, output, &syncer, &mut on_problem)
         });
     }
-    let (mut line, mut out, mut no_entries) = (Vec::new(), Vec::new(), Bodies::default());
+    let (mut line, mut out, mut no_entries) = (Vec::new(), Vec::new(), Entries::default());
     for number in 1.. {
         line.clear();
         out.clear();

@@ -1,7 +1,7 @@
 //! The shared record schema: field paths, their data categories and value types,
 //! and the catalogues of purposes and legal bases agreements refer to.
 
-use crate::diag::{Diagnostic, Diagnostics};
+use crate::support::diag::{Diagnostic, Diagnostics};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -11,6 +11,7 @@ use std::sync::Arc;
 /// The value type of a field; it decides how a value is checked and normalised.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum ValueType {
     /// A citizen service number: 9 digits passing the 11-proof.
     Bsn,
@@ -57,6 +58,7 @@ impl fmt::Display for ValueType {
     Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
 )]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Grant {
     /// A lawful basis for processing (AVG art. 6, or a sector law).
     Lawfulness,
@@ -243,7 +245,7 @@ impl Schema {
 
     /// Parses and checks a schema file's text. `file` names it in diagnostics.
     pub(crate) fn parse(file: &str, text: &str, diags: &mut Diagnostics) -> Option<Schema> {
-        let raw: SchemaFile = crate::diag::parse_file(file, text, None, diags)?;
+        let raw: SchemaFile = crate::support::diag::parse_file(file, text, None, diags)?;
         let errors_before = diags.error_count();
         let mut error = |pointer: String, message: String| {
             diags.push(Diagnostic::error(file, message).at_pointer(text, &pointer));
@@ -254,7 +256,7 @@ impl Schema {
                 error(
                     format!(
                         "/legal_bases/{}/grants",
-                        crate::json::escape_pointer_segment(id)
+                        crate::support::json::escape_pointer_segment(id)
                     ),
                     format!("legal basis `{id}` grants nothing"),
                 );
@@ -262,7 +264,10 @@ impl Schema {
         }
         let mut fields = Vec::new();
         for (path, field) in &raw.fields {
-            let pointer = format!("/fields/{}", crate::json::escape_pointer_segment(path));
+            let pointer = format!(
+                "/fields/{}",
+                crate::support::json::escape_pointer_segment(path)
+            );
             if !valid_path(path) {
                 error(
                     pointer.clone(),
@@ -276,7 +281,7 @@ impl Schema {
                     format!(
                         "unknown category `{}`{}",
                         field.category,
-                        crate::suggest::hint(&field.category, raw.categories.keys())
+                        crate::support::suggest::hint(&field.category, raw.categories.keys())
                     ),
                 );
                 continue;
@@ -295,7 +300,7 @@ impl Schema {
                 error(
                     format!(
                         "/fields/{}",
-                        crate::json::escape_pointer_segment(&field.path)
+                        crate::support::json::escape_pointer_segment(&field.path)
                     ),
                     message,
                 );
@@ -434,7 +439,7 @@ mod tests {
     fn field_path_pattern_agrees_with_valid_path() {
         let pattern = regex::Regex::new(FIELD_PATH_PATTERN).unwrap();
         let alphabet = ['a', '1', '_', '.', '[', ']', 'A', '-'];
-        let mut strings = crate::json_schema::strings_over(&alphabet, 6);
+        let mut strings = crate::authoring::json_schema::strings_over(&alphabet, 6);
         strings.extend(["contacts[].date", "subject.address.postcode"].map(String::from));
         for s in strings {
             assert_eq!(

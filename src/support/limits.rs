@@ -3,13 +3,13 @@
 //! the load (a policy file), with an error that names the limit, never the content.
 
 /// Default longest JSON Lines line: 1 MiB.
-pub const DEFAULT_MAX_LINE_BYTES: usize = 1024 * 1024;
+pub(crate) const DEFAULT_MAX_LINE_BYTES: usize = 1024 * 1024;
 
 /// Default most values in one record: 10,000.
-pub const DEFAULT_MAX_VALUES: usize = 10_000;
+pub(crate) const DEFAULT_MAX_VALUES: usize = 10_000;
 
 /// Default largest agreement, schema or case file: 4 MiB.
-pub const DEFAULT_MAX_POLICY_FILE_BYTES: u64 = 4 * 1024 * 1024;
+pub(crate) const DEFAULT_MAX_POLICY_FILE_BYTES: u64 = 4 * 1024 * 1024;
 
 /// The limits a [`Gate`](crate::Gate) applies to records and a
 /// [`Registry`](crate::Registry) to policy files. `Limits::default()` holds the
@@ -28,13 +28,19 @@ pub struct Limits {
     pub max_policy_file_bytes: u64,
 }
 
+impl Limits {
+    /// The documented defaults: lines of 1 MiB, nesting 32 deep, 10,000 values per
+    /// record, policy files of 4 MiB.
+    pub const DEFAULT: Limits = Limits {
+        max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+        max_depth: crate::support::json::DEFAULT_MAX_DEPTH,
+        max_values: DEFAULT_MAX_VALUES,
+        max_policy_file_bytes: DEFAULT_MAX_POLICY_FILE_BYTES,
+    };
+}
+
 impl Default for Limits {
     fn default() -> Limits {
-        Limits {
-            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
-            max_depth: crate::json::DEFAULT_MAX_DEPTH,
-            max_values: DEFAULT_MAX_VALUES,
-            max_policy_file_bytes: DEFAULT_MAX_POLICY_FILE_BYTES,
-        }
+        Limits::DEFAULT
     }
 }

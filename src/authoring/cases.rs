@@ -20,9 +20,10 @@
 //! generalised fields, at a path outside arrays) and `absent` (paths that must carry
 //! no value in the released record, such as an invalid BSN).
 
-use crate::diag::{Diagnostic, Diagnostics};
-use crate::gate::{Gate, Outcome, Transfer};
-use crate::{Action, KeyRing, Registry};
+use crate::decision::{Outcome, Transfer};
+use crate::gate::Gate;
+use crate::support::diag::{Diagnostic, Diagnostics};
+use crate::{Action, Registry};
 use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -66,16 +67,16 @@ struct CaseSpec {
 #[schemars(rename = "Transfer")]
 struct TransferSpec {
     /// The sender's organisation id, like `drenthe/ggd`.
-    #[schemars(regex(pattern = crate::json_schema::ORGANISATION_PATTERN))]
+    #[schemars(regex(pattern = crate::support::ident::ORGANISATION_PATTERN))]
     from: String,
     /// The recipient's organisation id, like `drenthe/politie`.
-    #[schemars(regex(pattern = crate::json_schema::ORGANISATION_PATTERN))]
+    #[schemars(regex(pattern = crate::support::ident::ORGANISATION_PATTERN))]
     to: String,
     /// The purpose, an id from `policies/schema.json`.
     purpose: String,
     /// The moment of transfer, RFC 3339 (`2026-03-02T10:00:00Z`); it decides which
     /// agreements are in force.
-    #[schemars(regex(pattern = crate::json_schema::DATE_TIME_PATTERN))]
+    #[schemars(regex(pattern = crate::support::ident::DATE_TIME_PATTERN))]
     at: DateTime<Utc>,
 }
 
@@ -97,19 +98,19 @@ pub struct Expect {
     pub refused: Option<String>,
     /// The expected action per field path (paths not named are not checked).
     #[serde(default)]
-    #[schemars(extend("propertyNames" = { "pattern": crate::schema::FIELD_PATH_PATTERN }))]
+    #[schemars(extend("propertyNames" = { "pattern": crate::policy::schema::FIELD_PATH_PATTERN }))]
     pub fields: BTreeMap<String, Action>,
     /// The exact released value per field path, for passed or generalised fields outside
     /// arrays (like `"subject.birth_date": "1990"`).
     #[serde(default)]
-    #[schemars(extend("propertyNames" = { "pattern": crate::schema::FIELD_PATH_PATTERN }))]
+    #[schemars(extend("propertyNames" = { "pattern": crate::policy::schema::FIELD_PATH_PATTERN }))]
     pub values: BTreeMap<String, Value>,
     /// Field paths that must have no value in the released record, whatever their
     /// action: blocked, or removed because the value was invalid or of the wrong type
     /// (like an invalid BSN). Inside arrays (`contacts[].summary`), no element may
     /// have it.
     #[serde(default)]
-    #[schemars(extend("items" = { "pattern": crate::schema::FIELD_PATH_PATTERN }))]
+    #[schemars(extend("items" = { "pattern": crate::policy::schema::FIELD_PATH_PATTERN }))]
     pub absent: Vec<String>,
 }
 
@@ -165,8 +166,8 @@ pub fn load_cases(policies: &Path, registry: &Registry) -> Result<Vec<Case>, Dia
     files.sort();
     for path in files {
         let file = path.display().to_string();
-        let max_bytes = crate::limits::DEFAULT_MAX_POLICY_FILE_BYTES;
-        let text = match crate::registry::read_bounded(&path, max_bytes) {
+        let max_bytes = crate::support::limits::DEFAULT_MAX_POLICY_FILE_BYTES;
+        let text = match crate::plan::registry::read_bounded(&path, max_bytes) {
             Ok(text) => text,
             Err(e) => {
                 diags.push(Diagnostic::error(
@@ -176,7 +177,8 @@ pub fn load_cases(policies: &Path, registry: &Registry) -> Result<Vec<Case>, Dia
                 continue;
             }
         };
-        let Some(parsed) = crate::diag::parse_file::<CaseFile>(&file, &text, None, &mut diags)
+        let Some(parsed) =
+            crate::support::diag::parse_file::<CaseFile>(&file, &text, None, &mut diags)
         else {
             continue;
         };
@@ -256,29 +258,6 @@ pub fn load_cases(policies: &Path, registry: &Registry) -> Result<Vec<Case>, Dia
     } else {
         Ok(cases)
     }
-}
-
-/// A key ring with a fixed, public test key for every domain the registry uses, so
-/// that cases run without real keys (and pseudonyms in cases are reproducible).
-pub fn test_keys(registry: &Registry) -> KeyRing {
-    let mut domains: Vec<String> = registry
-        .plans()
-        .flat_map(|p| p.domains.iter().map(ToString::to_string))
-        .collect();
-    domains.sort();
-    domains.dedup();
-    let secret = "7465".repeat(16); // "te" x 32: a test key, never a real one
-    let map: serde_json::Map<String, Value> = domains
-        .into_iter()
-        .map(|d| {
-            (
-                d,
-                serde_json::json!({"active": "test", "keys": {"test": secret}}),
-            )
-        })
-        .collect();
-    let text = serde_json::json!({ "domains": map }).to_string();
-    KeyRing::from_json("test keys", text.as_bytes()).unwrap_or_default()
 }
 
 /// Runs one case; on failure, a report in the author's terms: per field that

@@ -1,0 +1,357 @@
+//! The gate's audit plumbing: the only place where the gate reaches the audit log.
+//! Every entry body is built by `crate::audit`'s private wire format; this file only
+//! decides when to write which, and waits for durability before anything is released.
+
+use super::{Flow, Gate};
+use crate::audit::format::{self, Body, BodyRef};
+pub(crate) use crate::audit::format::{Bodies as Entries, ReleasedTemplate};
+pub use crate::audit::AuditError;
+use crate::audit::{Archive, AuditLog};
+use crate::decision::{Decision, Refusal, Transfer};
+use crate::plan::FlowPlan;
+use crate::policy::schema::ValueType;
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+/// What a gate needs to write audit entries.
+pub(super) struct GateAudit {
+    log: Arc<AuditLog>,
+    policy_set: String,
+    /// The schema path of the subject's BSN, as segments.
+    subject: Option<Vec<Box<str>>>,
+}
+
+/// A flow plan's audit entry and its id, made once when the gate is built.
+pub(super) struct PlanEntry {
+    body: Body,
+    id: [u8; 32],
+}
+
+impl PlanEntry {
+    /// The entry of `plan`.
+    pub(super) fn of(plan: &FlowPlan) -> PlanEntry {
+        let (body, id) = format::plan_body(plan);
+        PlanEntry { body, id }
+    }
+}
+
+impl GateAudit {
+    /// Logs a transfer refused before it reached a plan. A failed append poisons
+    /// the log, so every later transfer fails closed: nothing to report here.
+    pub(super) fn log_refusal(&self, transfer: &Transfer<'_>, refusal: &Refusal) {
+        let facts = format::TransferFacts {
+            transfer: *transfer,
+            policy_set: &self.policy_set,
+            plan: None,
+            keys: &[],
+            decision: None,
+            refusal: Some(refusal),
+            input: None,
+            output: None,
+            subject: None,
+        };
+        let _ = self
+            .log
+            .append(&[format::transfer_body(&facts, self.log.key())]);
+    }
+}
+
+impl Gate {
+    /// Logs every transfer through this gate in `log`, before any record is handed
+    /// back; when an entry cannot be written, nothing is released. Every agreement
+    /// version is first copied into `archive` (content-addressed, for replay), and
+    /// the policy set is named in the log if it is new to it.
+    ///
+    /// # Errors
+    ///
+    /// The archive or the log could not be written.
+    pub fn with_audit(mut self, log: Arc<AuditLog>, archive: &Archive) -> Result<Gate, AuditError> {
+        let set = self.registry.policy_set();
+        archive.store(set).map_err(|e| AuditError::Io {
+            path: archive.dir().display().to_string(),
+            message: format!("cannot archive the agreements: {e}"),
+        })?;
+        let id = set.id_hex();
+        if !log.has_policy_set(&id) {
+            log.append(&[format::policy_body(set, &self.registry)])?;
+        }
+        let schema = self.registry.schema();
+        let subject = schema
+            .field("subject.bsn")
+            .or_else(|| {
+                schema
+                    .fields()
+                    .iter()
+                    .position(|f| f.value_type == ValueType::Bsn && !f.in_array)
+            })
+            .and_then(|id| schema.field_by_id(id))
+            .map(|f| f.path.split('.').map(Box::from).collect());
+        self.audit = Some(GateAudit {
+            log,
+            policy_set: id,
+            subject,
+        });
+        Ok(self)
+    }
+}
+
+impl Flow<'_> {
+    /// Adds the entry of one release along this flow to `entries`.
+    pub(super) fn push_release(
+        &self,
+        audit: &GateAudit,
+        decision: &Decision,
+        input: &[u8],
+        output: &[u8],
+        subject: Option<&str>,
+        entries: &mut Entries,
+    ) {
+        let release = format::Release {
+            decision,
+            input,
+            output,
+            subject,
+        };
+        self.released_template(audit)
+            .push_body(&release, audit.log.key(), entries);
+    }
+
+    /// The subject's normalised BSN, when the record has a valid one.
+    pub(super) fn subject(&self, audit: &GateAudit, input: &Map<String, Value>) -> Option<String> {
+        let (first, rest) = audit.subject.as_ref()?.split_first()?;
+        let mut at = input.get(&**first)?;
+        for segment in rest {
+            at = at.get(&**segment)?;
+        }
+        crate::pseudonym::normalise_bsn(at.as_str()?).ok()
+    }
+
+    pub(super) fn body(
+        &self,
+        audit: &GateAudit,
+        outcome: Result<&Decision, &Refusal>,
+        input: &[u8],
+        output: Option<&[u8]>,
+        subject: Option<&str>,
+    ) -> Body {
+        if let (Ok(decision), Some(output)) = (outcome, output) {
+            let release = format::Release {
+                decision,
+                input,
+                output,
+                subject,
+            };
+            return self
+                .released_template(audit)
+                .body(&release, audit.log.key());
+        }
+        self.reference_body(audit, outcome, input, output, subject)
+    }
+
+    /// The members every release along this flow shares, serialised once.
+    pub(super) fn released_template(&self, audit: &GateAudit) -> &format::ReleasedTemplate {
+        self.released.get_or_init(|| {
+            format::ReleasedTemplate::new(
+                &audit.policy_set,
+                self.plan,
+                &self.gate_flow.plan_entry.id,
+                self.keys,
+                self.at,
+                self.retain_until,
+            )
+        })
+    }
+
+    /// The body as the reference serialisation writes it; refusals take this path.
+    pub(super) fn reference_body(
+        &self,
+        audit: &GateAudit,
+        outcome: Result<&Decision, &Refusal>,
+        input: &[u8],
+        output: Option<&[u8]>,
+        subject: Option<&str>,
+    ) -> Body {
+        let facts = format::TransferFacts {
+            transfer: Transfer {
+                from: &self.plan.sender.id,
+                to: &self.plan.recipient.id,
+                purpose: &self.plan.purpose,
+                at: self.at,
+            },
+            policy_set: &audit.policy_set,
+            plan: Some((self.plan, &self.gate_flow.plan_entry.id)),
+            keys: self.keys,
+            decision: outcome.ok(),
+            refusal: outcome.err(),
+            input: Some(input),
+            output,
+            subject,
+        };
+        format::transfer_body(&facts, audit.log.key())
+    }
+
+    pub(super) fn log(
+        &self,
+        audit: &GateAudit,
+        outcome: Result<&Decision, &Refusal>,
+        input: &[u8],
+        output: Option<&[u8]>,
+        subject: Option<&str>,
+    ) -> Result<(), AuditError> {
+        let body = self.body(audit, outcome, input, output, subject);
+        let mark = self.write_entries(audit, std::iter::once(body.as_ref()))?;
+        audit.log.wait_durable(mark)
+    }
+
+    /// Writes transfer entries, preceded by the plan's entry if the log lacks it, and
+    /// returns the mark to wait on for their durability.
+    fn write_entries<'s: 'b, 'b>(
+        &'s self,
+        audit: &GateAudit,
+        bodies: impl Iterator<Item = BodyRef<'b>>,
+    ) -> Result<u64, AuditError> {
+        let PlanEntry {
+            body: plan_body,
+            id: plan_id,
+        } = &self.gate_flow.plan_entry;
+        let plan = (!audit.log.has_plan(plan_id)).then(|| plan_body.as_ref());
+        let refs: Vec<_> = plan.into_iter().chain(bodies).collect();
+        audit.log.write(&refs)
+    }
+
+    /// Writes a batch of transfer entries (see [`Flow::write_json_deferred`]), preceded
+    /// by the plan's entry if the log lacks it, without waiting for them to be
+    /// durable: nothing they cover may be released before [`Flow::wait_durable`]
+    /// with the returned mark succeeds. `None` when there is nothing to wait for.
+    pub(crate) fn write_batch(&self, bodies: &Entries) -> Result<Option<u64>, AuditError> {
+        match self.audit {
+            Some(audit) if !bodies.is_empty() => self.write_entries(audit, bodies.iter()).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// Returns once the entries up to `mark` (from [`Flow::write_batch`]) are durable.
+    pub(crate) fn wait_durable(&self, mark: Option<u64>) -> Result<(), AuditError> {
+        match (self.audit, mark) {
+            (Some(audit), Some(mark)) => audit.log.wait_durable(mark),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether the entries up to `mark` (from [`Flow::write_batch`]) are durable.
+    pub(crate) fn is_durable(&self, mark: Option<u64>) -> bool {
+        match (self.audit, mark) {
+            (Some(audit), Some(mark)) => audit.log.is_durable(mark),
+            _ => true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decision::Written;
+    use crate::plan::registry::Registry;
+    use crate::pseudonym::KeyRing;
+    use chrono::{DateTime, Utc};
+
+    /// Every example record along every flow, at moments inside and outside
+    /// retention and validity, plus hostile variants: the template writes exactly
+    /// the bytes of the reference serialisation.
+    #[test]
+    fn released_bodies_from_the_template_equal_the_reference_serialisation() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let registry = Registry::load_dir(&root.join("policies")).unwrap();
+        let mut domains = serde_json::Map::new();
+        for plan in registry.plans() {
+            for d in &plan.domains {
+                domains.insert(
+                    d.to_string(),
+                    serde_json::json!({"active": "d1", "keys": {"d1": "ab".repeat(32)}}),
+                );
+            }
+        }
+        let keys = serde_json::json!({"domains": domains,
+            "audit": {"active": "a1", "keys": {"a1": "cd".repeat(32)}}});
+        let keys = KeyRing::from_json("test", keys.to_string().as_bytes()).unwrap();
+        let dir = std::env::temp_dir().join(format!("pg-template-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let log_path = dir.join("audit.log");
+        let (log, _) =
+            crate::audit::AuditLog::open(&log_path, &keys, Arc::new(crate::audit::SystemClock))
+                .unwrap();
+        let gate = Gate::new(registry, keys)
+            .with_audit(Arc::new(log), &crate::audit::Archive::next_to(&log_path))
+            .unwrap();
+        let examples = std::fs::read_to_string(root.join("examples/records.jsonl")).unwrap();
+        let mut records: Vec<String> = examples.lines().map(str::to_owned).collect();
+        records.push(
+            r#"{"subject":{"bsn":"123456789","odd key":1,"birth_date":7},"x":[1,{"y":2}]}"#.into(),
+        );
+        records
+            .push(r#"{"contacts":[{"date":"2025-01-01","summary":"a"},3,{"date":"bad"}]}"#.into());
+        records.push("{}".into());
+        let plans: Vec<_> = gate.registry().plans().cloned().collect();
+        let audit = gate.audit.as_ref().unwrap();
+        let mut compared = 0;
+        for at in ["2026-03-02T10:00:00Z", "2025-07-01T00:00:00Z"] {
+            let at: DateTime<Utc> = at.parse().unwrap();
+            for plan in &plans {
+                let transfer = Transfer {
+                    from: &plan.sender.id,
+                    to: &plan.recipient.id,
+                    purpose: &plan.purpose,
+                    at,
+                };
+                let Ok(flow) = gate.resolve(&transfer) else {
+                    continue;
+                };
+                for record in &records {
+                    let mut out = Vec::new();
+                    let mut entries = Bodies::default();
+                    let Ok(Written::Released(decision)) =
+                        flow.write_json_deferred(record.as_bytes(), &mut out, &mut entries)
+                    else {
+                        continue;
+                    };
+                    let body = entries.iter().next().unwrap();
+                    let input = serde_json::from_str::<Value>(record).unwrap();
+                    let subject = input.as_object().and_then(|m| flow.subject(audit, m));
+                    let reference = flow.reference_body(
+                        audit,
+                        Ok(&decision),
+                        record.as_bytes(),
+                        Some(&out),
+                        subject.as_deref(),
+                    );
+                    assert_eq!(
+                        String::from_utf8_lossy(body.bytes),
+                        String::from_utf8_lossy(&reference.bytes)
+                    );
+                    // Framed from the template's precomputed hash state, the line and
+                    // its chain hash are those of the reference body hashed whole.
+                    let (mut fast, mut slow) = (Vec::new(), Vec::new());
+                    let prev = [compared as u8; 32];
+                    let key = audit.log.key();
+                    let fast_hash = crate::audit::format::frame(7, at, &prev, body, key, &mut fast);
+                    // The reference body has no precomputed state: framing hashes it whole.
+                    let slow_hash = crate::audit::format::frame(
+                        7,
+                        at,
+                        &prev,
+                        reference.as_ref(),
+                        key,
+                        &mut slow,
+                    );
+                    assert_eq!(fast, slow);
+                    assert_eq!(fast_hash, slow_hash);
+                    assert_eq!(fast_hash, crate::audit::format::line_hash(&fast));
+                    compared += 1;
+                }
+            }
+        }
+        assert!(compared > 500, "{compared}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

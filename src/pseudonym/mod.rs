@@ -1,0 +1,16 @@
+//! Keyed pseudonyms, scheme `pg1`, specified in `docs/pseudonymisation.md`:
+//!
+//! pseudonym = `pg1:` + key id + `:` + hex(HMAC-SHA256(secret, type name ‖ 0x00 ‖ normalised value)).
+//!
+//! This module holds what an independent implementation needs to reproduce the
+//! scheme: the normalisation of each value type and the scheme's constants. The keys
+//! themselves ([`KeyRing`](crate::KeyRing)) are loaded from key files.
+
+pub(crate) mod key;
+pub(crate) mod keyfile;
+mod normalise;
+
+pub(crate) use key::{ActiveKey, KeyRing, KeySet};
+pub use key::{MIN_SECRET_BYTES, SCHEME};
+pub(crate) use normalise::{check_type, parse_date};
+pub use normalise::{normalise, normalise_bsn, normalise_name, ValueProblem};
