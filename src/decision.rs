@@ -201,8 +201,8 @@ impl fmt::Display for Refusal {
 #[non_exhaustive]
 pub enum RecordError {
     /// Not valid JSON, a duplicate key, or too deep.
-    #[error("malformed record: {0}")]
-    Json(JsonError),
+    #[error("malformed record")]
+    Json(#[source] JsonError),
     /// Valid JSON, but not an object.
     #[error("a record must be a JSON object")]
     NotAnObject,

@@ -74,7 +74,7 @@ pub enum ReplayError {
     #[error("the key file has no `audit` key")]
     NoAuditKey,
     /// The log is damaged.
-    #[error("the log is damaged: {0}")]
+    #[error("the log is damaged")]
     Damaged(#[from] Damage),
 }
 

@@ -260,13 +260,22 @@ pub fn load_cases(policies: &Path, registry: &Registry) -> Result<Vec<Case>, Dia
     }
 }
 
+/// A case whose outcome differs from its expectations: the report, in the author's
+/// terms, is its `Display` (one line naming the case, then one indented line per
+/// difference).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{report}")]
+pub struct CaseFailure {
+    report: String,
+}
+
 /// Runs one case; on failure, a report in the author's terms: per field that
 /// differs, the path, the expected and the actual action, and the deciding clauses.
 ///
 /// # Errors
 ///
 /// The report of what differs.
-pub fn run_case(gate: &Gate, case: &Case) -> Result<(), String> {
+pub fn run_case(gate: &Gate, case: &Case) -> Result<(), CaseFailure> {
     run_case_covering(gate, case, &mut Coverage::default())
 }
 
@@ -275,7 +284,11 @@ pub fn run_case(gate: &Gate, case: &Case) -> Result<(), String> {
 /// # Errors
 ///
 /// The report of what differs.
-pub fn run_case_covering(gate: &Gate, case: &Case, coverage: &mut Coverage) -> Result<(), String> {
+pub fn run_case_covering(
+    gate: &Gate,
+    case: &Case,
+    coverage: &mut Coverage,
+) -> Result<(), CaseFailure> {
     let transfer = Transfer {
         from: &case.from,
         to: &case.to,
@@ -284,7 +297,13 @@ pub fn run_case_covering(gate: &Gate, case: &Case, coverage: &mut Coverage) -> R
     };
     let outcome = gate
         .apply(&transfer, case.record.clone())
-        .map_err(|e| format!("{}: the record cannot be gated: {e}", case.id))?;
+        .map_err(|e| CaseFailure {
+            report: format!(
+                "{}: the record cannot be gated: {}",
+                case.id,
+                crate::support::diag::error_chain(&e)
+            ),
+        })?;
     coverage.note(gate, &transfer, &outcome);
     let mut problems = Vec::new();
     match (&case.expect.refused, outcome) {
@@ -359,12 +378,14 @@ pub fn run_case_covering(gate: &Gate, case: &Case, coverage: &mut Coverage) -> R
     if problems.is_empty() {
         Ok(())
     } else {
-        Err(format!(
-            "{} ({}) failed:\n  {}",
-            case.id,
-            case.file.display(),
-            problems.join("\n  ")
-        ))
+        Err(CaseFailure {
+            report: format!(
+                "{} ({}) failed:\n  {}",
+                case.id,
+                case.file.display(),
+                problems.join("\n  ")
+            ),
+        })
     }
 }
 

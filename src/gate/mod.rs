@@ -80,7 +80,7 @@ pub enum GateError {
     #[error(transparent)]
     Record(#[from] RecordError),
     /// The audit entry could not be written, so nothing was released.
-    #[error("nothing released: {0}")]
+    #[error("nothing released")]
     Audit(#[from] AuditError),
 }
 

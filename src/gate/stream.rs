@@ -48,10 +48,10 @@ impl LineStats {
 #[non_exhaustive]
 pub enum StreamError {
     /// Reading the input or writing the output failed.
-    #[error("{0}")]
+    #[error(transparent)]
     Io(#[from] io::Error),
     /// The audit log could not be written; the records of that batch were not released.
-    #[error("{0}")]
+    #[error(transparent)]
     Audit(#[from] AuditError),
 }
 

@@ -20,6 +20,8 @@ pub enum ValueProblem {
     InvalidValue,
 }
 
+impl std::error::Error for ValueProblem {}
+
 impl fmt::Display for ValueProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

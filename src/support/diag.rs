@@ -228,3 +228,16 @@ fn visible(text: String) -> String {
     }
     out
 }
+
+/// An error and its causes, each printed once, joined by `: `: how the crate shows
+/// an error it did not make itself inside a report of its own.
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        cause = e.source();
+    }
+    text
+}

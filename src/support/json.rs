@@ -47,6 +47,8 @@ impl fmt::Display for JsonErrorKind {
     }
 }
 
+impl std::error::Error for JsonError {}
+
 impl fmt::Display for JsonError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.kind)?;

@@ -155,7 +155,7 @@ fn flow_report(gate: &Gate, transfer: &Transfer<'_>, province: &str, lines: &[&s
                 }
             }
             Ok(Outcome::Refused(why)) => refused.push(why.to_string()),
-            Err(e) => refused.push(e.to_string()),
+            Err(e) => refused.push(crate::chain(&e)),
         }
     }
     let _ = writeln!(

@@ -50,7 +50,7 @@ pub(crate) fn run(args: &FlowArgs, json: bool, input: Option<&Path>) -> Result<E
             }
             Ok(ExitCode::from(EXIT_REFUSED))
         }
-        Err(e) => Err(Failure(e.to_string())),
+        Err(e) => Err(Failure::from(e)),
     }
 }
 

@@ -245,10 +245,22 @@ impl Write for Stdout {
 /// A failure of the tool itself (exit 1), with a message for stderr.
 struct Failure(String);
 
-impl<E: std::fmt::Display> From<E> for Failure {
+impl<E: std::error::Error> From<E> for Failure {
     fn from(e: E) -> Failure {
-        Failure(e.to_string())
+        Failure(chain(&e))
     }
+}
+
+/// An error and its causes, each printed once, joined by `: `.
+pub(crate) fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        cause = e.source();
+    }
+    text
 }
 
 fn main() -> ExitCode {
@@ -421,13 +433,15 @@ fn gate(
                     e.kind
                 );
             }
-            LineProblem::Malformed(line, error) => stderr!("privacy-gate: line {line}: {error}"),
+            LineProblem::Malformed(line, error) => {
+                stderr!("privacy-gate: line {line}: {}", chain(error))
+            }
             LineProblem::TooLong(line, limit) => {
                 stderr!("privacy-gate: line {line}: longer than {limit} bytes; skipped")
             }
             other => stderr!("privacy-gate: line {}: nothing released", other.line()),
         })
-        .map_err(|e| Failure(format!("gating stopped: {e}")))?;
+        .map_err(|e| Failure(format!("gating stopped: {}", chain(&e))))?;
     match out.flush() {
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
         other => other?,
