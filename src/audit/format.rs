@@ -1,9 +1,10 @@
 //! The entry wire format: framing, sealing and the bodies of each kind of entry.
 //! `docs/audit-log.md` is the specification; these types serialise it.
 
+use super::wire::{self, WireAction, WireClause, WireRefusal};
 use crate::decision::{Decision, Refusal, RemovalReason};
 use crate::plan::registry::PolicySet;
-use crate::plan::{ClauseRef, FlowPlan};
+use crate::plan::FlowPlan;
 use crate::pseudonym::ActiveKey;
 pub(crate) use crate::support::hex::decode_hex32;
 use crate::support::hex::{hex, push_hex_bytes};
@@ -91,37 +92,6 @@ impl serde_json::ser::Formatter for AsciiFormatter {
             rest = chars.as_str();
         }
         writer.write_all(rest.as_bytes())
-    }
-}
-
-fn loggable_refusal(refusal: &Refusal) -> Refusal {
-    match refusal {
-        Refusal::UnknownOrganisation {
-            side,
-            organisation,
-            suggestion,
-        } => Refusal::UnknownOrganisation {
-            side: *side,
-            organisation: loggable_name(organisation).to_owned(),
-            suggestion: suggestion.clone(),
-        },
-        Refusal::UnknownPurpose {
-            purpose,
-            suggestion,
-        } => Refusal::UnknownPurpose {
-            purpose: loggable_name(purpose).to_owned(),
-            suggestion: suggestion.clone(),
-        },
-        Refusal::PurposeNotAgreed {
-            side,
-            agreement,
-            purpose,
-        } => Refusal::PurposeNotAgreed {
-            side: *side,
-            agreement: agreement.clone(),
-            purpose: loggable_name(purpose).to_owned(),
-        },
-        other => other.clone(),
     }
 }
 
@@ -416,11 +386,11 @@ pub(crate) fn policy_body(set: &PolicySet, registry: &crate::Registry) -> Body {
 struct PlanField<'a> {
     path: &'a str,
     category: &'a str,
-    action: &'a crate::Action,
-    sender: Option<&'a ClauseRef>,
-    sender_action: &'a crate::Action,
-    recipient: Option<&'a ClauseRef>,
-    recipient_action: &'a crate::Action,
+    action: WireAction<'a>,
+    sender: Option<WireClause<'a>>,
+    sender_action: WireAction<'a>,
+    recipient: Option<WireClause<'a>>,
+    recipient_action: WireAction<'a>,
     basis: &'a [std::sync::Arc<str>],
 }
 
@@ -440,7 +410,7 @@ struct PlanBody<'a> {
     from: &'a str,
     to: &'a str,
     purpose: &'a str,
-    regime: crate::Regime,
+    regime: &'static str,
     retention: Option<String>,
     agreements: [AgreementRef<'a>; 2],
     sender_rules: &'a [std::sync::Arc<str>],
@@ -474,11 +444,11 @@ pub(crate) fn plan_body(plan: &FlowPlan) -> (Body, [u8; 32]) {
         .map(|(field, p)| PlanField {
             path: &field.path,
             category: &field.category,
-            action: &p.action,
-            sender: p.sender.as_ref(),
-            sender_action: &p.sender_action,
-            recipient: p.recipient.as_ref(),
-            recipient_action: &p.recipient_action,
+            action: WireAction(&p.action),
+            sender: p.sender.as_ref().map(WireClause::of),
+            sender_action: WireAction(&p.sender_action),
+            recipient: p.recipient.as_ref().map(WireClause::of),
+            recipient_action: WireAction(&p.recipient_action),
             basis: &p.legal_basis,
         })
         .collect();
@@ -488,7 +458,7 @@ pub(crate) fn plan_body(plan: &FlowPlan) -> (Body, [u8; 32]) {
         from: &plan.sender.id,
         to: &plan.recipient.id,
         purpose: &plan.purpose,
-        regime: plan.regime,
+        regime: wire::regime(plan.regime),
         retention: plan.retention.map(|p| p.to_string()),
         agreements: [agreement_ref(&plan.sender), agreement_ref(&plan.recipient)],
         sender_rules: &plan.sender_rules,
@@ -515,7 +485,7 @@ pub(crate) fn plan_body(plan: &FlowPlan) -> (Body, [u8; 32]) {
 struct RemovedRef<'a> {
     pointer: &'a str,
     path: &'a str,
-    reason: RemovalReason,
+    reason: &'static str,
 }
 
 #[derive(Serialize)]
@@ -537,9 +507,9 @@ struct TransferBody<'a> {
     at: String,
     outcome: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    reason: Option<&'a Refusal>,
+    reason: Option<WireRefusal<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    regime: Option<crate::Regime>,
+    regime: Option<&'static str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     agreements: Vec<AgreementRef<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -578,7 +548,7 @@ fn removed_refs(decision: &Decision) -> (Vec<RemovedRef<'_>>, u64) {
             Some(path) => removed.push(RemovedRef {
                 pointer: &r.pointer,
                 path,
-                reason: r.reason,
+                reason: wire::removal_reason(r.reason),
             }),
             None if r.reason == RemovalReason::UnknownField => unknown_fields += 1,
             // A value of the wrong shape above the leaves: its pointer runs
@@ -586,7 +556,7 @@ fn removed_refs(decision: &Decision) -> (Vec<RemovedRef<'_>>, u64) {
             None => removed.push(RemovedRef {
                 pointer: &r.pointer,
                 path: "",
-                reason: r.reason,
+                reason: wire::removal_reason(r.reason),
             }),
         }
     }
@@ -650,7 +620,6 @@ pub(crate) fn transfer_body(facts: &TransferFacts<'_>, key: &ActiveKey) -> Body 
         }
     }
     let digest = |prefix: &[u8], bytes: &[u8]| hex(&key.tag(prefix, bytes));
-    let reason = facts.refusal.map(loggable_refusal);
     Body::of(&TransferBody {
         kind: "transfer",
         semantics: SEMANTICS,
@@ -664,8 +633,8 @@ pub(crate) fn transfer_body(facts: &TransferFacts<'_>, key: &ActiveKey) -> Body 
         } else {
             "refused"
         },
-        reason: reason.as_ref(),
-        regime: plan.map(|p| p.regime),
+        reason: facts.refusal.map(WireRefusal::of),
+        regime: plan.map(|p| wire::regime(p.regime)),
         agreements: plan
             .map(|p| vec![agreement_ref(&p.sender), agreement_ref(&p.recipient)])
             .unwrap_or_default(),
@@ -715,7 +684,7 @@ struct ReleasedHead<'a> {
     purpose: &'a str,
     at: String,
     outcome: &'static str,
-    regime: crate::Regime,
+    regime: &'static str,
     agreements: [AgreementRef<'a>; 2],
     plan: String,
 }
@@ -750,7 +719,7 @@ impl ReleasedTemplate {
             purpose: loggable_name(&plan.purpose),
             at: at.to_rfc3339_opts(SecondsFormat::Secs, true),
             outcome: "released",
-            regime: plan.regime,
+            regime: wire::regime(plan.regime),
             agreements: [agreement_ref(&plan.sender), agreement_ref(&plan.recipient)],
             plan: hex(plan_id),
         })

@@ -5,6 +5,7 @@ mod archive;
 pub(crate) mod format;
 mod replay;
 mod verify;
+mod wire;
 mod writer;
 
 pub use archive::Archive;

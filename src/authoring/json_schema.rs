@@ -107,22 +107,6 @@ fn reflow_description(schema: &mut Schema) {
         .join("\n\n");
 }
 
-/// Every string of up to `max_len` characters over `alphabet`, shortest first: the
-/// tests that hold a schema pattern equal to the loader's own check try them all.
-#[cfg(test)]
-pub(crate) fn strings_over(alphabet: &[char], max_len: usize) -> Vec<String> {
-    let mut strings = vec![String::new()];
-    let mut frontier = vec![String::new()];
-    for _ in 0..max_len {
-        frontier = frontier
-            .iter()
-            .flat_map(|s| alphabet.iter().map(move |c| format!("{s}{c}")))
-            .collect();
-        strings.extend(frontier.iter().cloned());
-    }
-    strings
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

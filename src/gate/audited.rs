@@ -309,7 +309,7 @@ mod tests {
                 };
                 for record in &records {
                     let mut out = Vec::new();
-                    let mut entries = Bodies::default();
+                    let mut entries = Entries::default();
                     let Ok(Written::Released(decision)) =
                         flow.write_json_deferred(record.as_bytes(), &mut out, &mut entries)
                     else {

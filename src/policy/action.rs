@@ -353,7 +353,7 @@ mod tests {
     fn domain_pattern_agrees_with_new() {
         let pattern = regex::Regex::new(DomainId::PATTERN).unwrap();
         let alphabet = ['a', '1', '-', '/', 'A', '_'];
-        let strings = crate::authoring::json_schema::strings_over(&alphabet, 6);
+        let strings = crate::support::strings_over(&alphabet, 6);
         for s in strings {
             assert_eq!(
                 pattern.is_match(&s),

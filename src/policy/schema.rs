@@ -439,7 +439,7 @@ mod tests {
     fn field_path_pattern_agrees_with_valid_path() {
         let pattern = regex::Regex::new(FIELD_PATH_PATTERN).unwrap();
         let alphabet = ['a', '1', '_', '.', '[', ']', 'A', '-'];
-        let mut strings = crate::authoring::json_schema::strings_over(&alphabet, 6);
+        let mut strings = crate::support::strings_over(&alphabet, 6);
         strings.extend(["contacts[].date", "subject.address.postcode"].map(String::from));
         for s in strings {
             assert_eq!(

@@ -172,7 +172,7 @@ mod tests {
     fn pattern_agrees_with_the_parser() {
         let pattern = regex::Regex::new(Period::PATTERN).unwrap();
         let alphabet = ['P', 'Y', 'M', 'D', 'T', 'W', '1', '0', '-'];
-        let mut strings = crate::authoring::json_schema::strings_over(&alphabet, 5);
+        let mut strings = crate::support::strings_over(&alphabet, 5);
         let more = [
             "P36600D",
             "P36601D",
