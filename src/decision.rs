@@ -2,6 +2,7 @@
 //! decision, and the refusal when nothing crossed. Below both the gate, which makes
 //! these, and the audit log, which records them.
 
+pub use crate::plan::resolve::Side;
 use crate::plan::{ClauseRef, FlowPlan};
 use crate::policy::action::Action;
 use crate::policy::agreement::{NotInForce, Regime};
@@ -27,26 +28,6 @@ pub struct Transfer<'a> {
     pub purpose: &'a str,
     /// The moment of transfer.
     pub at: DateTime<Utc>,
-}
-
-/// Which side of a transfer. There are two, and will only ever be two, so this
-/// enum is exhaustive.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Side {
-    /// The sender.
-    Sender,
-    /// The recipient.
-    Recipient,
-}
-
-impl fmt::Display for Side {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Side::Sender => "sender",
-            Side::Recipient => "recipient",
-        })
-    }
 }
 
 /// Why nothing crossed. A refusal is a normal outcome, not an error.

@@ -167,7 +167,7 @@ pub fn load_cases(policies: &Path, registry: &Registry) -> Result<Vec<Case>, Dia
     for path in files {
         let file = path.display().to_string();
         let max_bytes = crate::support::limits::DEFAULT_MAX_POLICY_FILE_BYTES;
-        let text = match crate::plan::registry::read_bounded(&path, max_bytes) {
+        let text = match crate::policy::source::read_bounded(&path, max_bytes) {
             Ok(text) => text,
             Err(e) => {
                 diags.push(Diagnostic::error(

@@ -50,8 +50,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use crate::decision::Side;
 use crate::plan::registry::Registry;
+use crate::plan::resolve::{self, Side};
 use crate::plan::FlowPlan;
 use crate::policy::action::Action;
 use crate::policy::agreement::{Agreement, NotInForce, Regime, Rule, Status};
@@ -894,36 +894,24 @@ fn likeness<'a>(actions: impl Iterator<Item = &'a Action> + Clone) -> Likeness {
 }
 
 fn in_force(sender: &Agreement, recipient: &Agreement, day: NaiveDate) -> Availability {
-    for (side, agreement) in [(Side::Sender, sender), (Side::Recipient, recipient)] {
-        if let Err(why) = agreement.in_force(day) {
-            return Availability::Refused {
-                side,
-                agreement: agreement.id.clone(),
-                why,
-            };
-        }
+    match resolve::not_in_force(sender, recipient, day) {
+        Some((side, agreement, why)) => Availability::Refused {
+            side,
+            agreement: agreement.id.clone(),
+            why,
+        },
+        None => Availability::InForce,
     }
-    Availability::InForce
 }
 
 fn no_flow_reason(sender: &Agreement, recipient: &Agreement, purpose: &str) -> NoFlow {
-    for (side, agreement) in [(Side::Sender, sender), (Side::Recipient, recipient)] {
-        if !agreement.purposes.contains_key(purpose) {
-            return NoFlow::PurposeNotAgreed {
-                side,
-                agreement: agreement.id.clone(),
-            };
-        }
+    if let Some((side, agreement)) = resolve::purpose_not_agreed(sender, recipient, purpose) {
+        return NoFlow::PurposeNotAgreed {
+            side,
+            agreement: agreement.id.clone(),
+        };
     }
-    let outbound = sender
-        .outbound
-        .iter()
-        .any(|r| r.purpose == purpose && r.selector.matches(recipient));
-    let (side, agreement) = if outbound {
-        (Side::Recipient, recipient)
-    } else {
-        (Side::Sender, sender)
-    };
+    let (side, agreement) = resolve::side_without_rule(sender, recipient, purpose);
     NoFlow::NoRule {
         side,
         agreement: agreement.id.clone(),

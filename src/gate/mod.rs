@@ -23,7 +23,7 @@ pub use stream::{
 
 use crate::decision::{Outcome, RecordError, Refusal, Side, Transfer};
 use crate::plan::registry::{FlowKey, Registry};
-use crate::plan::FlowPlan;
+use crate::plan::{resolve, FlowPlan};
 use crate::policy::action::DomainId;
 use crate::pseudonym::{ActiveKey, KeyRing};
 use crate::support::limits::Limits;
@@ -184,45 +184,39 @@ impl Gate {
                     suggestion: registry.suggest_purpose(transfer.purpose),
                 })?;
         let day = amsterdam_date(transfer.at);
-        let agreements = [
-            (Side::Sender, registry.agreement(transfer.from)),
-            (Side::Recipient, registry.agreement(transfer.to)),
-        ];
-        for (side, agreement) in agreements {
-            let Some(agreement) = agreement else { continue };
-            agreement.in_force(day).map_err(|why| Refusal::NotInForce {
+        let (Some(sender), Some(recipient)) = (
+            registry.agreement(transfer.from),
+            registry.agreement(transfer.to),
+        ) else {
+            // Both ids were found above: a registry holds an agreement per index.
+            return Err(Refusal::NoRule {
+                side: Side::Sender,
+                agreement: Arc::from(transfer.from),
+            });
+        };
+        if let Some((side, agreement, why)) = resolve::not_in_force(sender, recipient, day) {
+            return Err(Refusal::NotInForce {
                 side,
                 agreement: agreement.id.clone(),
                 version: agreement.version.clone(),
                 why,
-            })?;
+            });
         }
-        for (side, agreement) in agreements {
-            let Some(agreement) = agreement else { continue };
-            if !agreement.purposes.contains_key(transfer.purpose) {
-                return Err(Refusal::PurposeNotAgreed {
-                    side,
-                    agreement: agreement.id.clone(),
-                    purpose: transfer.purpose.to_owned(),
-                });
-            }
+        if let Some((side, agreement)) =
+            resolve::purpose_not_agreed(sender, recipient, transfer.purpose)
+        {
+            return Err(Refusal::PurposeNotAgreed {
+                side,
+                agreement: agreement.id.clone(),
+                purpose: transfer.purpose.to_owned(),
+            });
         }
         let Some(flow) = self.flows.get(&(si, ri, pi)) else {
-            let (side, agreement) = match agreements {
-                [(_, Some(sender)), (_, Some(recipient))] => {
-                    let outbound = sender
-                        .outbound
-                        .iter()
-                        .any(|r| r.purpose == transfer.purpose && r.selector.matches(recipient));
-                    if outbound {
-                        (Side::Recipient, recipient.id.clone())
-                    } else {
-                        (Side::Sender, sender.id.clone())
-                    }
-                }
-                _ => (Side::Sender, Arc::from(transfer.from)),
-            };
-            return Err(Refusal::NoRule { side, agreement });
+            let (side, agreement) = resolve::side_without_rule(sender, recipient, transfer.purpose);
+            return Err(Refusal::NoRule {
+                side,
+                agreement: agreement.id.clone(),
+            });
         };
         let keys = flow.keys.as_ref().map_err(|domain| Refusal::MissingKey {
             domain: domain.to_string(),

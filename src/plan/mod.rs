@@ -2,7 +2,9 @@
 //! compiled once from both agreements; and the registry, which holds every
 //! checked agreement and every compiled flow.
 
+mod lints;
 pub(crate) mod registry;
+pub(crate) mod resolve;
 
 use crate::policy::action::{Action, DomainId};
 use crate::policy::agreement::{Agreement, Condition, Regime, Rule};

@@ -1,0 +1,604 @@
+//! Checking agreements against the schema and each other: every problem of a set
+//! reported at once, with file, line, column and JSON pointer, and a "did you mean"
+//! hint for misspelt names. What passes becomes the checked form.
+
+use super::action::{Action, Method};
+use super::agreement::{
+    Agreement, AgreementFile, Condition, Rule, RuleFile, Selector, SelectorFile,
+};
+use super::schema::{Grant, Schema, ValueType};
+use super::source::PolicySource;
+use crate::support::diag::{Diagnostic, Diagnostics};
+use crate::support::ident::is_name;
+use crate::support::json::escape_pointer_segment as esc;
+use crate::support::suggest::hint;
+use crate::support::time::Period;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+
+/// Checks every agreement file in `agreements` against `schema` and the others;
+/// returns the agreements that passed, with their index by organisation id.
+/// Problems go to `diags`.
+pub(crate) fn check_agreements(
+    schema: &Schema,
+    agreements: &[PolicySource],
+    diags: &mut Diagnostics,
+) -> (Vec<Arc<Agreement>>, HashMap<Arc<str>, usize>) {
+    let parsed: Vec<(&PolicySource, AgreementFile)> = agreements
+        .iter()
+        .filter_map(|src| {
+            crate::support::diag::parse_file::<AgreementFile>(&src.file, &src.text, None, diags)
+                .map(|a| (src, a))
+        })
+        .collect();
+    // Names come from every file, even one that failed to parse, so that one
+    // broken file does not make every reference to it an error too.
+    let mut known = Known {
+        ids: BTreeSet::new(),
+        kinds: BTreeSet::new(),
+        provinces: BTreeSet::new(),
+    };
+    for src in agreements {
+        let Ok(serde_json::Value::Object(doc)) = serde_json::from_str(&src.text) else {
+            continue;
+        };
+        if let Some(id) = doc.get("organisation").and_then(|v| v.as_str()) {
+            known.ids.insert(id.to_owned());
+            if let Some((province, _)) = id.split_once('/') {
+                known.provinces.insert(province.to_owned());
+            }
+        }
+        if let Some(kind) = doc.get("kind").and_then(|v| v.as_str()) {
+            known.kinds.insert(kind.to_owned());
+        }
+    }
+
+    let mut checked: Vec<Arc<Agreement>> = Vec::new();
+    let mut by_id: HashMap<Arc<str>, usize> = HashMap::new();
+    for (src, file) in parsed {
+        let mut ctx = Checker {
+            schema,
+            known: &known,
+            src,
+            agreement: file.organisation.clone(),
+            diags,
+        };
+        if let Some(agreement) = ctx.agreement(file) {
+            if let Some(&first) = by_id.get(&agreement.id) {
+                let other = checked
+                    .get(first)
+                    .map(|a| a.file.clone())
+                    .unwrap_or_default();
+                diags.push(
+                    Diagnostic::error(
+                        &src.file,
+                        format!(
+                            "organisation `{}` already has an agreement in `{other}`",
+                            agreement.id
+                        ),
+                    )
+                    .at_pointer(&src.text, "/organisation")
+                    .in_agreement(Some(&agreement.id)),
+                );
+                continue;
+            }
+            by_id.insert(agreement.id.clone(), checked.len());
+            checked.push(Arc::new(agreement));
+        }
+    }
+
+    (checked, by_id)
+}
+
+struct Known {
+    ids: BTreeSet<String>,
+    kinds: BTreeSet<String>,
+    provinces: BTreeSet<String>,
+}
+
+struct Checker<'a> {
+    schema: &'a Schema,
+    known: &'a Known,
+    src: &'a PolicySource,
+    agreement: String,
+    diags: &'a mut Diagnostics,
+}
+
+impl Checker<'_> {
+    fn error(&mut self, pointer: &str, message: String) {
+        self.diags.push(
+            Diagnostic::error(&self.src.file, message)
+                .at_pointer(&self.src.text, pointer)
+                .in_agreement(Some(&self.agreement)),
+        );
+    }
+
+    fn warning(&mut self, pointer: &str, message: String) {
+        self.diags.push(
+            Diagnostic::warning(&self.src.file, message)
+                .at_pointer(&self.src.text, pointer)
+                .in_agreement(Some(&self.agreement)),
+        );
+    }
+
+    fn period(&mut self, pointer: &str, text: Option<&str>) -> Option<Period> {
+        let text = text?;
+        let period = Period::parse(text);
+        if period.is_none() {
+            self.error(
+                pointer,
+                format!("invalid period `{text}`: expected an ISO 8601 duration of years, months and days, like `P2Y` or `P1Y6M`"),
+            );
+        }
+        period
+    }
+
+    fn agreement(&mut self, file: AgreementFile) -> Option<Agreement> {
+        let errors_before = self.diags.error_count();
+        let (province, name) = match file.organisation.split_once('/') {
+            Some((p, n)) if is_name(p) && is_name(n) => (p.to_owned(), n.to_owned()),
+            _ => {
+                self.error(
+                    "/organisation",
+                    format!(
+                        "invalid organisation id `{}`: expected `<province>/<name>` of lowercase letters, digits and `-`",
+                        file.organisation
+                    ),
+                );
+                (String::new(), String::new())
+            }
+        };
+        let path = Path::new(&self.src.file);
+        let file_name = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
+        let folder = path
+            .parent()
+            .and_then(|p| p.file_name())
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
+        if !province.is_empty() && (file_name != name || folder != province) {
+            self.error(
+                "/organisation",
+                format!(
+                    "the agreement of `{}` must be in `{province}/{name}.json`",
+                    file.organisation
+                ),
+            );
+        }
+        if !is_name(&file.kind) {
+            self.error(
+                "/kind",
+                format!(
+                    "invalid kind `{}`: use lowercase letters, digits and `-`",
+                    file.kind
+                ),
+            );
+        }
+        if file.valid.from > file.valid.until {
+            self.error(
+                "/valid",
+                format!(
+                    "validity starts ({}) after it ends ({})",
+                    file.valid.from, file.valid.until
+                ),
+            );
+        }
+        let max_retention = self.period("/max_retention", file.max_retention.as_deref());
+
+        let mut purposes = std::collections::BTreeMap::new();
+        for (purpose, spec) in &file.purposes {
+            let pointer = format!("/purposes/{}", esc(purpose));
+            if !self.schema.purposes.contains_key(purpose) {
+                self.error(
+                    &pointer,
+                    format!(
+                        "unknown purpose `{purpose}`{}",
+                        hint(purpose, self.schema.purposes.keys())
+                    ),
+                );
+            }
+            let mut bases = Vec::new();
+            for (i, basis) in spec.legal_basis.iter().enumerate() {
+                if self.schema.legal_bases.contains_key(basis) {
+                    bases.push(Arc::<str>::from(basis.as_str()));
+                } else {
+                    self.error(
+                        &format!("{pointer}/legal_basis/{i}"),
+                        format!(
+                            "unknown legal basis `{basis}`{}",
+                            hint(basis, self.schema.legal_bases.keys())
+                        ),
+                    );
+                }
+            }
+            if !spec
+                .legal_basis
+                .iter()
+                .any(|b| self.schema.basis_grants(b, Grant::Lawfulness))
+            {
+                self.error(
+                    &format!("{pointer}/legal_basis"),
+                    format!("purpose `{purpose}` has no legal basis that grants lawfulness (AVG art. 6 or a sector law)"),
+                );
+            }
+            purposes.insert(purpose.clone(), bases);
+        }
+
+        let mut ids = BTreeSet::new();
+        let mut outbound = Vec::new();
+        let mut inbound = Vec::new();
+        for (direction, rules) in [("outbound", file.outbound), ("inbound", file.inbound)] {
+            for (i, rule) in rules.into_iter().enumerate() {
+                let pointer = format!("/{direction}/{i}");
+                if !ids.insert(rule.id.clone()) {
+                    self.error(
+                        &format!("{pointer}/id"),
+                        format!("duplicate rule id `{}`", rule.id),
+                    );
+                }
+                if let Some(rule) = self.rule(
+                    &pointer,
+                    direction == "outbound",
+                    rule,
+                    &purposes,
+                    max_retention,
+                ) {
+                    if direction == "outbound" {
+                        outbound.push(rule);
+                    } else {
+                        inbound.push(rule);
+                    }
+                }
+            }
+        }
+        if self.diags.error_count() > errors_before {
+            return None;
+        }
+        Some(Agreement {
+            id: Arc::from(file.organisation.as_str()),
+            province,
+            kind: file.kind,
+            name: file.name,
+            version: Arc::from(file.version.as_str()),
+            status: file.status,
+            valid_from: file.valid.from,
+            valid_until: file.valid.until,
+            regime: file.regime,
+            max_retention,
+            purposes,
+            outbound,
+            inbound,
+            sha256: Sha256::digest(self.src.text.as_bytes()).into(),
+            file: self.src.file.clone(),
+        })
+    }
+
+    fn rule(
+        &mut self,
+        pointer: &str,
+        outbound: bool,
+        rule: RuleFile,
+        purposes: &std::collections::BTreeMap<String, Vec<Arc<str>>>,
+        max_retention: Option<Period>,
+    ) -> Option<Rule> {
+        let errors_before = self.diags.error_count();
+        if !is_name(&rule.id) {
+            self.error(
+                &format!("{pointer}/id"),
+                format!(
+                    "invalid rule id `{}`: use lowercase letters, digits and `-`",
+                    rule.id
+                ),
+            );
+        }
+        let (wanted, unwanted) = if outbound {
+            ("to", "from")
+        } else {
+            ("from", "to")
+        };
+        let (selector_file, stray) = if outbound {
+            (rule.to, rule.from)
+        } else {
+            (rule.from, rule.to)
+        };
+        if stray.is_some() {
+            self.error(
+                &format!("{pointer}/{unwanted}"),
+                format!(
+                    "an {} rule names its counterparty with `{wanted}`, not `{unwanted}`",
+                    if outbound { "outbound" } else { "inbound" }
+                ),
+            );
+        }
+        let selector = match selector_file {
+            Some(s) => self.selector(&format!("{pointer}/{wanted}"), s),
+            None => {
+                self.error(pointer, format!("missing field `{wanted}`"));
+                None
+            }
+        };
+        if !purposes.contains_key(&rule.purpose) {
+            let declared = purposes.keys().map(String::as_str);
+            self.error(
+                &format!("{pointer}/purpose"),
+                format!(
+                    "purpose `{}` is not among this agreement's purposes{}",
+                    rule.purpose,
+                    hint(&rule.purpose, declared)
+                ),
+            );
+        }
+        let retention = self.period(&format!("{pointer}/retention"), rule.retention.as_deref());
+        if outbound && rule.retention.is_none() {
+            self.warning(
+                pointer,
+                format!("outbound rule `{}` sets no retention period", rule.id),
+            );
+        }
+        if let (Some(r), Some(max)) = (retention, max_retention) {
+            if r.max_days() > max.max_days() {
+                self.warning(
+                    &format!("{pointer}/retention"),
+                    format!("retention {r} is longer than the agreement's maximum {max}"),
+                );
+            }
+        }
+        // With an unknown purpose the bases are unknown too: skip the basis checks
+        // rather than report a cascade of missing bases.
+        let bases =
+            purposes
+                .get(&rule.purpose)
+                .cloned()
+                .map(|purpose_bases| match &rule.legal_basis {
+                    None => purpose_bases,
+                    Some(narrowed) => {
+                        let mut kept = Vec::new();
+                        for (i, basis) in narrowed.iter().enumerate() {
+                            match purpose_bases.iter().find(|b| ***b == **basis) {
+                                Some(b) => kept.push(b.clone()),
+                                None => self.error(
+                                    &format!("{pointer}/legal_basis/{i}"),
+                                    format!(
+                                "legal basis `{basis}` is not among the bases of purpose `{}`{}",
+                                rule.purpose,
+                                hint(basis, purpose_bases.iter().map(|b| &**b))
+                            ),
+                                ),
+                            }
+                        }
+                        if !kept
+                            .iter()
+                            .any(|b| self.schema.basis_grants(b, Grant::Lawfulness))
+                        {
+                            self.error(
+                                &format!("{pointer}/legal_basis"),
+                                format!(
+                                    "rule `{}` names no legal basis that grants lawfulness",
+                                    rule.id
+                                ),
+                            );
+                        }
+                        kept
+                    }
+                });
+
+        let mut categories = std::collections::BTreeMap::new();
+        for (category, action) in rule.categories {
+            let at = format!("{pointer}/categories/{}", esc(&category));
+            let Some(def) = self.schema.categories.get(&category) else {
+                self.error(
+                    &at,
+                    format!(
+                        "unknown category `{category}`{}",
+                        hint(&category, self.schema.categories.keys())
+                    ),
+                );
+                continue;
+            };
+            let requires = def.requires;
+            let field_types: Vec<(String, ValueType)> = self
+                .schema
+                .fields_of(&category)
+                .map(|(_, f)| (f.path.to_string(), f.value_type))
+                .collect();
+            for (path, value_type) in field_types {
+                self.action_fits(&at, &action, &path, value_type);
+            }
+            if let Some(bases) = &bases {
+                self.basis_covers(&at, &action, &category, requires, bases, &rule.purpose);
+            }
+            categories.insert(category, action);
+        }
+        let mut paths = std::collections::BTreeMap::new();
+        for (path, action) in rule.paths {
+            let at = format!("{pointer}/paths/{}", esc(&path));
+            let Some(id) = self.schema.field(&path) else {
+                let candidates = self.schema.fields().iter().map(|f| f.path.to_string());
+                self.error(
+                    &at,
+                    format!("unknown field path `{path}`{}", hint(&path, candidates)),
+                );
+                continue;
+            };
+            let Some(field) = self.schema.field_by_id(id) else {
+                continue;
+            };
+            let (category, value_type) = (field.category.to_string(), field.value_type);
+            let requires = self
+                .schema
+                .categories
+                .get(&category)
+                .and_then(|c| c.requires);
+            self.action_fits(&at, &action, &path, value_type);
+            if let Some(bases) = &bases {
+                self.basis_covers(&at, &action, &category, requires, bases, &rule.purpose);
+            }
+            paths.insert(id, action);
+        }
+        if categories.is_empty() && paths.is_empty() {
+            self.warning(
+                pointer,
+                format!(
+                    "rule `{}` names no category and no path, so it lets nothing cross",
+                    rule.id
+                ),
+            );
+        }
+        let condition = rule
+            .when
+            .and_then(|w| self.condition(&format!("{pointer}/when"), w.path, w.allowed));
+        if self.diags.error_count() > errors_before {
+            return None;
+        }
+        Some(Rule {
+            id: Arc::from(rule.id.as_str()),
+            selector: selector?,
+            purpose: rule.purpose,
+            retention,
+            regime: rule.regime,
+            covenant: rule.covenant.map(Arc::from),
+            note: rule.note.map(Arc::from),
+            categories,
+            paths,
+            condition,
+            legal_basis: bases.unwrap_or_default(),
+            pointer: pointer.to_owned(),
+        })
+    }
+
+    fn selector(&mut self, pointer: &str, s: SelectorFile) -> Option<Selector> {
+        match (s.organisation, s.kind, s.province) {
+            (Some(id), None, None) => {
+                if self.known.ids.contains(&id) {
+                    Some(Selector::Organisation(Arc::from(id.as_str())))
+                } else {
+                    self.error(
+                        &format!("{pointer}/organisation"),
+                        format!("unknown organisation `{id}`{}", hint(&id, &self.known.ids)),
+                    );
+                    None
+                }
+            }
+            (None, Some(kind), province) => {
+                let mut ok = true;
+                if !self.known.kinds.contains(&kind) {
+                    self.error(
+                        &format!("{pointer}/kind"),
+                        format!(
+                            "no organisation of kind `{kind}` has an agreement{}",
+                            hint(&kind, &self.known.kinds)
+                        ),
+                    );
+                    ok = false;
+                }
+                if let Some(p) = &province {
+                    if !self.known.provinces.contains(p) {
+                        self.error(
+                            &format!("{pointer}/province"),
+                            format!("unknown province `{p}`{}", hint(p, &self.known.provinces)),
+                        );
+                        ok = false;
+                    }
+                }
+                ok.then_some(Selector::Kind { kind, province })
+            }
+            _ => {
+                self.error(
+                    pointer,
+                    "a counterparty is `{\"organisation\": ID}` or `{\"kind\": KIND}` with an optional `\"province\"`".into(),
+                );
+                None
+            }
+        }
+    }
+
+    fn action_fits(&mut self, pointer: &str, action: &Action, path: &str, value_type: ValueType) {
+        let Action::Generalise(method) = action else {
+            return;
+        };
+        let fits = match method {
+            Method::Year | Method::YearMonth | Method::AgeBand => value_type == ValueType::Date,
+            Method::Postcode4 => value_type == ValueType::Postcode,
+            Method::Placeholder => matches!(
+                value_type,
+                ValueType::String | ValueType::Text | ValueType::Name
+            ),
+        };
+        if !fits {
+            self.error(
+                pointer,
+                format!("generalisation `{method}` does not apply to field `{path}` of type `{value_type}`"),
+            );
+        }
+    }
+
+    fn basis_covers(
+        &mut self,
+        pointer: &str,
+        action: &Action,
+        category: &str,
+        requires: Option<Grant>,
+        bases: &[Arc<str>],
+        purpose: &str,
+    ) {
+        let Some(grant) = requires else { return };
+        if !action.releases() || bases.iter().any(|b| self.schema.basis_grants(b, grant)) {
+            return;
+        }
+        let article = match grant {
+            Grant::Art9 => "an AVG art. 9 exception",
+            Grant::Art10 => "an AVG art. 10 basis (or Wpg/Wjsg)",
+            Grant::Lawfulness => "a lawful basis",
+        };
+        self.error(
+            pointer,
+            format!("category `{category}` may cross only with {article}, and purpose `{purpose}` names none"),
+        );
+    }
+
+    fn condition(
+        &mut self,
+        pointer: &str,
+        path: String,
+        allowed: Vec<String>,
+    ) -> Option<Condition> {
+        let Some(field) = self.schema.field(&path) else {
+            let candidates = self.schema.fields().iter().map(|f| f.path.to_string());
+            self.error(
+                &format!("{pointer}/path"),
+                format!("unknown field path `{path}`{}", hint(&path, candidates)),
+            );
+            return None;
+        };
+        let def = self.schema.field_by_id(field)?;
+        if def.in_array
+            || !matches!(
+                def.value_type,
+                ValueType::String | ValueType::Boolean | ValueType::Number
+            )
+        {
+            self.error(
+                &format!("{pointer}/path"),
+                format!("a condition needs a string, boolean or number field outside arrays; `{path}` is not one"),
+            );
+            return None;
+        }
+        if allowed.is_empty() {
+            self.error(
+                &format!("{pointer}/in"),
+                "a condition needs at least one allowed value".into(),
+            );
+            return None;
+        }
+        Some(Condition {
+            field,
+            segments: path.split('.').map(Box::from).collect(),
+            path: def.path.clone(),
+            allowed,
+        })
+    }
+}
