@@ -46,7 +46,7 @@ pub use support::limits::Limits;
 
 // For policy authors: loading, checking and reading agreements and plans.
 pub use plan::registry::{LoadError, PolicySet, PolicySource, Registry};
-pub use plan::{ClauseRef, FieldPlan, FlowPlan, Via};
+pub use plan::{ClauseRef, FieldPlan, FlowPlan, PlannedCondition, Via};
 pub use policy::action::{Action, DomainId, Method};
 pub use policy::agreement::{Agreement, Condition, NotInForce, Regime, Rule, Selector, Status};
 pub use policy::schema::{Category, Field, FieldId, Grant, LegalBasis, Schema, ValueType};

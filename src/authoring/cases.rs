@@ -143,6 +143,24 @@ pub struct Case {
 ///
 /// Every malformed case file (with line and column) and every case that names an
 /// unknown organisation, purpose or path, or expects nothing.
+///
+/// # Examples
+///
+/// ```
+/// use privacy_gate::authoring::{load_cases, run_case};
+/// use privacy_gate::{danger, Gate, Registry};
+///
+/// let policies = std::path::Path::new("policies");
+/// let registry = Registry::load_dir(policies)?;
+/// let cases = load_cases(policies, &registry)?;
+/// // Cases run with fixed, public test keys: never with real ones.
+/// let keys = danger::test_keys(&registry);
+/// let gate = Gate::new(registry, keys);
+/// for case in &cases {
+///     run_case(&gate, case)?;
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn load_cases(policies: &Path, registry: &Registry) -> Result<Vec<Case>, Diagnostics> {
     let mut diags = Diagnostics::default();
     let mut cases = Vec::new();

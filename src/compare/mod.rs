@@ -633,6 +633,23 @@ pub struct FlowSummary {
 /// # Errors
 ///
 /// [`CompareError`] for a kind, purpose or province the policy set does not know.
+///
+/// # Examples
+///
+/// ```
+/// use privacy_gate::compare::{compare_flow, FlowKind};
+/// use privacy_gate::Registry;
+///
+/// let registry = Registry::load_dir("policies".as_ref())?;
+/// let flow = FlowKind::new("ggd", "politie", "criminal-investigation");
+/// let at = "2026-03-02T10:00:00Z".parse()?;
+/// let comparison = compare_flow(&registry, &flow, &[], at)?;
+/// for field in comparison.fields.iter().filter(|f| f.differs()) {
+///     // Where the provinces differ, and the strictest action all of them allow.
+///     println!("{}: common ground {}", field.path, field.common_ground);
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn compare_flow(
     registry: &Registry,
     flow: &FlowKind,

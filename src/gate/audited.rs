@@ -65,6 +65,42 @@ impl Gate {
     /// # Errors
     ///
     /// The archive or the log could not be written.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use privacy_gate::audit::{self, Archive, AuditLog, SystemClock};
+    /// use privacy_gate::{Gate, KeyRing, Outcome, Registry, Transfer};
+    /// use std::sync::Arc;
+    ///
+    /// let dir = std::env::temp_dir().join(format!("pg-doc-audit-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir)?;
+    /// let registry = Registry::load_dir("policies".as_ref())?;
+    /// // A fresh key file with a key per pseudonymisation domain and an audit key.
+    /// let domains: Vec<_> = registry.plans().flat_map(|p| p.domains().to_vec()).collect();
+    /// let key_file = KeyRing::generate_file(&domains, true)?;
+    /// let keys = KeyRing::from_json("keys.json", key_file.as_bytes())?;
+    ///
+    /// let log_path = dir.join("audit.log");
+    /// let (log, _report) = AuditLog::open(&log_path, &keys, Arc::new(SystemClock))?;
+    /// let gate = Gate::new(registry, keys).with_audit(Arc::new(log), &Archive::next_to(&log_path))?;
+    /// let transfer = Transfer {
+    ///     from: "drenthe/zvh",
+    ///     to: "drenthe/ggd",
+    ///     purpose: "statistics",
+    ///     at: "2026-03-02T10:00:00Z".parse()?,
+    /// };
+    /// let record = br#"{"subject": {"birth_date": "1990-07-15"}}"#;
+    /// // The entry is durable before the record is handed back.
+    /// assert!(matches!(gate.apply_json(&transfer, record)?, Outcome::Released(_)));
+    ///
+    /// // An auditor verifies the chain and seals with the audit key.
+    /// let verifier = KeyRing::from_json("keys.json", key_file.as_bytes())?;
+    /// let summary = audit::verify(&std::fs::read(&log_path)?, verifier.audit().unwrap())?;
+    /// assert!(summary.entries >= 3); // opening, policy set, plan, transfer
+    /// # std::fs::remove_dir_all(&dir)?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn with_audit(mut self, log: Arc<AuditLog>, archive: &Archive) -> Result<Gate, AuditError> {
         let set = self.registry.policy_set();
         archive.store(set).map_err(|e| AuditError::Io {

@@ -99,7 +99,7 @@ impl Flow<'_> {
     ///
     /// # Errors
     ///
-    /// As [`Gate::apply_json`].
+    /// As [`Gate::apply_json`](crate::Gate::apply_json).
     pub fn apply_json(&self, bytes: &[u8]) -> Result<Outcome, GateError> {
         let record = self.parse(bytes).map_err(RecordError::Json)?;
         self.apply_logged(record, Some(bytes))
@@ -177,7 +177,7 @@ impl Flow<'_> {
     ///
     /// # Errors
     ///
-    /// As [`Gate::apply_json`].
+    /// As [`Gate::apply_json`](crate::Gate::apply_json).
     pub fn write_json(&self, bytes: &[u8], out: &mut Vec<u8>) -> Result<Written, GateError> {
         let start = out.len();
         let mut entries = Entries::default();

@@ -385,6 +385,36 @@ fn release(
 /// Reading or writing failed, or the audit log could not be written (then the
 /// records of the batch in hand are not released). A closed output (`BrokenPipe`)
 /// ends the stream early without an error.
+///
+/// # Examples
+///
+/// ```
+/// use privacy_gate::{gate_json_lines, Gate, KeyRing, LineProblem, Registry, Transfer};
+///
+/// let gate = Gate::new(Registry::load_dir("policies".as_ref())?, KeyRing::empty());
+/// let transfer = Transfer {
+///     from: "drenthe/zvh",
+///     to: "drenthe/ggd",
+///     purpose: "statistics",
+///     at: "2026-03-02T10:00:00Z".parse()?,
+/// };
+/// // A transfer no agreement allows is refused here, before any record.
+/// let flow = gate.flow(&transfer).map_err(|refusal| refusal.to_string())?;
+/// let input = concat!(
+///     r#"{"subject": {"birth_date": "1990-07-15", "sex": "f"}}"#, "\n",
+///     "not json\n",
+/// );
+/// let mut output = Vec::new();
+/// let mut problems = Vec::new();
+/// let stats = gate_json_lines(&flow, input.as_bytes(), &mut output, |problem| {
+///     problems.push(problem.line());
+/// })?;
+/// assert_eq!((stats.released, stats.malformed), (1, 1));
+/// assert_eq!(problems, [2]);
+/// let released: serde_json::Value = serde_json::from_slice(&output)?;
+/// assert_eq!(released["subject"]["birth_date"], "1990");
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn gate_json_lines(
     flow: &Flow<'_>,
     mut input: impl BufRead,

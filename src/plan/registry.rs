@@ -77,6 +77,21 @@ impl Registry {
     /// Every problem in the set at once: unreadable or malformed files, unknown
     /// fields, duplicate ids, unknown organisations, purposes, categories, paths or
     /// legal bases, missing art. 9 / art. 10 bases, conflicting rules.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use privacy_gate::Registry;
+    ///
+    /// let registry = Registry::load_dir("policies".as_ref())?;
+    /// // Every flow is compiled once, at load time.
+    /// let plan = registry
+    ///     .plan_for("drenthe/zvh", "drenthe/ggd", "statistics")
+    ///     .expect("the shipped agreements make this flow");
+    /// let birth_date = registry.schema().field("subject.birth_date").unwrap();
+    /// assert_eq!(plan.fields()[birth_date].action().to_string(), "generalise(year)");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn load_dir(dir: &Path) -> Result<Registry, LoadError> {
         Registry::load_dir_with(dir, &crate::Limits::default())
     }

@@ -4,7 +4,7 @@
 //!
 //! This module holds what an independent implementation needs to reproduce the
 //! scheme: the normalisation of each value type and the scheme's constants. The keys
-//! themselves ([`KeyRing`](crate::KeyRing)) are loaded from key files.
+//! themselves are loaded from key files into a [`crate::KeyRing`].
 
 pub(crate) mod key;
 pub(crate) mod keyfile;
