@@ -54,7 +54,8 @@ use criterion::{
     black_box, criterion_group, criterion_main, BatchSize, Criterion, SamplingMode, Throughput,
 };
 use privacy_gate::audit::{verify, Archive, AuditLog, SystemClock};
-use privacy_gate::pseudonym::{normalise, ActiveKey};
+use privacy_gate::danger::{key_from_secret, raw_tag};
+use privacy_gate::pseudonym::normalise;
 use privacy_gate::{
     gate_json_lines, gate_json_lines_parallel, Action, Flow, Gate, KeyRing, Outcome, Registry,
     Transfer,
@@ -194,7 +195,7 @@ fn record(c: &mut Criterion) {
         .step_by(2)
         .map(|i| u8::from_str_radix(&SECRET_HEX[i..i + 2], 16).unwrap())
         .collect();
-    let key = ActiveKey::from_secret(KEY_ID, &secret).unwrap();
+    let key = key_from_secret(KEY_ID, &secret).unwrap();
 
     let mut group = c.benchmark_group("record");
     group.throughput(Throughput::Bytes(bytes.len() as u64));
@@ -418,8 +419,8 @@ fn audit(c: &mut Criterion) {
     group.bench_function("floor/digests+chain-hash", |b| {
         b.iter(|| {
             for (input, output) in &pairs {
-                black_box(audit_key.tag_parts(b"pg-audit-input", &[input]));
-                black_box(audit_key.tag_parts(b"pg-audit-output", &[output]));
+                black_box(raw_tag(&audit_key, b"pg-audit-input", &[input]));
+                black_box(raw_tag(&audit_key, b"pg-audit-output", &[output]));
                 black_box(<sha2::Sha256 as sha2::Digest>::digest(&entry_line));
             }
         })

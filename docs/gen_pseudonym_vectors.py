@@ -4,7 +4,7 @@ scheme specified in docs/pseudonymisation.md.
 
 This is an independent implementation of the scheme (Python standard library only:
 hashlib, json, unicodedata). It shares no code with the Rust crate; the Rust
-integration test tests/pseudonym_vectors.rs checks the crate against its output.
+integration test tests/lib/pseudonym_vectors.rs checks the crate against its output.
 
     python3 docs/gen_pseudonym_vectors.py            # rewrite the vector file
     python3 docs/gen_pseudonym_vectors.py --check    # fail if the file is out of date

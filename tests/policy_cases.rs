@@ -2,7 +2,8 @@
 //! (`province/file/case`), so policy authors test agreements with `cargo test`.
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use privacy_gate::cases::{load_cases, run_case, run_case_covering, test_keys, Case, Coverage};
+use privacy_gate::authoring::{load_cases, run_case, run_case_covering, Case, Coverage};
+use privacy_gate::danger::test_keys;
 use privacy_gate::{Gate, Registry};
 use std::path::Path;
 use std::sync::Arc;

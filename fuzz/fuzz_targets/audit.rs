@@ -20,7 +20,7 @@
 use fuzz_common::{at, sources};
 use libfuzzer_sys::fuzz_target;
 use privacy_gate::audit::{self, Archive, AuditLog, Checkpoint, SteppingClock, Storage};
-use privacy_gate::pseudonym::KeySet;
+use privacy_gate::KeySet;
 use privacy_gate::{Gate, KeyRing, Registry, Transfer};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -52,7 +52,7 @@ fn audit_keys(keys: &KeyRing) -> &KeySet {
 fn key_ring(registry: &Registry) -> KeyRing {
     let mut domains = serde_json::Map::new();
     for plan in registry.plans() {
-        for d in &plan.domains {
+        for d in plan.domains() {
             domains.insert(
                 d.to_string(),
                 serde_json::json!({"active": "d1", "keys": {"d1": "ab".repeat(32)}}),

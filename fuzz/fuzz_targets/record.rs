@@ -33,8 +33,8 @@
 use fuzz_common::{at, sources};
 use libfuzzer_sys::fuzz_target;
 use privacy_gate::{
-    cases::test_keys, gate_json_lines, Action, Flow, Gate, LineProblem, Method, Outcome, Registry,
-    Transfer, TRANSFER_MEMBER,
+    danger::test_keys, gate_json_lines, Action, Flow, Gate, Method, Outcome, Registry, Transfer,
+    TRANSFER_MEMBER,
 };
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -110,11 +110,7 @@ fuzz_target!(|data: &[u8]| {
         let mut out = Vec::new();
         let mut skipped = BTreeSet::new();
         let stats = gate_json_lines(&flow, data, &mut out, |problem| {
-            let n = match problem {
-                LineProblem::Refused(n, _) | LineProblem::Malformed(n, _) => n,
-                LineProblem::TooLong(n, _) => n,
-            };
-            skipped.insert(n);
+            skipped.insert(problem.line());
         })
         .expect("an in-memory stream cannot fail");
         let mut out_lines = out.split_inclusive(|b| *b == b'\n');
@@ -163,9 +159,9 @@ fn check(fx: &Fixture, flow: &Flow<'_>, input: &[u8], output: &[u8]) {
     // 2. `_transfer` is the flow's terms.
     let plan = flow.plan();
     let terms = serde_json::json!({
-        "from": &*plan.sender.id,
-        "to": &*plan.recipient.id,
-        "purpose": &*plan.purpose,
+        "from": &*plan.sender().id(),
+        "to": &*plan.recipient().id(),
+        "purpose": &*plan.purpose(),
         "at": fuzz_common::AT,
         "retain_until": flow.retain_until().map(|d| d.to_string()),
     });
@@ -175,8 +171,8 @@ fn check(fx: &Fixture, flow: &Flow<'_>, input: &[u8], output: &[u8]) {
     let action = |path: &str| {
         schema
             .field(path)
-            .and_then(|id| plan.fields.get(id))
-            .map(|f| &f.action)
+            .and_then(|id| plan.fields().get(id))
+            .map(|f| f.action())
     };
 
     // Input texts by where they are.
@@ -365,6 +361,7 @@ fn check_output<'a>(
                 );
                 legit.push(s.clone());
             }
+            other => panic!("{path}: unexpected action {other:?}"),
         }
         return;
     }
@@ -446,5 +443,6 @@ fn has_form(method: Method, s: &str) -> bool {
         .contains(&s),
         Method::Postcode4 => s.len() == 4 && digits(s) && !s.starts_with('0'),
         Method::Placeholder => s == privacy_gate::PLACEHOLDER,
+        other => panic!("unexpected {other:?}"),
     }
 }

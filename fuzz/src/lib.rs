@@ -106,34 +106,37 @@ pub fn check_load(
         .iter()
         .all(|d| d.severity == Severity::Warning));
     for plan in registry.plans() {
-        for (id, field) in plan.fields.iter().enumerate() {
+        for (id, field) in plan.fields().iter().enumerate() {
             let path = registry.schema().field_by_id(id).map(|f| f.path.clone());
-            let joined = field.sender_action.join(&field.recipient_action);
+            let joined = field.sender_action().join(field.recipient_action());
             assert_eq!(
-                field.action, joined,
+                field.action(),
+                &joined,
                 "{path:?}: the action is not the join of both sides"
             );
-            assert!(field.action.is_at_least_as_strict_as(&field.sender_action));
             assert!(field
-                .action
-                .is_at_least_as_strict_as(&field.recipient_action));
-            if field.sender.is_none() {
+                .action()
+                .is_at_least_as_strict_as(field.sender_action()));
+            assert!(field
+                .action()
+                .is_at_least_as_strict_as(field.recipient_action()));
+            if field.sender().is_none() {
                 assert_eq!(
-                    field.sender_action,
-                    Action::Block,
+                    field.sender_action(),
+                    &Action::Block,
                     "{path:?}: no sender clause, yet not blocked"
                 );
             }
-            if field.recipient.is_none() {
+            if field.recipient().is_none() {
                 assert_eq!(
-                    field.recipient_action,
-                    Action::Block,
+                    field.recipient_action(),
+                    &Action::Block,
                     "{path:?}: no recipient clause, yet not blocked"
                 );
             }
-            if let Action::Pseudonymise(domain) = &field.action {
+            if let Action::Pseudonymise(domain) = field.action() {
                 assert!(
-                    plan.domains.contains(domain),
+                    plan.domains().contains(domain),
                     "{path:?}: domain {domain} not among the plan's"
                 );
             }

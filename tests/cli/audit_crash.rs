@@ -1,23 +1,15 @@
 //! The gate process killed (SIGKILL) at random moments, many times over, writing one
 //! audit log: every record it output is in the log, at most the last line is torn,
 //! and after recovery the log verifies.
-#![cfg(unix)]
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
+use crate::util::{bin, hex, Scratch};
 use privacy_gate::audit::{self, AuditLog, SystemClock};
-use privacy_gate::pseudonym::{hex, ActiveKey};
+use privacy_gate::danger::{key_from_secret, raw_tag};
 use privacy_gate::KeyRing;
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::os::unix::process::ExitStatusExt;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
@@ -27,32 +19,6 @@ const RUNS: u64 = 30;
 const BATCH: usize = 256;
 
 const AUDIT_ID: &str = "a1";
-
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> TempDir {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
-        let dir = std::env::temp_dir().join(format!(
-            "privacy-gate-audit-crash-{}-{nanos}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A small deterministic generator (no `rand` crate): 64-bit LCG, high bits out.
 struct Lcg(u64);
@@ -99,7 +65,7 @@ struct Head {
 /// `lines` records from the examples, trimmed to what crosses (smaller entries keep
 /// the verifications of a growing log quick), each with a case id of its own.
 fn input(run: u64, lines: usize) -> Vec<u8> {
-    let examples = include_str!("../examples/records.jsonl");
+    let examples = include_str!("../../examples/records.jsonl");
     let records: Vec<Value> = examples
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -143,7 +109,7 @@ struct Run {
 /// the gate (SIGKILL) when `kill` says.
 fn run(args: &[&str], first: Vec<u8>, rest: Vec<u8>, kill: Kill) -> Run {
     let start = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_privacy-gate"))
+    let mut child = bin()
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -227,13 +193,13 @@ fn complete_lines(bytes: &[u8]) -> Vec<&[u8]> {
 /// test verifies it itself every tenth run and at the end.
 #[test]
 fn a_gate_killed_at_random_moments_loses_no_acknowledged_entry() {
-    let dir = TempDir::new();
+    let dir = Scratch::new("audit-crash");
     let log = dir.path("audit.log");
     let keys = dir.path("keys.json");
     std::fs::write(&keys, key_file()).unwrap();
     let ring = KeyRing::from_json("keys", key_file().as_bytes()).unwrap();
     let audit_keys = ring.audit().unwrap();
-    let digest_key = ActiveKey::from_secret(AUDIT_ID, &audit_secret()).unwrap();
+    let digest_key = key_from_secret(AUDIT_ID, &audit_secret()).unwrap();
     let policies = concat!(env!("CARGO_MANIFEST_DIR"), "/policies");
     let log_arg = log.to_str().unwrap();
     let keys_arg = keys.to_str().unwrap();
@@ -337,7 +303,7 @@ fn a_gate_killed_at_random_moments_loses_no_acknowledged_entry() {
             acked.len()
         );
         for (i, line) in acked.iter().enumerate() {
-            let digest = hex(&digest_key.tag_parts(b"pg-audit-output", &[line]));
+            let digest = hex(&raw_tag(&digest_key, b"pg-audit-output", &[line]));
             assert!(
                 logged.contains(&digest),
                 "run {run_no}: output line {} is not in the log",

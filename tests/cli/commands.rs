@@ -1,58 +1,12 @@
 //! The command line, run as a real process.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
+use crate::util::{bin, copy_dir, root, run, text, Scratch, AT};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::process::Output;
 
-const AT: &str = "2026-03-02T10:00:00Z";
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn bin() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_privacy-gate"));
-    cmd.current_dir(root()).env_remove("PRIVACY_GATE_KEYS");
-    cmd
-}
-
-fn run(cmd: &mut Command, stdin: &[u8]) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
-    child.wait_with_output().unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// A fresh folder under the system temp dir.
-fn scratch() -> PathBuf {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "privacy-gate-cli-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn keys() -> PathBuf {
-    let path = scratch().join("keys.json");
+/// A key file without an audit key, in `dir`.
+fn keys(dir: &Scratch) -> PathBuf {
+    let path = dir.path("keys.json");
     let out = run(bin().args(["keygen", "--out"]).arg(&path), b"");
     assert!(out.status.success(), "{}", text(&out.stderr));
     path
@@ -105,7 +59,8 @@ fn check_reports_every_problem_with_place_and_hint() {
 
 #[test]
 fn gate_releases_every_example_record_in_order() {
-    let keys = keys();
+    let dir = Scratch::new("cli");
+    let keys = keys(&dir);
     let out = run(
         bin()
             .args(gate_args(
@@ -232,7 +187,8 @@ fn a_transfer_that_is_not_allowed_releases_nothing_and_exits_3() {
 
 #[test]
 fn keys_come_from_the_environment_too_and_refused_records_exit_3() {
-    let keys = keys();
+    let dir = Scratch::new("cli");
+    let keys = keys(&dir);
     let input = concat!(
         r#"{"case": {"id": "a", "consent": "given"}}"#,
         "\n",
@@ -260,7 +216,8 @@ fn keys_come_from_the_environment_too_and_refused_records_exit_3() {
 
 #[test]
 fn explain_prints_a_table_with_clauses_and_legal_basis() {
-    let keys = keys();
+    let dir = Scratch::new("cli");
+    let keys = keys(&dir);
     let out = run(
         bin()
             .args([
@@ -351,7 +308,8 @@ fn demo_shows_all_three_provinces() {
 
 #[test]
 fn keygen_writes_a_private_file_and_never_overwrites() {
-    let path = scratch().join("k.json");
+    let dir = Scratch::new("cli");
+    let path = dir.path("k.json");
     let out = run(
         bin()
             .args([
@@ -386,8 +344,9 @@ fn keygen_writes_a_private_file_and_never_overwrites() {
     assert_eq!(std::fs::read(&path).unwrap(), before);
 }
 
-fn audit_keys() -> PathBuf {
-    let path = scratch().join("audit-keys.json");
+/// A key file with an audit key, `name` in `dir`.
+fn audit_keys(dir: &Scratch, name: &str) -> PathBuf {
+    let path = dir.path(name);
     let out = run(bin().args(["keygen", "--audit", "--out"]).arg(&path), b"");
     assert!(out.status.success(), "{}", text(&out.stderr));
     path
@@ -408,8 +367,9 @@ fn gate_audited(keys: &Path, log: &Path, from: &str, to: &str, purpose: &str) ->
 
 #[test]
 fn audited_gating_verifies_checkpoints_and_detects_truncation() {
-    let keys = audit_keys();
-    let log = scratch().join("audit.log");
+    let dir = Scratch::new("cli");
+    let keys = audit_keys(&dir, "audit-keys.json");
+    let log = dir.path("audit.log");
     let out = gate_audited(
         &keys,
         &log,
@@ -483,8 +443,9 @@ fn audited_gating_verifies_checkpoints_and_detects_truncation() {
 
 #[test]
 fn a_torn_last_line_is_moved_aside_and_recorded() {
-    let keys = audit_keys();
-    let log = scratch().join("torn.log");
+    let dir = Scratch::new("cli");
+    let keys = audit_keys(&dir, "audit-keys.json");
+    let log = dir.path("torn.log");
     gate_audited(
         &keys,
         &log,
@@ -553,8 +514,9 @@ fn a_torn_last_line_is_moved_aside_and_recorded() {
 
 #[test]
 fn show_lists_transfers_and_finds_a_subject_only_with_the_key() {
-    let keys = audit_keys();
-    let log = scratch().join("show.log");
+    let dir = Scratch::new("cli");
+    let keys = audit_keys(&dir, "audit-keys.json");
+    let log = dir.path("show.log");
     gate_audited(
         &keys,
         &log,
@@ -612,7 +574,7 @@ fn show_lists_transfers_and_finds_a_subject_only_with_the_key() {
         text(&ours.stdout)
     );
     // Another audit key links nothing.
-    let other = audit_keys();
+    let other = audit_keys(&dir, "other-audit-keys.json");
     let none = run(
         bin()
             .args(["audit", "show"])
@@ -640,8 +602,9 @@ fn show_lists_transfers_and_finds_a_subject_only_with_the_key() {
 
 #[test]
 fn replay_is_identical_and_what_if_lists_the_changed_fields() {
-    let keys = audit_keys();
-    let log = scratch().join("replay.log");
+    let dir = Scratch::new("cli");
+    let keys = audit_keys(&dir, "audit-keys.json");
+    let log = dir.path("replay.log");
     gate_audited(
         &keys,
         &log,
@@ -670,26 +633,8 @@ fn replay_is_identical_and_what_if_lists_the_changed_fields() {
     assert!(text(&same.stdout).contains("(record checked)"));
 
     // A copy of the policies in which one rule generalises birth dates.
-    let changed = scratch().join("policies");
-    std::fs::create_dir_all(&changed).unwrap();
-    for entry in std::fs::read_dir(root().join("policies")).unwrap() {
-        let entry = entry.unwrap();
-        if entry.path().is_dir() {
-            std::fs::create_dir_all(changed.join(entry.file_name())).unwrap();
-            for f in std::fs::read_dir(entry.path()).unwrap() {
-                let f = f.unwrap();
-                if f.path().is_file() {
-                    std::fs::copy(
-                        f.path(),
-                        changed.join(entry.file_name()).join(f.file_name()),
-                    )
-                    .unwrap();
-                }
-            }
-        } else {
-            std::fs::copy(entry.path(), changed.join(entry.file_name())).unwrap();
-        }
-    }
+    let changed = dir.path("policies");
+    copy_dir(&root().join("policies"), &changed);
     let zvh = changed.join("groningen/zvh.json");
     let mut doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&zvh).unwrap()).unwrap();
     for rule in doc["outbound"].as_array_mut().unwrap() {
@@ -720,8 +665,9 @@ fn replay_is_identical_and_what_if_lists_the_changed_fields() {
 
 #[test]
 fn gating_with_audit_needs_an_audit_key() {
-    let keys = keys(); // no audit entry
-    let log = scratch().join("nokey.log");
+    let dir = Scratch::new("cli");
+    let keys = keys(&dir); // no audit entry
+    let log = dir.path("nokey.log");
     let out = gate_audited(
         &keys,
         &log,

@@ -3,32 +3,14 @@
 //! contents. (Rendering the page in a browser is `scripts/check-compare-html`'s job.)
 //!
 //! Regenerate the snapshots after a deliberate change with
-//! `UPDATE_SNAPSHOTS=1 cargo test --test compare`, and check the diff against
+//! `UPDATE_SNAPSHOTS=1 cargo test --test cli compare`, and check the diff against
 //! `docs/provinces.md`.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
+use crate::util::{bin, copy_dir, output, root, Scratch, AT};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-const AT: &str = "2026-03-02T10:00:00Z";
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+use std::process::Output;
 
 fn compare(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_privacy-gate"))
-        .current_dir(root())
-        .arg("compare")
-        .args(args)
-        .output()
-        .unwrap()
+    output(bin().arg("compare").args(args))
 }
 
 fn stdout(out: &Output) -> String {
@@ -52,7 +34,7 @@ fn snapshot(name: &str, actual: &str) {
     }
     let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
-            "{}: {e}; run UPDATE_SNAPSHOTS=1 cargo test --test compare",
+            "{}: {e}; run UPDATE_SNAPSHOTS=1 cargo test --test cli compare",
             path.display()
         )
     });
@@ -64,7 +46,7 @@ fn snapshot(name: &str, actual: &str) {
             .unwrap_or_else(|| expected.lines().count().min(actual.lines().count()));
         panic!(
             "{} differs from the output, first at line {}:\n  expected: {:?}\n  actual:   {:?}\n\
-             If the change is deliberate, run UPDATE_SNAPSHOTS=1 cargo test --test compare\n\
+             If the change is deliberate, run UPDATE_SNAPSHOTS=1 cargo test --test cli compare\n\
              and check the new table against docs/provinces.md.\n--- actual ---\n{actual}",
             path.display(),
             first + 1,
@@ -314,35 +296,17 @@ fn html_of_every_flow_has_a_section_per_flow() {
     assert!(page.contains("id=\"flow-ggd-politie-criminal-investigation\""));
 }
 
-/// A fresh copy of the shipped policies in the temp folder.
-fn policy_copy() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("privacy-gate-compare-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    for entry in walk(&root().join("policies")) {
-        let relative = entry.strip_prefix(root().join("policies")).unwrap();
-        let target = dir.join(relative);
-        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
-        std::fs::copy(&entry, &target).unwrap();
-    }
+/// A fresh copy of the shipped policies in a scratch folder.
+fn policy_copy() -> Scratch {
+    let dir = Scratch::new("compare");
+    copy_dir(&root().join("policies"), &dir.0);
     dir
-}
-
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else {
-            out.push(path);
-        }
-    }
-    out
 }
 
 #[test]
 fn html_escapes_text_from_the_agreements() {
-    let dir = policy_copy();
+    let copy = policy_copy();
+    let dir = &copy.0;
     let file = dir.join("groningen/ggd.json");
     let text = std::fs::read_to_string(&file).unwrap();
     let text = text.replacen(
@@ -359,7 +323,6 @@ fn html_escapes_text_from_the_agreements() {
     check_html(&page).unwrap_or_else(|e| panic!("{e}"));
     assert!(!page.contains("<script"));
     assert!(page.contains("2025.2&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;"));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

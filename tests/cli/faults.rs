@@ -2,66 +2,18 @@
 //! (`| head -1`), a full disk under standard output and under the audit log, and an
 //! unreadable or half-written agreement. No panic, a clear message, and nothing
 //! released that should not be.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
+use crate::util::{copy_dir, output, root, text, Scratch, AT};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::process::{Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 
-const AT: &str = "2026-03-02T10:00:00Z";
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
+/// The binary, as `util::bin` runs it, with no backtrace on a panic (the tests here
+/// look for panics in what it prints).
 fn bin() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_privacy-gate"));
-    cmd.current_dir(root())
-        .env_remove("PRIVACY_GATE_KEYS")
-        .env("RUST_BACKTRACE", "0");
+    let mut cmd = crate::util::bin();
+    cmd.env("RUST_BACKTRACE", "0");
     cmd
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// A folder of its own, removed when dropped.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(tag: &str) -> Scratch {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "privacy-gate-cli-faults-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        Scratch(dir)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn run(cmd: &mut Command) -> Output {
-    cmd.stdin(Stdio::null()).output().unwrap()
 }
 
 /// What every test here needs: keys with an audit key, an input of many records, and
@@ -91,20 +43,24 @@ fn fixture() -> &'static Fixture {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let fixture = Fixture { dir };
-        let out = run(bin()
-            .args(["keygen", "--audit", "--out"])
-            .arg(fixture.keys()));
+        let out = output(
+            bin()
+                .args(["keygen", "--audit", "--out"])
+                .arg(fixture.keys()),
+        );
         assert!(out.status.success(), "{}", text(&out.stderr));
         let examples = std::fs::read_to_string(root().join("examples/records.jsonl")).unwrap();
         std::fs::write(fixture.many(), examples.repeat(100)).unwrap();
-        let out = run(bin()
-            .args(gate_args())
-            .arg("--keys")
-            .arg(fixture.keys())
-            .arg("--audit")
-            .arg(fixture.log())
-            .arg(fixture.many())
-            .stdout(Stdio::null()));
+        let out = output(
+            bin()
+                .args(gate_args())
+                .arg("--keys")
+                .arg(fixture.keys())
+                .arg("--audit")
+                .arg(fixture.log())
+                .arg(fixture.many())
+                .stdout(Stdio::null()),
+        );
         assert!(out.status.success(), "{}", text(&out.stderr));
         fixture
     })
@@ -199,7 +155,7 @@ fn assert_clean(what: &str, status: ExitStatus, stderr: &str) {
 #[test]
 fn every_command_ends_cleanly_when_stdout_is_closed_before_it_writes() {
     for (what, args) in commands() {
-        let normal = run(bin().args(&args).stdout(Stdio::null()));
+        let normal = output(bin().args(&args).stdout(Stdio::null()));
         let mut child = bin()
             .args(&args)
             .stdin(Stdio::null())
@@ -228,7 +184,7 @@ fn every_command_ends_cleanly_when_stdout_is_closed_before_it_writes() {
 #[test]
 fn every_command_ends_cleanly_when_the_reader_stops_after_one_line() {
     for (what, args) in commands() {
-        let normal = run(bin().args(&args));
+        let normal = output(bin().args(&args));
         let mut child = bin()
             .args(&args)
             .stdin(Stdio::null())
@@ -263,7 +219,7 @@ fn every_command_ends_cleanly_when_the_reader_stops_after_one_line() {
     // The record stream and the log as JSON Lines are far larger than a pipe holds.
     let big = ["gate", "audit show --json"];
     for (what, args) in commands().into_iter().filter(|(w, _)| big.contains(w)) {
-        let normal = run(bin().args(&args));
+        let normal = output(bin().args(&args));
         assert!(normal.stdout.len() > 1024 * 1024, "{what} is too small");
     }
 }
@@ -357,7 +313,7 @@ fn a_full_disk_under_the_audit_log_stops_the_gate_and_every_later_run() {
             .arg("--archive")
             .arg(scratch.path(archive))
             .arg(f.many());
-        run(&mut cmd)
+        output(&mut cmd)
     };
     // 2,300 records of about 1.3 kB of log each: the disk fills in the second batch.
     let out = gate("archive");
@@ -368,14 +324,14 @@ fn a_full_disk_under_the_audit_log_stops_the_gate_and_every_later_run() {
     let released = text(&out.stdout).lines().count();
     assert_eq!(
         released,
-        privacy_gate::lines::AUDITED_BATCH_LINES,
+        privacy_gate::AUDITED_BATCH_LINES,
         "exactly the batch that was logged in full: {stderr}"
     );
 
     // Every record that went out is in the log: the intact part verifies and holds a
     // released entry for each.
     let bytes = std::fs::read(&log).unwrap();
-    let cut = privacy_gate::audit::verify::torn_tail(&bytes).unwrap_or(bytes.len());
+    let cut = privacy_gate::audit::torn_tail(&bytes).unwrap_or(bytes.len());
     let keys = privacy_gate::KeyRing::from_file(&f.keys()).unwrap();
     let summary = privacy_gate::audit::verify(&bytes[..cut], keys.audit().unwrap()).unwrap();
     let logged = bytes[..cut]
@@ -406,19 +362,6 @@ fn a_full_disk_under_the_audit_log_stops_the_gate_and_every_later_run() {
 // An unreadable or half-written agreement
 // ---------------------------------------------------------------------------------
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let path = entry.unwrap().path();
-        let target = to.join(path.file_name().unwrap());
-        if path.is_dir() {
-            copy_dir(&path, &target);
-        } else {
-            std::fs::copy(&path, &target).unwrap();
-        }
-    }
-}
-
 #[test]
 fn gate_releases_nothing_when_an_agreement_is_unreadable_or_half_written() {
     let f = fixture();
@@ -437,7 +380,7 @@ fn gate_releases_nothing_when_an_agreement_is_unreadable_or_half_written() {
             .arg("--keys")
             .arg(f.keys())
             .arg("examples/records.jsonl");
-        run(&mut cmd)
+        output(&mut cmd)
     };
     let healthy = gate();
     assert_eq!(healthy.status.code(), Some(0), "{}", text(&healthy.stderr));
@@ -518,7 +461,7 @@ fn a_bad_key_file_is_refused_without_showing_its_secret() {
             .arg("--keys")
             .arg(&path)
             .arg("examples/records.jsonl");
-        let out = run(&mut cmd);
+        let out = output(&mut cmd);
         let stderr = text(&out.stderr);
         assert_clean("bad key file", out.status, &stderr);
         assert_eq!(out.status.code(), Some(1), "{i}: {stderr}");

@@ -2,14 +2,15 @@
 //! recovered and anything else refuses to open, many writers share one log, a failing
 //! log releases nothing, and neither values nor pseudonyms ever reach the log.
 
-use crate::fixtures::TempDir;
 use crate::fixtures::{self, RuleActions, CATEGORIES};
+use crate::util::{chain, hex, unhex, Memory, TempDir};
 use chrono::{DateTime, Duration, Utc};
 use privacy_gate::audit::{
     self, Archive, AuditError, AuditLog, Damage, DamageKind, SteppingClock, Storage, Summary,
     SystemClock,
 };
-use privacy_gate::pseudonym::{hex, ActiveKey};
+use privacy_gate::danger::{key_from_secret, raw_tag};
+use privacy_gate::ActiveKey;
 use privacy_gate::{
     gate_json_lines, gate_json_lines_parallel, Action, DomainId, Gate, GateError, KeyRing, Method,
     Outcome, Registry, StreamError, Transfer,
@@ -22,7 +23,7 @@ use std::collections::BTreeSet;
 use std::io;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 // ---------------------------------------------------------------------------------
 // Helpers
@@ -52,13 +53,6 @@ fn ring_with_audit(id: &str, secret_hex: &str) -> KeyRing {
 
 fn ring() -> KeyRing {
     ring_with_audit(AUDIT_ID, &audit_secret())
-}
-
-fn decode_hex(text: &str) -> Vec<u8> {
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).unwrap())
-        .collect()
 }
 
 fn check(bytes: &[u8]) -> Result<Summary, Damage> {
@@ -131,31 +125,11 @@ fn fixture_record(i: u64) -> Value {
     })
 }
 
-/// A log in memory: every append lands in a shared buffer; syncing is free.
-#[derive(Clone, Default)]
-struct MemStorage(Arc<Mutex<Vec<u8>>>);
-
-impl MemStorage {
-    fn bytes(&self) -> Vec<u8> {
-        self.0.lock().unwrap().clone()
-    }
-}
-
-impl Storage for MemStorage {
-    fn append(&self, bytes: &[u8]) -> io::Result<()> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(())
-    }
-    fn sync(&self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 /// Storage that fails every append from the `fail_append_from`-th call (0-based) on,
 /// and every sync from the `fail_sync_from`-th call on. `durable` is how many bytes
 /// the last successful sync covered.
 struct FaultyStorage {
-    bytes: MemStorage,
+    bytes: Memory,
     durable: Arc<AtomicUsize>,
     appends: AtomicUsize,
     syncs: AtomicUsize,
@@ -164,8 +138,8 @@ struct FaultyStorage {
 }
 
 impl FaultyStorage {
-    fn new(fail_append_from: usize, fail_sync_from: usize) -> (FaultyStorage, MemStorage) {
-        let bytes = MemStorage::default();
+    fn new(fail_append_from: usize, fail_sync_from: usize) -> (FaultyStorage, Memory) {
+        let bytes = Memory::default();
         (
             FaultyStorage {
                 bytes: bytes.clone(),
@@ -212,7 +186,7 @@ fn fixture_gate_on(storage: Box<dyn Storage>, start: DateTime<Utc>, archive: &Te
 /// (the fourth transfer is refused before any record is seen).
 fn build_log(transfers: u64, start: DateTime<Utc>) -> Vec<u8> {
     let dir = TempDir::new("build");
-    let mem = MemStorage::default();
+    let mem = Memory::default();
     let gate = fixture_gate_on(Box::new(mem.clone()), start, &dir);
     for i in 0..transfers {
         let outcome = if i == 3 {
@@ -283,7 +257,7 @@ fn reseal(bytes: &[u8], from: usize, key: &ActiveKey) -> Vec<u8> {
                 .chain_update(sealed)
                 .chain_update(b"}")
                 .finalize();
-            let tag = key.tag_parts(b"pg-audit-seal", &[&digest]);
+            let tag = raw_tag(key, b"pg-audit-seal", &[&digest]);
             let mut framed = sealed.to_vec();
             framed.extend_from_slice(b",\"seal\":\"");
             framed.extend_from_slice(key.id().as_bytes());
@@ -355,7 +329,7 @@ fn the_tamper_fixture_is_a_valid_deterministic_log() {
     let theirs: BTreeSet<&[u8]> = lines_of(other).into_iter().collect();
     assert!(lines_of(log).iter().all(|l| !theirs.contains(l)));
     // The re-sealing helper reproduces the log exactly when given the log's own key.
-    let own = ActiveKey::from_secret(AUDIT_ID, &decode_hex(&audit_secret())).unwrap();
+    let own = key_from_secret(AUDIT_ID, &unhex(&audit_secret())).unwrap();
     assert_eq!(reseal(log, 0, &own), *log);
 }
 
@@ -471,7 +445,7 @@ fn a_log_resealed_with_another_key_is_detected_at_its_first_entry() {
     let (log, _) = logs();
     // Another secret under the same key id, and a key id the verifier does not know.
     for (id, secret) in [(AUDIT_ID, "5a".repeat(32)), ("b7", "b7".repeat(32))] {
-        let attacker = ActiveKey::from_secret(id, &decode_hex(&secret)).unwrap();
+        let attacker = key_from_secret(id, &unhex(&secret)).unwrap();
         let forged = reseal(log, 0, &attacker);
         assert_ne!(forged, *log);
         // Intact under the attacker's key ...
@@ -902,7 +876,7 @@ fn a_failing_write_or_sync_releases_nothing_and_poisons_the_log() {
 
         match gate.apply(&fixture_transfer(), fixture_record(1)) {
             Err(GateError::Audit(e)) => {
-                assert!(e.to_string().contains(what), "{what}: {e}");
+                assert!(chain(&e).contains(what), "{what}: {e}");
             }
             Err(e) => panic!("{what}: wrong error {e}"),
             Ok(outcome) => panic!("{what}: released despite the failed log: {outcome:?}"),
@@ -1003,7 +977,7 @@ fn an_audited_stream_releases_each_record_before_it_waits_for_the_next() {
     // synced) without sending the next: the stream syncs one batch while it gates
     // the next only when more input is already there.
     let dir = TempDir::new("pipe");
-    let gate = fixture_gate_on(Box::new(MemStorage::default()), t0(), &dir);
+    let gate = fixture_gate_on(Box::new(Memory::default()), t0(), &dir);
     let flow = gate.flow(&fixture_transfer()).unwrap();
     for threads in [1, 2] {
         let (send_input, chunks) = std::sync::mpsc::channel();
@@ -1065,12 +1039,12 @@ fn a_read_error_stops_an_audited_stream_after_every_logged_record_is_out() {
     // Two and a half batches and half a line, then the input fails while the third
     // batch is read, with the second batch's sync in flight: whatever the log says
     // was released must have gone out.
-    let batch = privacy_gate::lines::AUDITED_BATCH_LINES as u64;
+    let batch = privacy_gate::AUDITED_BATCH_LINES as u64;
     let mut input = fixture_lines(2 * batch + batch / 2);
     input.extend_from_slice(br#"{"case":{"id":"#);
     let dir = TempDir::new("read-error");
     for threads in [1, 2] {
-        let mem = MemStorage::default();
+        let mem = Memory::default();
         let gate = fixture_gate_on(Box::new(mem.clone()), t0(), &dir);
         let flow = gate.flow(&fixture_transfer()).unwrap();
         let mut out = Vec::new();
@@ -1116,12 +1090,12 @@ fn fixture_lines(n: u64) -> Vec<u8> {
 #[test]
 fn a_failing_log_stops_a_stream_before_the_failing_batch_is_output() {
     // Three batches: two full ones and a rest.
-    let batch = privacy_gate::lines::AUDITED_BATCH_LINES;
+    let batch = privacy_gate::AUDITED_BATCH_LINES;
     let total = 2 * batch + batch / 3;
     let input = fixture_lines(total as u64);
     // The output of a healthy log, to compare with.
     let dir = TempDir::new("stream");
-    let healthy = fixture_gate_on(Box::new(MemStorage::default()), t0(), &dir);
+    let healthy = fixture_gate_on(Box::new(Memory::default()), t0(), &dir);
     let flow = healthy.flow(&fixture_transfer()).unwrap();
     let mut expected = Vec::new();
     gate_json_lines(&flow, input.as_slice(), &mut expected, |_| {}).unwrap();
@@ -1207,8 +1181,8 @@ fn heads(bytes: &[u8]) -> Vec<Head> {
 
 /// The audit key's digest of a record's bytes, as a transfer entry's `input` holds it.
 fn input_digest(bytes: &[u8]) -> String {
-    let key = ActiveKey::from_secret(AUDIT_ID, &decode_hex(&audit_secret())).unwrap();
-    hex(&key.tag_parts(b"pg-audit-input", &[bytes]))
+    let key = key_from_secret(AUDIT_ID, &unhex(&audit_secret())).unwrap();
+    hex(&raw_tag(&key, b"pg-audit-input", &[bytes]))
 }
 
 /// 8 threads x 10,000 transfers through one gate into one log file, each transfer
@@ -1323,7 +1297,7 @@ fn forged_line() -> String {
 /// Returns the log and how many transfer entries it should hold.
 fn hostile_log() -> (Vec<u8>, usize, Vec<String>) {
     let dir = TempDir::new("inject");
-    let mem = MemStorage::default();
+    let mem = Memory::default();
     let gate = fixture_gate_on(Box::new(mem.clone()), t0(), &dir);
     let values = hostile(&forged_line());
     let mut transfers = 0;
@@ -1531,7 +1505,7 @@ fn strings(value: &Value, skip: &[&str], out: &mut Vec<String>) {
 #[test]
 fn no_value_and_no_pseudonym_reaches_the_log() {
     let dir = TempDir::new("privacy");
-    let mem = MemStorage::default();
+    let mem = Memory::default();
     let log = AuditLog::with_storage(
         &dir.path("audit.log"),
         Box::new(mem.clone()),

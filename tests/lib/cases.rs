@@ -1,7 +1,8 @@
 //! The runner for policy authors' test cases: a wrong case fails with a report in the
 //! author's terms; a bad case file is an error naming the case.
 
-use privacy_gate::cases::{load_cases, run_case, run_case_covering, test_keys, Coverage};
+use privacy_gate::authoring::{load_cases, run_case, run_case_covering, Coverage};
+use privacy_gate::danger::test_keys;
 use privacy_gate::{Gate, Registry};
 use std::path::Path;
 
@@ -21,7 +22,7 @@ fn a_wrong_case_fails_naming_field_actions_and_clauses() {
     let cases = load_cases(&fixture("wrong-cases"), &registry).unwrap();
     let keys = test_keys(&registry);
     let gate = Gate::new(registry, keys);
-    let report = run_case(&gate, &cases[0]).unwrap_err();
+    let report = run_case(&gate, &cases[0]).unwrap_err().to_string();
     let file = fixture("wrong-cases/drenthe/tests/wrong.json");
     assert_eq!(
         report,
@@ -201,7 +202,7 @@ fn absent_fields_must_carry_no_value_and_name_known_paths() {
     let keys = test_keys(&registry);
     let gate = Gate::new(registry, keys);
     run_case(&gate, &cases[0]).unwrap();
-    let report = run_case(&gate, &cases[1]).unwrap_err();
+    let report = run_case(&gate, &cases[1]).unwrap_err().to_string();
     assert!(
         report.ends_with(
             "failed:\n  case.id: expected no value, but 1 crossed (action pass)\n  \

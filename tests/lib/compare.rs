@@ -171,7 +171,7 @@ proptest! {
             match gate.flow(&transfer) {
                 Ok(flow) => {
                     prop_assert!(column.availability.in_force(), "{name}: {}", column.availability);
-                    gate_actions.push(Some(flow.plan().fields.iter().map(|f| f.action.clone()).collect()));
+                    gate_actions.push(Some(flow.plan().fields().iter().map(|f| f.action().clone()).collect()));
                 }
                 Err(refusal) => {
                     // The gate checks validity before rules; compare names a missing

@@ -8,20 +8,14 @@
 //! `audit.rs` has 8 threads x 10,000 transfers into one log
 //! (`eight_threads_share_one_gate_and_one_log`). This one is about the outputs.
 
-use crate::fixtures::TempDir;
+use crate::util::{chain, root, Memory, TempDir};
 use chrono::{DateTime, Utc};
-use privacy_gate::audit::{self, Archive, AuditLog, SteppingClock, Storage};
+use privacy_gate::audit::{self, Archive, AuditLog, SteppingClock};
 use privacy_gate::{Flow, Gate, KeyRing, Registry, Transfer, Written};
 use serde_json::{json, Value};
-use std::io;
-use std::path::Path;
-use std::sync::{Arc, Barrier, Mutex};
+use std::sync::{Arc, Barrier};
 
 const THREADS: usize = 8;
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn at() -> DateTime<Utc> {
     "2026-03-02T10:00:00Z".parse().unwrap()
@@ -161,19 +155,6 @@ fn corpus() -> Vec<String> {
     corpus
 }
 
-#[derive(Clone, Default)]
-struct Memory(Arc<Mutex<Vec<u8>>>);
-
-impl Storage for Memory {
-    fn append(&self, bytes: &[u8]) -> io::Result<()> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(())
-    }
-    fn sync(&self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
 /// What gating one line gives, as bytes: the released record as written, the
 /// decision, the removals; or the refusal; or the error.
 fn gated(flow: Option<&Flow<'_>>, refusal: Option<&str>, line: &str) -> Vec<u8> {
@@ -188,7 +169,7 @@ fn gated(flow: Option<&Flow<'_>>, refusal: Option<&str>, line: &str) -> Vec<u8> 
             out
         }
         Ok(Written::Refused(why)) => format!("refused: {why}").into_bytes(),
-        Err(e) => format!("error: {e}").into_bytes(),
+        Err(e) => format!("error: {}", chain(&e)).into_bytes(),
     }
 }
 

@@ -207,8 +207,8 @@ fn special_categories_need_their_legal_basis() {
     let plan = ok.plans().next().unwrap();
     let health = ok.schema().field("h.summary").unwrap();
     // The sender's deciding rule names health, so the decision cites its art. 9 basis.
-    assert!(plan.fields[health]
-        .legal_basis
+    assert!(plan.fields()[health]
+        .legal_basis()
         .iter()
         .any(|b| &**b == "avg-9-2-g"));
 }

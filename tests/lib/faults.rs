@@ -8,7 +8,7 @@
 //! `a_failing_log_stops_a_stream_before_the_failing_batch_is_output`. This file adds
 //! the disk that fills up mid-entry, as a real one does.
 
-use crate::fixtures::TempDir;
+use crate::util::{chain, copy_dir, root, TempDir};
 use chrono::{DateTime, Utc};
 use privacy_gate::audit::{self, Archive, AuditError, AuditLog, SteppingClock, Storage};
 use privacy_gate::{
@@ -21,25 +21,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
 /// Copies the shipped policy folder (schema, agreements, cases) to `to`.
 fn copy_policies(to: &Path) {
-    fn copy(from: &Path, to: &Path) {
-        std::fs::create_dir_all(to).unwrap();
-        for entry in std::fs::read_dir(from).unwrap() {
-            let path = entry.unwrap().path();
-            let target = to.join(path.file_name().unwrap());
-            if path.is_dir() {
-                copy(&path, &target);
-            } else {
-                std::fs::copy(&path, &target).unwrap();
-            }
-        }
-    }
-    copy(&root().join("policies"), to);
+    copy_dir(&root().join("policies"), to);
 }
 
 fn keys() -> KeyRing {
@@ -130,8 +114,8 @@ impl Storage for SmallDisk {
     }
 }
 
-fn says_disk_full(e: &dyn std::fmt::Display) -> bool {
-    let text = e.to_string();
+fn says_disk_full(e: &dyn std::error::Error) -> bool {
+    let text = chain(e);
     // ENOSPC as the operating system words it (io::ErrorKind::StorageFull).
     let enospc = io::Error::from_raw_os_error(28).to_string();
     assert_eq!(
@@ -187,14 +171,14 @@ fn a_full_disk_under_the_audit_log_releases_nothing_from_then_on_and_says_why() 
         "the error does not say the disk is full: {first_error}"
     );
     assert!(
-        first_error.to_string().starts_with("nothing released: "),
+        chain(&first_error).starts_with("nothing released: "),
         "{first_error}"
     );
 
     // What is on the disk: the entries of every released record, intact, then at most
     // the torn start of the entry that did not fit.
     let on_disk = disk.bytes();
-    let cut = audit::verify::torn_tail(&on_disk).unwrap_or(on_disk.len());
+    let cut = audit::torn_tail(&on_disk).unwrap_or(on_disk.len());
     let summary = audit::verify(&on_disk[..cut], keys().audit().unwrap()).unwrap();
     // open, policy, plan, then one entry per released record.
     assert_eq!(summary.entries as usize, 3 + released, "{summary:?}");
@@ -202,7 +186,7 @@ fn a_full_disk_under_the_audit_log_releases_nothing_from_then_on_and_says_why() 
 
     // Every later transfer fails closed, by every path, and says why.
     let record = records[0].as_bytes();
-    let check = |what: &str, e: &dyn std::fmt::Display| {
+    let check = |what: &str, e: &dyn std::error::Error| {
         assert!(says_disk_full(e), "{what}: {e}");
     };
     match gate.apply_json(&transfer(), record) {

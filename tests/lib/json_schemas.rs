@@ -7,7 +7,7 @@
 //! comments, run
 //!
 //! ```sh
-//! UPDATE_SCHEMAS=1 cargo test --test json_schemas
+//! UPDATE_SCHEMAS=1 cargo test --test lib json_schemas
 //! ```
 //!
 //! and commit the rewritten `policies/*.schema.json`.
@@ -16,23 +16,13 @@
 //! generated schemas use, and `the_schemas_use_only_keywords_the_validator_checks`
 //! fails if a schema ever uses another one, so that no constraint is silently skipped.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-use privacy_gate::cases::load_cases;
-use privacy_gate::json_schema::authoring_schemas;
+use crate::util::root;
+use privacy_gate::authoring::authoring_schemas;
+use privacy_gate::authoring::load_cases;
 use privacy_gate::{Action, PolicySource, Registry};
 use regex::Regex;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn policies() -> PathBuf {
     root().join("policies")
@@ -113,7 +103,7 @@ fn the_committed_schemas_are_what_the_rust_types_generate() {
     assert!(
         stale.is_empty(),
         "{}\n\nThe committed JSON Schemas are stale. Regenerate them with\n\n    \
-         UPDATE_SCHEMAS=1 cargo test --test json_schemas\n\nand commit policies/*.schema.json.",
+         UPDATE_SCHEMAS=1 cargo test --test lib json_schemas\n\nand commit policies/*.schema.json.",
         stale.join("\n")
     );
 }
@@ -429,7 +419,7 @@ fn the_schemas_use_only_keywords_the_validator_checks() {
                     ASSERTIONS.contains(&keyword.as_str())
                         || ANNOTATIONS.contains(&keyword.as_str()),
                     "{name}{at}: keyword `{keyword}` is not one the test validator checks; \
-                     implement it in tests/json_schemas.rs"
+                     implement it in tests/lib/json_schemas.rs"
                 );
                 match keyword.as_str() {
                     "format" => assert!(

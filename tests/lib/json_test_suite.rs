@@ -18,37 +18,26 @@
 //! summary after a deliberate change, run
 //!
 //! ```sh
-//! UPDATE_JSON_SUITE=1 cargo test --test json_test_suite
+//! UPDATE_JSON_SUITE=1 cargo test --test lib json_test_suite
 //! ```
 //!
 //! and review the diff.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing
-)]
-
-use privacy_gate::audit::{Archive, AuditLog, SteppingClock, Storage};
+use crate::util::{chain, root, Memory, TempDir};
+use privacy_gate::audit::{Archive, AuditLog, SteppingClock};
 use privacy_gate::json::parse_strict;
+use privacy_gate::json::{JsonErrorKind, DEFAULT_MAX_DEPTH};
 use privacy_gate::{
-    Flow, Gate, GateError, JsonErrorKind, KeyRing, Outcome, RecordError, Registry, Transfer,
-    Written, DEFAULT_MAX_DEPTH,
+    Flow, Gate, GateError, KeyRing, Outcome, RecordError, Registry, Transfer, Written,
 };
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 const UPDATE: &str = "UPDATE_JSON_SUITE";
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn suite() -> PathBuf {
     root().join("tests/fixtures/JSONTestSuite")
@@ -83,7 +72,7 @@ fn files(folder: &str) -> Vec<(String, Vec<u8>)> {
 // ---------------------------------------------------------------------------------
 
 /// The parser's verdict, in words.
-fn parser_text(result: &Result<Value, privacy_gate::JsonError>) -> String {
+fn parser_text(result: &Result<Value, privacy_gate::json::JsonError>) -> String {
     match result {
         // What the gate would write back: the value as serde_json serialises it.
         Ok(value) => match serde_json::to_string(value) {
@@ -111,6 +100,7 @@ fn json_error_text(kind: &JsonErrorKind) -> String {
         JsonErrorKind::DuplicateKey => "duplicate key".to_owned(),
         JsonErrorKind::TooDeep(limit) => format!("deeper than {limit}"),
         JsonErrorKind::TooManyValues(limit) => format!("more than {limit} values"),
+        other => panic!("unexpected {other:?}"),
     }
 }
 
@@ -162,14 +152,14 @@ fn gate_result(result: Result<Outcome, GateError>) -> (GateResult, Option<Vec<u8
         Ok(Outcome::Refused(why)) => (GateResult::Refused(why.to_string()), None),
         Err(GateError::Record(RecordError::NotAnObject)) => (GateResult::NotAnObject, None),
         Err(GateError::Record(RecordError::Json(e))) => {
-            let text = RecordError::Json(e.clone()).to_string();
+            let text = chain(&RecordError::Json(e.clone()));
             assert!(
                 text.starts_with("malformed record: ") && text.len() > "malformed record: ".len(),
                 "an unclear error: {text:?}"
             );
             (GateResult::Malformed(e.kind), None)
         }
-        Err(e) => (GateResult::Other(e.to_string()), None),
+        Err(e) => (GateResult::Other(chain(&e)), None),
     }
 }
 
@@ -194,7 +184,7 @@ impl LoadResult {
 /// Everything the crate did with one file.
 #[derive(Clone, Debug)]
 struct Outcomes {
-    parser: Result<Value, privacy_gate::JsonError>,
+    parser: Result<Value, privacy_gate::json::JsonError>,
     gate: GateResult,
     loader: LoadResult,
     /// The nesting depth, when the file is JSON serde_json reads with its own limit.
@@ -222,19 +212,6 @@ fn transfer() -> Transfer<'static> {
         to: "drenthe/om",
         purpose: "criminal-investigation",
         at: "2026-03-02T10:00:00Z".parse().unwrap(),
-    }
-}
-
-#[derive(Clone, Default)]
-struct Memory(Arc<Mutex<Vec<u8>>>);
-
-impl Storage for Memory {
-    fn append(&self, bytes: &[u8]) -> io::Result<()> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(())
-    }
-    fn sync(&self) -> io::Result<()> {
-        Ok(())
     }
 }
 
@@ -267,30 +244,6 @@ fn gates() -> &'static Gates {
             audited,
         }
     })
-}
-
-/// A folder of its own, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "privacy-gate-json-suite-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// Loads a policy folder with the shipped schema and `bytes` as its one agreement,
@@ -545,7 +498,7 @@ fn duplicate_keys_are_rejected_everywhere() {
 /// One line per file: name, the parser's, the gate's and the loader's verdicts.
 fn table(folder: &str, prefix: &str, title: &str) -> String {
     let mut out = format!(
-        "# {title}\n# Generated by tests/json_test_suite.rs; regenerate with {UPDATE}=1.\n\
+        "# {title}\n# Generated by tests/lib/json_test_suite.rs; regenerate with {UPDATE}=1.\n\
          # file\tparser\tgate\tloader\n"
     );
     for (name, o) in with_prefix(folder, prefix) {
@@ -569,7 +522,7 @@ fn pinned(path: &str, actual: &str) {
         return;
     }
     let committed = std::fs::read_to_string(&file).unwrap_or_else(|e| {
-        panic!("{path}: {e}; run {UPDATE}=1 cargo test --test json_test_suite")
+        panic!("{path}: {e}; run {UPDATE}=1 cargo test --test lib json_test_suite")
     });
     if committed != actual {
         let first = committed
@@ -579,7 +532,7 @@ fn pinned(path: &str, actual: &str) {
             .unwrap_or_else(|| committed.lines().count().min(actual.lines().count()));
         panic!(
             "{path} differs from what the crate does now, from line {}:\n  committed: {:?}\n  now:       {:?}\n\
-             If the change is deliberate, run {UPDATE}=1 cargo test --test json_test_suite and review the diff.",
+             If the change is deliberate, run {UPDATE}=1 cargo test --test lib json_test_suite and review the diff.",
             first + 1,
             committed.lines().nth(first),
             actual.lines().nth(first)
@@ -622,7 +575,7 @@ fn summary() -> String {
     let mut out = String::new();
     out.push_str(
         "# JSONTestSuite results\n\n\
-         <!-- Generated by tests/json_test_suite.rs: UPDATE_JSON_SUITE=1 cargo test --test json_test_suite -->\n\n\
+         <!-- Generated by tests/lib/json_test_suite.rs: UPDATE_JSON_SUITE=1 cargo test --test lib json_test_suite -->\n\n\
          Every file of [JSONTestSuite](https://github.com/nst/JSONTestSuite) (a copy with its\n\
          MIT licence is in `tests/fixtures/JSONTestSuite/`) is read three ways:\n\n\
          - by the strict parser, `privacy_gate::json::parse_strict` with the record depth\n  \
@@ -635,7 +588,7 @@ fn summary() -> String {
            shipped schema (`Registry::load_dir`, which reads files as UTF-8 text: a file\n  \
            that is not UTF-8 is refused as unreadable, naming it).\n\n\
          `n_` files must be rejected, `y_` files accepted, `i_` files are the\n\
-         implementation's choice. `tests/json_test_suite.rs` fails if a `n_` file is\n\
+         implementation's choice. `tests/lib/json_test_suite.rs` fails if a `n_` file is\n\
          accepted, a `y_` file is rejected (or a `y_` object is not released), any file\n\
          makes the crate panic, or an `i_` or transform outcome differs from the tables\n\
          in `tests/fixtures/`. An accepted value is shown as the gate writes it back\n\

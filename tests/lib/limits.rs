@@ -1,9 +1,10 @@
 //! Limits: over-long lines are reported and skipped without being held whole,
 //! dense records and large policy files are refused, all with the limit named.
 
+use privacy_gate::json::JsonErrorKind;
 use privacy_gate::{
-    gate_json_lines, gate_json_lines_parallel, Gate, GateError, JsonErrorKind, KeyRing, Limits,
-    LineProblem, Outcome, RecordError, Registry, Transfer,
+    gate_json_lines, gate_json_lines_parallel, Gate, GateError, KeyRing, Limits, LineProblem,
+    Outcome, RecordError, Registry, Transfer,
 };
 use proptest::prelude::*;
 use serde_json::json;
@@ -43,6 +44,7 @@ fn run(
             LineProblem::TooLong(line, limit) => (line, format!("too long ({limit})")),
             LineProblem::Malformed(line, _) => (line, "malformed".into()),
             LineProblem::Refused(line, _) => (line, "refused".into()),
+            other => panic!("unexpected {other:?}"),
         })
     };
     let reader = BufReader::with_capacity(buffer, input);

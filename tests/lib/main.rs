@@ -1,4 +1,6 @@
-//! Integration tests of the library: one test binary, modules by subject.
+//! Integration tests of the library: one test binary, modules by subject. The command
+//! line, run as a process, is tested in `tests/cli/`; the policy test cases in
+//! `tests/policy_cases.rs`.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -7,16 +9,21 @@
 )]
 
 mod audit;
+mod audit_doc;
 mod cases;
 mod compare;
 mod concurrency;
 mod diagnostics;
 mod faults;
 mod fixtures;
+mod json_schemas;
+mod json_test_suite;
 mod limits;
 mod no_panics;
 mod properties;
 mod provinces;
+mod pseudonym_vectors;
 mod records;
 mod replay;
 mod secrets;
+mod util;

@@ -4,16 +4,13 @@
 //! the moments a caller can pass.
 
 use crate::fixtures::{self, RuleActions, CATEGORIES};
+use crate::util::root;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use privacy_gate::audit::{Clock, SteppingClock};
 use privacy_gate::compare::{compare_all, compare_flow, FlowKind};
 use privacy_gate::{Action, Gate, KeyRing, Method, Outcome, PolicySource, Registry, Transfer};
 use serde_json::json;
 use std::path::{Path, PathBuf};
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -172,7 +169,7 @@ fn moments_at_the_ends_of_time_do_not_panic() {
     ];
     for at in moments {
         // Days in Amsterdam.
-        let _ = privacy_gate::time::amsterdam_date(at);
+        let _ = privacy_gate::amsterdam_date(at);
         // A flow in force at every moment, with an age band and a retention period.
         let gate = Gate::new(timeless_registry(), fixtures::keys());
         let transfer = Transfer {
@@ -194,7 +191,7 @@ fn moments_at_the_ends_of_time_do_not_panic() {
         // The shipped policies: refused as not in force, never a panic.
         let shipped =
             Registry::load_dir(&root().join("policies")).unwrap_or_else(|e| panic!("{e}"));
-        let _ = shipped.lints(privacy_gate::time::amsterdam_date(at));
+        let _ = shipped.lints(privacy_gate::amsterdam_date(at));
         let _ = compare_all(&shipped, &[], at).unwrap();
         let _ = compare_flow(
             &shipped,

@@ -1,8 +1,9 @@
 //! Records that are odd or hostile: what is removed, what is reported, what is refused.
 
+use crate::util::chain;
+use privacy_gate::json::JsonErrorKind;
 use privacy_gate::{
-    Gate, GateError, JsonErrorKind, KeyRing, Outcome, RecordError, Registry, RemovalReason,
-    Transfer,
+    Gate, GateError, KeyRing, Outcome, RecordError, Registry, RemovalReason, Transfer,
 };
 use serde_json::{json, Value};
 use std::sync::{Arc, OnceLock};
@@ -191,7 +192,7 @@ fn the_gate_is_send_and_sync_and_threads_agree_with_a_sequential_run() {
     let run = |line: &str| match gate().apply_json(&transfer(), line.as_bytes()) {
         Ok(Outcome::Released(r)) => r.record.to_string(),
         Ok(Outcome::Refused(why)) => format!("refused: {why}"),
-        Err(e) => format!("error: {e}"),
+        Err(e) => format!("error: {}", chain(&e)),
     };
     let sequential: Vec<String> = lines.iter().map(|l| run(l)).collect();
     let lines = Arc::new(lines);

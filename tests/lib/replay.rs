@@ -48,9 +48,9 @@ fn corpus_log(dir: &std::path::Path) -> (Vec<u8>, Archive, usize) {
         .plans()
         .map(|p| {
             (
-                p.sender.id.to_string(),
-                p.recipient.id.to_string(),
-                p.purpose.to_string(),
+                p.sender().id().to_string(),
+                p.recipient().id().to_string(),
+                p.purpose().to_string(),
             )
         })
         .collect();
