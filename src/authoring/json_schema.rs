@@ -6,7 +6,7 @@
 //! The schemas are generated from the very types the loader deserialises these files
 //! into (their doc comments become the descriptions an editor shows), so they cannot
 //! drift from the loader. The repository commits them as `policies/*.schema.json`
-//! ([`authoring_schemas`] lists them); `tests/json_schemas.rs` fails when a committed
+//! ([`authoring_schemas`] lists them); `tests/lib/json_schemas.rs` fails when a committed
 //! copy is stale, and rewrites them when run with `UPDATE_SCHEMAS=1`.
 //!
 //! A schema checks the form of one file: members, types, enumerations and the shapes
