@@ -16,6 +16,7 @@ mod concurrency;
 mod diagnostics;
 mod faults;
 mod fixtures;
+mod house;
 mod json_schemas;
 mod json_test_suite;
 mod limits;
