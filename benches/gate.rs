@@ -179,8 +179,8 @@ fn describe(
         .filter(|(path, _)| pseudonymised.contains(&path.as_str()))
         .map(|(path, value)| {
             let field = schema.field_by_id(schema.field(path).unwrap()).unwrap();
-            let normalised = normalise(field.value_type, value).unwrap().into_owned();
-            (field.value_type, normalised)
+            let normalised = normalise(field.value_type(), value).unwrap().into_owned();
+            (field.value_type(), normalised)
         })
         .collect()
 }

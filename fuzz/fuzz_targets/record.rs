@@ -65,7 +65,7 @@ fn fixture() -> &'static Fixture {
         let mut inner_paths = BTreeSet::new();
         for field in gate.registry().schema().fields() {
             let mut prefix = String::new();
-            for segment in field.path.split('.') {
+            for segment in field.path().split('.') {
                 schema_keys.insert(segment.trim_end_matches("[]").to_owned());
                 if !prefix.is_empty() {
                     prefix.push('.');

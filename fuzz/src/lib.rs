@@ -107,7 +107,10 @@ pub fn check_load(
         .all(|d| d.severity == Severity::Warning));
     for plan in registry.plans() {
         for (id, field) in plan.fields().iter().enumerate() {
-            let path = registry.schema().field_by_id(id).map(|f| f.path.clone());
+            let path = registry
+                .schema()
+                .field_by_id(id)
+                .map(|f| f.path().to_owned());
             let joined = field.sender_action().join(field.recipient_action());
             assert_eq!(
                 field.action(),

@@ -18,16 +18,43 @@ use std::sync::Arc;
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ClauseRef {
     /// The agreement (organisation id).
-    pub agreement: Arc<str>,
+    pub(crate) agreement: Arc<str>,
     /// Its version.
-    pub version: Arc<str>,
+    pub(crate) version: Arc<str>,
     /// The rule id.
-    pub rule: Arc<str>,
+    pub(crate) rule: Arc<str>,
     /// Whether the rule named the field's path (`path`) or its category (`category`).
-    pub via: Via,
+    pub(crate) via: Via,
     /// The covenant article the rule implements.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub covenant: Option<Arc<str>>,
+    pub(crate) covenant: Option<Arc<str>>,
+}
+
+impl ClauseRef {
+    /// The agreement (organisation id).
+    pub fn agreement(&self) -> &str {
+        &self.agreement
+    }
+
+    /// Its version.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// The rule id.
+    pub fn rule(&self) -> &str {
+        &self.rule
+    }
+
+    /// Whether the rule named the field's path (`path`) or its category (`category`).
+    pub fn via(&self) -> Via {
+        self.via
+    }
+
+    /// The covenant article the rule implements.
+    pub fn covenant(&self) -> Option<&str> {
+        self.covenant.as_deref()
+    }
 }
 
 /// How a rule reached a field.

@@ -41,13 +41,35 @@ pub struct Registry {
 #[derive(Clone, Debug)]
 pub struct PolicySet {
     /// SHA-256 of [`PolicySet::manifest`].
-    pub id: [u8; 32],
+    pub(crate) id: [u8; 32],
     /// `{"agreements": {ID: SHA, ...}, "schema": SHA}`, compact, keys sorted.
-    pub manifest: Vec<u8>,
+    pub(crate) manifest: Vec<u8>,
     /// The schema file.
-    pub schema: PolicySource,
+    pub(crate) schema: PolicySource,
     /// Every agreement file, with its organisation id.
-    pub agreements: Vec<(String, PolicySource)>,
+    pub(crate) agreements: Vec<(String, PolicySource)>,
+}
+
+impl PolicySet {
+    /// SHA-256 of [`PolicySet::manifest`].
+    pub fn id(&self) -> &[u8; 32] {
+        &self.id
+    }
+
+    /// `{"agreements": {ID: SHA, ...}, "schema": SHA}`, compact, keys sorted.
+    pub fn manifest(&self) -> &[u8] {
+        &self.manifest
+    }
+
+    /// The schema file.
+    pub fn schema(&self) -> &PolicySource {
+        &self.schema
+    }
+
+    /// Every agreement file, with its organisation id.
+    pub fn agreements(&self) -> &[(String, PolicySource)] {
+        &self.agreements
+    }
 }
 
 impl PolicySet {

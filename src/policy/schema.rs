@@ -157,47 +157,115 @@ pub type FieldId = usize;
 #[derive(Debug, Clone)]
 pub struct Field {
     /// The path, like `subject.address.postcode` or `contacts[].date`.
-    pub path: Arc<str>,
+    pub(crate) path: Arc<str>,
     /// The data category, like `identifying.address`.
-    pub category: Arc<str>,
+    pub(crate) category: Arc<str>,
     /// The value type.
-    pub value_type: ValueType,
+    pub(crate) value_type: ValueType,
     /// Whether the path goes through an array.
-    pub in_array: bool,
+    pub(crate) in_array: bool,
+}
+
+impl Field {
+    /// The path, like `subject.address.postcode` or `contacts[].date`.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The data category, like `identifying.address`.
+    pub fn category(&self) -> &str {
+        &self.category
+    }
+
+    /// The value type.
+    pub fn value_type(&self) -> ValueType {
+        self.value_type
+    }
+
+    /// Whether the path goes through an array.
+    pub fn in_array(&self) -> bool {
+        self.in_array
+    }
 }
 
 /// A data category.
 #[derive(Debug, Clone)]
 pub struct Category {
     /// A human title.
-    pub title: String,
+    pub(crate) title: String,
     /// The extra basis a rule needs to let this category cross, if any.
-    pub requires: Option<Grant>,
+    pub(crate) requires: Option<Grant>,
+}
+
+impl Category {
+    /// A human title.
+    pub fn title(&self) -> &str {
+        &self.title
+    }
+
+    /// The extra basis a rule needs to let this category cross, if any.
+    pub fn requires(&self) -> Option<Grant> {
+        self.requires
+    }
 }
 
 /// A legal basis from the catalogue.
 #[derive(Debug, Clone)]
 pub struct LegalBasis {
     /// A human title, like "AVG art. 6(1)(e): public task".
-    pub title: String,
+    pub(crate) title: String,
     /// What it grants.
-    pub grants: Vec<Grant>,
+    pub(crate) grants: Vec<Grant>,
+}
+
+impl LegalBasis {
+    /// A human title, like "AVG art. 6(1)(e): public task".
+    pub fn title(&self) -> &str {
+        &self.title
+    }
+
+    /// What it grants.
+    pub fn grants(&self) -> &[Grant] {
+        &self.grants
+    }
 }
 
 /// The compiled schema.
 #[derive(Debug)]
 pub struct Schema {
     /// The schema's version text.
-    pub version: String,
+    pub(crate) version: String,
     /// Purpose ids and titles, in id order.
-    pub purposes: BTreeMap<String, String>,
+    pub(crate) purposes: BTreeMap<String, String>,
     /// The legal-basis catalogue.
-    pub legal_bases: BTreeMap<String, LegalBasis>,
+    pub(crate) legal_bases: BTreeMap<String, LegalBasis>,
     /// The categories.
-    pub categories: BTreeMap<String, Category>,
+    pub(crate) categories: BTreeMap<String, Category>,
     fields: Vec<Field>,
     by_path: HashMap<Arc<str>, FieldId>,
     pub(crate) tree: Node,
+}
+
+impl Schema {
+    /// The schema's version text.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// Purpose ids and titles, in id order.
+    pub fn purposes(&self) -> &BTreeMap<String, String> {
+        &self.purposes
+    }
+
+    /// The legal-basis catalogue.
+    pub fn legal_bases(&self) -> &BTreeMap<String, LegalBasis> {
+        &self.legal_bases
+    }
+
+    /// The categories.
+    pub fn categories(&self) -> &BTreeMap<String, Category> {
+        &self.categories
+    }
 }
 
 /// The record shape, for walking a record once.

@@ -96,7 +96,7 @@ fn plan_actions(sender: &RuleActions, recipient: &RuleActions) -> Vec<(String, A
         .fields()
         .iter()
         .zip(plan.fields())
-        .map(|(f, p)| (f.path.to_string(), p.action().clone()))
+        .map(|(f, p)| (f.path().to_string(), p.action().clone()))
         .collect()
 }
 

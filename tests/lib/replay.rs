@@ -118,7 +118,8 @@ fn every_flow_replays_identically_and_a_changed_rule_shows_exactly_where_it_bite
     // What-if: Drenthe's GGD no longer tells the police the subject's city.
     let registry = policies();
     let set = registry.policy_set();
-    let mut agreements: Vec<PolicySource> = set.agreements.iter().map(|(_, s)| s.clone()).collect();
+    let mut agreements: Vec<PolicySource> =
+        set.agreements().iter().map(|(_, s)| s.clone()).collect();
     let ggd = agreements
         .iter_mut()
         .find(|s| s.file.ends_with("drenthe/ggd.json"))
@@ -132,7 +133,7 @@ fn every_flow_replays_identically_and_a_changed_rule_shows_exactly_where_it_bite
         .unwrap();
     rule["paths"]["subject.address.city"] = json!("block");
     ggd.text = serde_json::to_string_pretty(&doc).unwrap();
-    let changed = Registry::from_sources(&set.schema, &agreements).unwrap();
+    let changed = Registry::from_sources(&set.schema(), &agreements).unwrap();
     let what_if = replay(
         &log,
         ReplayOptions {

@@ -57,7 +57,7 @@ pub(crate) fn run(args: &FlowArgs, json: bool, input: Option<&Path>) -> Result<E
 /// `rule-id (action)` or the default-deny marker.
 pub(crate) fn clause(c: Option<&ClauseRef>, action: &privacy_gate::Action) -> String {
     match c {
-        Some(c) => format!("{} ({action})", c.rule),
+        Some(c) => format!("{} ({action})", c.rule()),
         None => "none: default deny".to_owned(),
     }
 }
