@@ -133,7 +133,7 @@ fn every_flow_replays_identically_and_a_changed_rule_shows_exactly_where_it_bite
         .unwrap();
     rule["paths"]["subject.address.city"] = json!("block");
     ggd.text = serde_json::to_string_pretty(&doc).unwrap();
-    let changed = Registry::from_sources(&set.schema(), &agreements).unwrap();
+    let changed = Registry::from_sources(set.schema(), &agreements).unwrap();
     let what_if = replay(
         &log,
         ReplayOptions {
