@@ -120,7 +120,7 @@ pub fn replay(log: &[u8], mut options: ReplayOptions<'_>) -> Result<Vec<EntryRep
         .against
         .take()
         .map(|registry| replay_gate(registry, options.keys));
-    let mut archived: HashMap<String, Result<Arc<ReplayGate>, String>> = HashMap::new();
+    let mut archived: HashMap<String, Result<Arc<ReplayGate>, Unavailable>> = HashMap::new();
     let mut out = Vec::new();
     for (entry, key_id) in &entries {
         let text = |k: &str| {
@@ -157,7 +157,7 @@ pub fn replay(log: &[u8], mut options: ReplayOptions<'_>) -> Result<Vec<EntryRep
                 let output_key = audit_keys.get(key_id).map(|k| &**k);
                 replay_entry(gate, entry, &plans, &records, output_key, &mut result);
             }
-            Err(why) => result.unavailable = Some(why),
+            Err(why) => result.unavailable = Some(why.to_string()),
         }
         out.push(result);
     }
@@ -176,15 +176,33 @@ fn replay_gate(registry: Registry, keys: &KeyRing) -> ReplayGate {
     }
 }
 
-fn load_archived(options: &ReplayOptions<'_>, set: &str) -> Result<Arc<ReplayGate>, String> {
-    let (schema, agreements) = options.archive.load(set).map_err(|e| {
-        format!(
-            "policy set {set} is not in the archive {}: {e}",
-            options.archive.dir().display()
-        )
-    })?;
-    let registry = Registry::from_sources(&schema, &agreements)
-        .map_err(|e| format!("the archived policy set {set} no longer loads: {e}"))?;
+/// Why the policy set an entry names cannot be replayed.
+#[derive(Clone, Debug, thiserror::Error)]
+enum Unavailable {
+    #[error("policy set {set} is not in the archive {archive}: {cause}")]
+    NotArchived {
+        set: String,
+        archive: String,
+        cause: String,
+    },
+    #[error("the archived policy set {set} no longer loads: {cause}")]
+    NoLongerLoads { set: String, cause: String },
+}
+
+fn load_archived(options: &ReplayOptions<'_>, set: &str) -> Result<Arc<ReplayGate>, Unavailable> {
+    let (schema, agreements) = options
+        .archive
+        .load(set)
+        .map_err(|e| Unavailable::NotArchived {
+            set: set.to_owned(),
+            archive: options.archive.dir().display().to_string(),
+            cause: e.to_string(),
+        })?;
+    let registry =
+        Registry::from_sources(&schema, &agreements).map_err(|e| Unavailable::NoLongerLoads {
+            set: set.to_owned(),
+            cause: e.to_string(),
+        })?;
     Ok(Arc::new(replay_gate(registry, options.keys)))
 }
 

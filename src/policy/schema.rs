@@ -364,13 +364,16 @@ impl Schema {
         let mut tree = Node::Object(Vec::new());
         for (id, field) in fields.iter().enumerate() {
             let segments: Vec<&str> = field.path.split('.').collect();
-            if let Err(message) = insert(&mut tree, &field.path, &segments, id) {
+            if let Err(PathClash) = insert(&mut tree, &segments, id) {
                 error(
                     format!(
                         "/fields/{}",
                         crate::support::json::escape_pointer_segment(&field.path)
                     ),
-                    message,
+                    format!(
+                        "field path `{}` clashes with another field's path",
+                        field.path
+                    ),
                 );
             }
         }
@@ -438,8 +441,11 @@ fn valid_path(path: &str) -> bool {
         })
 }
 
-fn insert(node: &mut Node, path: &str, segments: &[&str], id: FieldId) -> Result<(), String> {
-    let clash = || format!("field path `{path}` clashes with another field's path");
+/// A field path that is a prefix of another, or the same as another.
+struct PathClash;
+
+fn insert(node: &mut Node, segments: &[&str], id: FieldId) -> Result<(), PathClash> {
+    let clash = || PathClash;
     let Some((segment, rest)) = segments.split_first() else {
         return Err(clash());
     };
@@ -481,7 +487,7 @@ fn insert(node: &mut Node, path: &str, segments: &[&str], id: FieldId) -> Result
     } else {
         return Err(clash());
     };
-    insert(next, path, rest, id)
+    insert(next, rest, id)
 }
 
 fn sort_tree(node: &mut Node) {
