@@ -202,6 +202,12 @@ pub enum RemovalReason {
     InvalidBsn,
     /// A value a generalisation cannot use (a birth date in the future, a malformed postcode).
     InvalidValue,
+    /// A value outside its field's bounds: not in its enumeration, not matching its
+    /// pattern, or longer than its maximum length.
+    OutOfBounds,
+    /// A value passing in plain form that holds an identifier (a BSN, an e-mail
+    /// address, a Dutch phone number, an IBAN) in a field not meant for one.
+    IdentifierInPassingField,
 }
 
 impl From<ValueProblem> for RemovalReason {
@@ -221,6 +227,8 @@ impl fmt::Display for RemovalReason {
             RemovalReason::WrongType => "wrong type",
             RemovalReason::InvalidBsn => "invalid bsn",
             RemovalReason::InvalidValue => "invalid value",
+            RemovalReason::OutOfBounds => "out of bounds",
+            RemovalReason::IdentifierInPassingField => "identifier in a field that passes",
         })
     }
 }

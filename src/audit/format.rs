@@ -22,7 +22,7 @@ const LINE_START: &[u8] = b"{\"v\":2,";
 
 /// The version of the decision semantics: how agreements turn into per-field actions.
 /// It changes whenever the same agreements could decide differently.
-pub const SEMANTICS: u32 = 1;
+pub const SEMANTICS: u32 = 2;
 
 /// HMAC domain-separation prefixes (the message is `prefix ‖ 0x00 ‖ bytes`).
 pub(crate) const SEAL: &[u8] = b"pg-audit-seal";

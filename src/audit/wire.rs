@@ -155,6 +155,8 @@ pub(super) fn removal_reason(reason: RemovalReason) -> &'static str {
         RemovalReason::WrongType => "wrong-type",
         RemovalReason::InvalidBsn => "invalid-bsn",
         RemovalReason::InvalidValue => "invalid-value",
+        RemovalReason::OutOfBounds => "out-of-bounds",
+        RemovalReason::IdentifierInPassingField => "identifier-in-passing-field",
     }
 }
 
@@ -255,6 +257,8 @@ mod tests {
             RemovalReason::WrongType,
             RemovalReason::InvalidBsn,
             RemovalReason::InvalidValue,
+            RemovalReason::OutOfBounds,
+            RemovalReason::IdentifierInPassingField,
         ] {
             assert_eq!(
                 serde_json::to_value(removal_reason(r)).unwrap(),

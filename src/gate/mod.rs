@@ -7,6 +7,7 @@
 //! - `audited.rs`: the only path from the gate to the audit log.
 
 mod audited;
+mod detect;
 mod flow;
 mod generalise;
 mod stream;

@@ -1,11 +1,12 @@
 //! The walk of a record along the schema tree: every leaf passed, generalised,
 //! pseudonymised or removed as the flow plan says, in place or straight to JSON.
 
+use super::detect::identifier_in;
 use super::generalise::generalise;
 use crate::decision::{FieldCount, Removal, RemovalReason, TRANSFER_MEMBER};
 use crate::plan::FlowPlan;
 use crate::policy::action::Action;
-use crate::policy::schema::{FieldId, Node};
+use crate::policy::schema::{Field, FieldId, Node};
 use crate::pseudonym::{check_type, normalise, ActiveKey};
 use crate::support::ident::is_plain_key;
 use chrono::NaiveDate;
@@ -280,20 +281,33 @@ impl<'p> Walker<'p> {
         if let Some(count) = self.counts.get_mut(field) {
             count.seen += 1;
         }
-        let result = match &plan.action {
-            Action::Block => return None,
-            Action::Pass => check_type(value_type, value).map(|()| Kept::Same),
-            Action::Generalise(method) => {
-                generalise(*method, value_type, value, self.today).map(Kept::Replaced)
-            }
-            Action::Pseudonymise(_) => {
-                // A flow without all its keys is refused before any record, so the
-                // key is always there; without it the value simply does not cross.
-                let key = plan.domain_slot.and_then(|slot| self.keys.get(slot))?;
-                normalise(value_type, value)
-                    .map(|n| Kept::Replaced(Value::String(key.pseudonym(value_type, &n))))
-            }
+        if plan.action == Action::Block {
+            return None;
+        }
+        let schema_field = self.plan.schema.field_by_id(field)?;
+        // A flow without all its keys is refused before any record, so the key is
+        // always there; without it the value simply does not cross.
+        let key = match plan.action {
+            Action::Pseudonymise(_) => Some(plan.domain_slot.and_then(|slot| self.keys.get(slot))?),
+            _ => None,
         };
+        let result = within_bounds(schema_field, value).and_then(|()| match &plan.action {
+            Action::Pass => check_type(value_type, value)
+                .map_err(RemovalReason::from)
+                .and_then(|()| no_identifier(schema_field, value))
+                .map(|()| Kept::Same),
+            Action::Generalise(method) => generalise(*method, value_type, value, self.today)
+                .map(Kept::Replaced)
+                .map_err(RemovalReason::from),
+            Action::Pseudonymise(_) => match key {
+                Some(key) => normalise(value_type, value)
+                    .map(|n| Kept::Replaced(Value::String(key.pseudonym(value_type, &n))))
+                    .map_err(RemovalReason::from),
+                None => Err(RemovalReason::InvalidValue),
+            },
+            // Blocked values returned above; a future action crosses in no form.
+            _ => Err(RemovalReason::InvalidValue),
+        });
         match result {
             Ok(kept) => {
                 if let Some(count) = self.counts.get_mut(field) {
@@ -301,9 +315,8 @@ impl<'p> Walker<'p> {
                 }
                 Some(kept)
             }
-            Err(problem) => {
-                let path = self.plan.schema.field_by_id(field).map(|f| f.path.clone());
-                self.remove(crumb, path, problem.into());
+            Err(reason) => {
+                self.remove(crumb, Some(schema_field.path.clone()), reason);
                 None
             }
         }
@@ -315,6 +328,32 @@ impl<'p> Walker<'p> {
             path,
             reason,
         });
+    }
+}
+
+/// A string value outside its field's bounds (`enum`, `pattern`, `max_length`) does
+/// not cross in any form. Values of other JSON types are left to the type check.
+fn within_bounds(field: &Field, value: &Value) -> Result<(), RemovalReason> {
+    match value {
+        Value::String(text) if !field.bounds.admit(text) => Err(RemovalReason::OutOfBounds),
+        _ => Ok(()),
+    }
+}
+
+/// A value that passes in plain form may not carry an identifier its field is not
+/// meant for (see `detect.rs`); fields of an identifying category are meant to.
+fn no_identifier(field: &Field, value: &Value) -> Result<(), RemovalReason> {
+    if field.identifying {
+        return Ok(());
+    }
+    let found = match value {
+        Value::String(text) => identifier_in(text),
+        Value::Number(number) => identifier_in(&number.to_string()),
+        _ => None,
+    };
+    match found {
+        Some(_) => Err(RemovalReason::IdentifierInPassingField),
+        None => Ok(()),
     }
 }
 

@@ -136,6 +136,12 @@ struct CategoryFile {
     /// but `block`): `art9` for special categories, `art10` for criminal-offence data.
     #[serde(default)]
     requires: Option<Grant>,
+    /// Whether the category's values identify a person or reach them (names, BSN,
+    /// address, phone, e-mail). Fields of other categories that pass in plain form are
+    /// searched for smuggled identifiers (a BSN, an e-mail address, a phone number, an
+    /// IBAN); those of an identifying category are not, as carrying one is their job.
+    #[serde(default)]
+    identifying: bool,
 }
 
 /// A field of the record.
@@ -148,10 +154,74 @@ struct FieldFile {
     /// The value type: how values are checked, normalised and generalised.
     #[serde(rename = "type")]
     value_type: ValueType,
+    /// For `string` fields: every value the field may hold. A value not listed is
+    /// removed from the record (reason `out of bounds`).
+    #[serde(rename = "enum", default)]
+    #[schemars(length(min = 1))]
+    allowed: Option<Vec<String>>,
+    /// For `string` fields: a regular expression every value must match whole (Rust
+    /// `regex` syntax, anchored at both ends).
+    #[serde(default)]
+    pattern: Option<String>,
+    /// For `string`, `text` and `name` fields: the most characters a value may have.
+    #[serde(default)]
+    #[schemars(range(min = 1))]
+    max_length: Option<usize>,
 }
 
 /// Index of a field in the schema.
 pub type FieldId = usize;
+
+/// What values of a `string`, `text` or `name` field may be, besides their type:
+/// the schema gives every such field at least one bound, so that no field carries
+/// anything at all.
+#[derive(Debug, Clone, Default)]
+pub struct Bounds {
+    /// The only values allowed, sorted.
+    pub(crate) allowed: Option<Vec<Box<str>>>,
+    /// A pattern every value matches whole.
+    pub(crate) pattern: Option<regex::Regex>,
+    /// The most characters.
+    pub(crate) max_length: Option<usize>,
+}
+
+impl Bounds {
+    /// The values allowed, when the field has an enumeration.
+    pub fn allowed(&self) -> Option<&[Box<str>]> {
+        self.allowed.as_deref()
+    }
+
+    /// The pattern values must match whole, as written in the schema.
+    pub fn pattern(&self) -> Option<&str> {
+        self.pattern.as_ref().map(|p| {
+            // Stored anchored as `^(?:PATTERN)$`.
+            let text = p.as_str();
+            text.strip_prefix("^(?:")
+                .and_then(|t| t.strip_suffix(")$"))
+                .unwrap_or(text)
+        })
+    }
+
+    /// The most characters a value may have.
+    pub fn max_length(&self) -> Option<usize> {
+        self.max_length
+    }
+
+    /// Whether `text` keeps within the bounds.
+    pub(crate) fn admit(&self, text: &str) -> bool {
+        self.max_length
+            .is_none_or(|max| text.len() <= max || text.chars().count() <= max)
+            && self
+                .allowed
+                .as_ref()
+                .is_none_or(|allowed| allowed.binary_search_by(|a| (**a).cmp(text)).is_ok())
+            && self.pattern.as_ref().is_none_or(|p| p.is_match(text))
+    }
+
+    fn is_empty(&self) -> bool {
+        self.allowed.is_none() && self.pattern.is_none() && self.max_length.is_none()
+    }
+}
 
 /// One field of the schema.
 #[derive(Debug, Clone)]
@@ -164,6 +234,10 @@ pub struct Field {
     pub(crate) value_type: ValueType,
     /// Whether the path goes through an array.
     pub(crate) in_array: bool,
+    /// The bounds on its values.
+    pub(crate) bounds: Bounds,
+    /// Whether its category identifies a person.
+    pub(crate) identifying: bool,
 }
 
 impl Field {
@@ -186,6 +260,17 @@ impl Field {
     pub fn in_array(&self) -> bool {
         self.in_array
     }
+
+    /// The bounds on its values (`enum`, `pattern`, `max_length` in the schema).
+    pub fn bounds(&self) -> &Bounds {
+        &self.bounds
+    }
+
+    /// Whether its category identifies a person, so that the field is not searched
+    /// for smuggled identifiers when it passes.
+    pub fn identifying(&self) -> bool {
+        self.identifying
+    }
 }
 
 /// A data category.
@@ -195,6 +280,8 @@ pub struct Category {
     pub(crate) title: String,
     /// The extra basis a rule needs to let this category cross, if any.
     pub(crate) requires: Option<Grant>,
+    /// Whether its values identify a person.
+    pub(crate) identifying: bool,
 }
 
 impl Category {
@@ -206,6 +293,12 @@ impl Category {
     /// The extra basis a rule needs to let this category cross, if any.
     pub fn requires(&self) -> Option<Grant> {
         self.requires
+    }
+
+    /// Whether its values identify a person or reach them, so that its fields are
+    /// not searched for smuggled identifiers.
+    pub fn identifying(&self) -> bool {
+        self.identifying
     }
 }
 
@@ -354,11 +447,19 @@ impl Schema {
                 );
                 continue;
             }
+            let Some(bounds) = bounds(&pointer, path, field, &mut error) else {
+                continue;
+            };
             fields.push(Field {
                 path: Arc::from(path.as_str()),
                 category: Arc::from(field.category.as_str()),
                 value_type: field.value_type,
                 in_array: path.contains("[]"),
+                bounds,
+                identifying: raw
+                    .categories
+                    .get(&field.category)
+                    .is_some_and(|c| c.identifying),
             });
         }
         let mut tree = Node::Object(Vec::new());
@@ -415,6 +516,7 @@ impl Schema {
                         Category {
                             title: c.title,
                             requires: c.requires,
+                            identifying: c.identifying,
                         },
                     )
                 })
@@ -439,6 +541,95 @@ fn valid_path(path: &str) -> bool {
                     .bytes()
                     .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
         })
+}
+
+/// The checked bounds of a field, or `None` after reporting what is wrong with them.
+fn bounds(
+    pointer: &str,
+    path: &str,
+    field: &FieldFile,
+    error: &mut impl FnMut(String, String),
+) -> Option<Bounds> {
+    let value_type = field.value_type;
+    let string_like = matches!(
+        value_type,
+        ValueType::String | ValueType::Text | ValueType::Name
+    );
+    let has_any = field.allowed.is_some() || field.pattern.is_some() || field.max_length.is_some();
+    if !string_like && has_any {
+        error(
+            pointer.to_owned(),
+            format!("field `{path}` of type `{value_type}` takes no `enum`, `pattern` or `max_length`: its type bounds its values"),
+        );
+        return None;
+    }
+    let mut ok = true;
+    if value_type != ValueType::String && (field.allowed.is_some() || field.pattern.is_some()) {
+        error(
+            pointer.to_owned(),
+            format!("field `{path}` of type `{value_type}` is bounded by `max_length` only; `enum` and `pattern` are for `string` fields"),
+        );
+        ok = false;
+    }
+    if field.max_length == Some(0) {
+        error(
+            format!("{pointer}/max_length"),
+            format!("`max_length` of field `{path}` must be at least 1"),
+        );
+        ok = false;
+    }
+    let mut bounds = Bounds {
+        max_length: field.max_length,
+        ..Bounds::default()
+    };
+    if let Some(pattern) = &field.pattern {
+        match regex::Regex::new(&format!("^(?:{pattern})$")) {
+            Ok(re) => bounds.pattern = Some(re),
+            Err(e) => {
+                // The last line of the regex error says what is wrong, without the pattern.
+                let reason = e.to_string().lines().last().unwrap_or_default().to_owned();
+                error(
+                    format!("{pointer}/pattern"),
+                    format!("the `pattern` of field `{path}` is not a valid regular expression: {reason}"),
+                );
+                ok = false;
+            }
+        }
+    }
+    if let Some(allowed) = &field.allowed {
+        let mut sorted: Vec<Box<str>> = allowed.iter().map(|v| Box::from(v.as_str())).collect();
+        sorted.sort();
+        let listed = sorted.len();
+        sorted.dedup();
+        if sorted.is_empty() || sorted.len() != listed {
+            error(
+                format!("{pointer}/enum"),
+                format!("the `enum` of field `{path}` must list distinct values, at least one"),
+            );
+            ok = false;
+        }
+        if let Some(outside) = sorted.iter().find(|v| !bounds.admit(v)) {
+            error(
+                format!("{pointer}/enum"),
+                format!("the `enum` of field `{path}` lists `{outside}`, which its `pattern` or `max_length` does not allow"),
+            );
+            ok = false;
+        }
+        bounds.allowed = Some(sorted);
+    }
+    if ok && string_like && bounds.is_empty() {
+        let add = if value_type == ValueType::String {
+            "`enum`, `pattern` or `max_length`"
+        } else {
+            "`max_length`"
+        };
+        error(
+            pointer.to_owned(),
+            format!("field `{path}` of type `{value_type}` needs a bound on its values, so that it cannot carry anything at all: add {add}"),
+        );
+        ok = false;
+    }
+    ok.then_some(bounds)
 }
 
 /// A field path that is a prefix of another, or the same as another.

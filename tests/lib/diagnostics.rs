@@ -140,7 +140,8 @@ fn structural_mistakes_are_errors() {
 fn special_categories_need_their_legal_basis() {
     let mut schema: Value = serde_json::from_str(&schema_source().text).unwrap();
     schema["categories"]["health"] = json!({"title": "health", "requires": "art9"});
-    schema["fields"]["h.summary"] = json!({"category": "health", "type": "text"});
+    schema["fields"]["h.summary"] =
+        json!({"category": "health", "type": "text", "max_length": 100});
     schema["legal_bases"]["avg-9-2-g"] = json!({"title": "art 9", "grants": ["art9"]});
     let schema = PolicySource {
         file: "t/schema.json".into(),
@@ -233,9 +234,9 @@ fn overlapping_rules_with_contradicting_actions_are_errors() {
 #[test]
 fn a_bad_schema_stops_everything() {
     let mut schema: Value = serde_json::from_str(&schema_source().text).unwrap();
-    schema["fields"]["a.s.deeper"] = json!({"category": "c1", "type": "string"});
-    schema["fields"]["Bad Path"] = json!({"category": "c1", "type": "string"});
-    schema["fields"]["a.x"] = json!({"category": "cc1", "type": "string"});
+    schema["fields"]["a.s.deeper"] = json!({"category": "c1", "type": "string", "max_length": 10});
+    schema["fields"]["Bad Path"] = json!({"category": "c1", "type": "string", "max_length": 10});
+    schema["fields"]["a.x"] = json!({"category": "cc1", "type": "string", "max_length": 10});
     let schema = PolicySource {
         file: "t/schema.json".into(),
         text: serde_json::to_string_pretty(&schema).unwrap(),
@@ -248,6 +249,43 @@ fn a_bad_schema_stops_everything() {
         text.contains("unknown category `cc1` (did you mean `c1`?)"),
         "{text}"
     );
+}
+
+/// Every string-like field is bounded, and bounds that contradict themselves or sit on
+/// a type that bounds itself are errors, each at its place in the file.
+#[test]
+fn fields_without_bounds_or_with_bad_ones_stop_the_load() {
+    let mut schema: Value = serde_json::from_str(&schema_source().text).unwrap();
+    let fields = &mut schema["fields"];
+    fields["z.free"] = json!({"category": "c1", "type": "string"});
+    fields["z.note"] = json!({"category": "c1", "type": "text", "enum": ["a"]});
+    fields["z.day"] = json!({"category": "c1", "type": "date", "max_length": 10});
+    fields["z.code"] =
+        json!({"category": "c1", "type": "string", "pattern": "[A-Z]{2}", "enum": ["NL", "nl"]});
+    fields["z.twice"] = json!({"category": "c1", "type": "string", "enum": ["a", "a"]});
+    fields["z.broken"] = json!({"category": "c1", "type": "string", "pattern": "(unclosed"});
+    fields["z.none"] = json!({"category": "c1", "type": "name", "max_length": 0});
+    let schema = PolicySource {
+        file: "t/schema.json".into(),
+        text: serde_json::to_string_pretty(&schema).unwrap(),
+    };
+    let err = Registry::from_sources(&schema, &[recipient()]).unwrap_err();
+    let text = err.to_string();
+    for expected in [
+        "at `/fields/z.free`: field `z.free` of type `string` needs a bound on its values, so that it cannot carry anything at all: add `enum`, `pattern` or `max_length`",
+        "at `/fields/z.note`: field `z.note` of type `text` is bounded by `max_length` only",
+        "at `/fields/z.day`: field `z.day` of type `date` takes no `enum`, `pattern` or `max_length`",
+        "at `/fields/z.code/enum`: the `enum` of field `z.code` lists `nl`, which its `pattern` or `max_length` does not allow",
+        "at `/fields/z.twice/enum`: the `enum` of field `z.twice` must list distinct values",
+        "at `/fields/z.broken/pattern`: the `pattern` of field `z.broken` is not a valid regular expression",
+        "at `/fields/z.none/max_length`: `max_length` of field `z.none` must be at least 1",
+    ] {
+        assert!(text.contains(expected), "expected `{expected}` in:\n{text}");
+    }
+    // Each names the line and column of its field.
+    for line in text.lines().filter(|l| l.contains("/fields/z.")) {
+        assert!(line.starts_with("error: t/schema.json:"), "{line}");
+    }
 }
 
 #[test]
@@ -391,7 +429,8 @@ fn warnings_name_outbound_rules_without_retention_or_longer_than_the_maximum() {
 #[test]
 fn control_characters_quoted_from_a_policy_file_are_shown_escaped() {
     let mut schema: Value = serde_json::from_str(&schema_source().text).unwrap();
-    schema["fields"]["a.\u{1b}[2Jb\nerror: forged"] = json!({"category": "c1", "type": "string"});
+    schema["fields"]["a.\u{1b}[2Jb\nerror: forged"] =
+        json!({"category": "c1", "type": "string", "max_length": 10});
     let schema = PolicySource {
         file: "t/schema.json".into(),
         text: serde_json::to_string_pretty(&schema).unwrap(),

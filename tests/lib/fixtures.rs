@@ -23,7 +23,16 @@ pub const CATEGORIES: &[&str] = &["c1", "c2", "c3", "id"];
 pub fn schema_source() -> PolicySource {
     let fields: serde_json::Map<String, Value> = FIELDS
         .iter()
-        .map(|(p, c, t)| ((*p).to_owned(), json!({"category": c, "type": t})))
+        .map(|(p, c, t)| {
+            // Every string-like field needs a bound; a generous one keeps the
+            // synthetic set about actions, not values.
+            let field = if matches!(*t, "string" | "text" | "name") {
+                json!({"category": c, "type": t, "max_length": 10_000})
+            } else {
+                json!({"category": c, "type": t})
+            };
+            ((*p).to_owned(), field)
+        })
         .collect();
     let categories: serde_json::Map<String, Value> = CATEGORIES
         .iter()

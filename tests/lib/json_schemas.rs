@@ -127,6 +127,7 @@ const ASSERTIONS: &[&str] = &[
     "maxProperties",
     "items",
     "minItems",
+    "minimum",
     "allOf",
     "anyOf",
     "oneOf",
@@ -144,7 +145,9 @@ const ANNOTATIONS: &[&str] = &[
 ];
 
 /// Values of `format` the validator checks.
-const FORMATS: &[&str] = &["date", "date-time"];
+/// Formats of strings, and `uint` (a whole number of at least 0, as schemars writes
+/// for `usize`) of numbers.
+const FORMATS: &[&str] = &["date", "date-time", "uint"];
 
 struct Validator<'a> {
     root: &'a Value,
@@ -242,10 +245,25 @@ impl Validator<'_> {
                         }
                     }
                 }
+                "format" if value == "uint" => {
+                    if instance.is_number() && instance.as_u64().is_none() {
+                        fail(
+                            out,
+                            format!("{instance} is not a whole number of at least 0"),
+                        );
+                    }
+                }
                 "format" => {
                     if let Some(text) = instance.as_str() {
                         if !format_matches(value.as_str().unwrap(), text) {
                             fail(out, format!("`{text}` is not a valid {value}"));
+                        }
+                    }
+                }
+                "minimum" => {
+                    if let (Some(n), Some(limit)) = (instance.as_f64(), value.as_f64()) {
+                        if n < limit {
+                            fail(out, format!("{instance} is less than {value}"));
                         }
                     }
                 }
@@ -432,6 +450,12 @@ fn the_schemas_use_only_keywords_the_validator_checks() {
                     "pattern" => {
                         let pattern = value.as_str().unwrap();
                         Regex::new(pattern).unwrap_or_else(|e| panic!("{name}{at}: {e}"));
+                        for class in [r"\d", r"\w", r"\s", r"\D", r"\W", r"\S"] {
+                            assert!(
+                                !pattern.contains(class),
+                                "{name}{at}: pattern {pattern} uses {class}, which differs between ECMA-262 and Rust"
+                            );
+                        }
                         assert!(
                             pattern.starts_with('^') && pattern.ends_with('$'),
                             "{name}{at}: pattern {pattern} is not anchored"
@@ -472,6 +496,7 @@ fn the_validator_checks_each_keyword() {
             "day": { "type": "string", "format": "date" },
             "at": { "type": "string", "format": "date-time" },
             "list": { "type": "array", "items": { "const": 1 }, "minItems": 1 },
+            "count": { "type": "integer", "format": "uint", "minimum": 1 },
             "either": { "oneOf": [{ "enum": ["a", "b"] }, { "type": "integer" }] },
             "any": { "anyOf": [{ "type": "string" }, { "type": "boolean" }] },
             "both": { "allOf": [{ "type": "string" }, { "not": { "const": "no" } }] },
@@ -489,6 +514,7 @@ fn the_validator_checks_each_keyword() {
     });
     let ok = serde_json::json!({
         "name": "anna", "day": "2024-02-29", "at": "2026-03-02T10:00:00Z", "list": [1, 1],
+        "count": 3,
         "either": 3, "any": true, "both": "yes", "map": { "a": true }
     });
     assert_eq!(validate(&schema, &ok), vec![]);
@@ -508,6 +534,8 @@ fn the_validator_checks_each_keyword() {
         ),
         (serde_json::json!({"name": "a", "list": []}), "/list"),
         (serde_json::json!({"name": "a", "list": [2]}), "/list/0"),
+        (serde_json::json!({"name": "a", "count": 0}), "/count"),
+        (serde_json::json!({"name": "a", "count": -1}), "/count"),
         (serde_json::json!({"name": "a", "either": "c"}), "/either"),
         (serde_json::json!({"name": "a", "either": 1.5}), "/either"),
         (serde_json::json!({"name": "a", "any": 1}), "/any"),

@@ -27,4 +27,5 @@ mod pseudonym_vectors;
 mod records;
 mod replay;
 mod secrets;
+mod smuggling;
 mod util;
