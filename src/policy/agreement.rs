@@ -79,10 +79,7 @@ pub(crate) struct AgreementFile {
     /// or serving it. Each must be a province that has organisations of its own, not the
     /// organisation's own area, and named once.
     #[serde(default)]
-    #[schemars(
-        inner(regex(pattern = crate::support::ident::NAME_PATTERN)),
-        extend("uniqueItems" = true)
-    )]
+    #[schemars(inner(regex(pattern = crate::support::ident::NAME_PATTERN)))]
     pub serves: Vec<String>,
     /// The agreement's version, like `2025.1`; every decision and audit entry cites it.
     pub version: String,
