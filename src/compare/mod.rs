@@ -465,7 +465,10 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("did you mean `ggd`"), "{err}");
-        assert!(err.contains("gemeente, ggd, om, politie, zvh"), "{err}");
+        assert!(
+            err.contains("arbeidsinspectie, coa, gemeente, ggd, om, politie, wmo-toezicht"),
+            "{err}"
+        );
         let err = compare_flow(&r, &FlowKind::new("ggd", "politie", "stats"), &[], at())
             .unwrap_err()
             .to_string();

@@ -155,7 +155,7 @@ fn a_transfer_that_is_not_allowed_releases_nothing_and_exits_3() {
             "is an unsigned draft",
         ),
         (
-            gate_args("drenthe/ggd", "drente/politie", "criminal-investigation"),
+            gate_args("drenthe/ggd", "noord-nederlnd/politie", "criminal-investigation"),
             "did you mean `noord-nederland/politie`",
         ),
         (
