@@ -155,7 +155,11 @@ fn a_transfer_that_is_not_allowed_releases_nothing_and_exits_3() {
             "is an unsigned draft",
         ),
         (
-            gate_args("drenthe/ggd", "noord-nederlnd/politie", "criminal-investigation"),
+            gate_args(
+                "drenthe/ggd",
+                "noord-nederlnd/politie",
+                "criminal-investigation",
+            ),
             "did you mean `noord-nederland/politie`",
         ),
         (
@@ -164,7 +168,11 @@ fn a_transfer_that_is_not_allowed_releases_nothing_and_exits_3() {
         ),
         // Needs a pseudonym, and no key file is given.
         (
-            gate_args("drenthe/ggd", "noord-nederland/politie", "criminal-investigation"),
+            gate_args(
+                "drenthe/ggd",
+                "noord-nederland/politie",
+                "criminal-investigation",
+            ),
             "no key for it was loaded",
         ),
     ];

@@ -264,7 +264,11 @@ fn varied_log() -> Vec<u8> {
     let (gate, archive) = logging_gate("varied", &memory);
     let examples = std::fs::read_to_string(root().join("examples/records.jsonl")).unwrap();
     for (from, to, purpose) in [
-        ("drenthe/ggd", "noord-nederland/politie", "criminal-investigation"),
+        (
+            "drenthe/ggd",
+            "noord-nederland/politie",
+            "criminal-investigation",
+        ),
         ("drenthe/ggd", "drenthe/nobody", "criminal-investigation"),
         ("drenthe/zvh", "drenthe/ggd", "care-coordination"),
     ] {

@@ -317,10 +317,10 @@ fn shipped_draft_and_expiry_are_reported() {
     let flow = FlowKind::new("zvh", "om", "signal-assessment");
     let before = compare_flow(registry, &flow, &[], at()).unwrap();
     assert!(before.common.all_in_force);
-    assert!(before
-        .provinces
-        .iter()
-        .all(|p| p.recipient.as_ref().is_some_and(|r| &*r.id == "noord-nederland/om")));
+    assert!(before.provinces.iter().all(|p| p
+        .recipient
+        .as_ref()
+        .is_some_and(|r| &*r.id == "noord-nederland/om")));
     assert!(!before
         .aspects
         .contains(&privacy_gate::compare::Aspect::Validity));

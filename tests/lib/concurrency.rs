@@ -36,7 +36,11 @@ fn keys() -> KeyRing {
 
 /// Flows that pseudonymise, generalise, block, depend on consent, or are refused.
 const FLOWS: &[(&str, &str, &str)] = &[
-    ("drenthe/ggd", "noord-nederland/politie", "criminal-investigation"),
+    (
+        "drenthe/ggd",
+        "noord-nederland/politie",
+        "criminal-investigation",
+    ),
     (
         "groningen/ggd",
         "noord-nederland/politie",
@@ -47,7 +51,11 @@ const FLOWS: &[(&str, &str, &str)] = &[
         "noord-nederland/politie",
         "criminal-investigation",
     ),
-    ("noord-nederland/politie", "noord-nederland/om", "criminal-investigation"),
+    (
+        "noord-nederland/politie",
+        "noord-nederland/om",
+        "criminal-investigation",
+    ),
     ("groningen/zvh", "groningen/gemeente", "care-coordination"),
     ("drenthe/zvh", "drenthe/gemeente", "care-coordination"),
     ("drenthe/gemeente", "drenthe/zvh", "signal-assessment"),

@@ -90,7 +90,13 @@ fn pointer<'a>(r: &'a privacy_gate::Released, p: &str) -> Option<&'a Value> {
 #[test]
 fn ggd_to_police_pseudonymised_in_drenthe_generalised_in_groningen_blocked_in_friesland() {
     let purpose = "criminal-investigation";
-    let dr = released("drenthe/ggd", "noord-nederland/politie", purpose, AT, record());
+    let dr = released(
+        "drenthe/ggd",
+        "noord-nederland/politie",
+        purpose,
+        AT,
+        record(),
+    );
     assert!(
         matches!(action(&dr, "subject.bsn"), Action::Pseudonymise(d) if d.as_str() == "drenthe/mensenhandel")
     );
@@ -110,7 +116,13 @@ fn ggd_to_police_pseudonymised_in_drenthe_generalised_in_groningen_blocked_in_fr
         Some(&json!("9401"))
     );
 
-    let gr = released("groningen/ggd", "noord-nederland/politie", purpose, AT, record());
+    let gr = released(
+        "groningen/ggd",
+        "noord-nederland/politie",
+        purpose,
+        AT,
+        record(),
+    );
     assert_eq!(action(&gr, "subject.bsn"), Action::Block);
     assert_eq!(action(&gr, "subject.name.family"), Action::Block);
     assert_eq!(
@@ -120,7 +132,13 @@ fn ggd_to_police_pseudonymised_in_drenthe_generalised_in_groningen_blocked_in_fr
     assert_eq!(pointer(&gr, "/subject/birth_date"), Some(&json!("35-44")));
     assert_eq!(pointer(&gr, "/subject/bsn"), None);
 
-    let fr = released("friesland/ggd", "noord-nederland/politie", purpose, AT, record());
+    let fr = released(
+        "friesland/ggd",
+        "noord-nederland/politie",
+        purpose,
+        AT,
+        record(),
+    );
     for path in [
         "subject.bsn",
         "subject.name.family",
@@ -398,7 +416,13 @@ fn unknown_purpose_and_organisation_are_refused_with_hints() {
         why.to_string().contains("did you mean `drenthe/ggd`"),
         "{why}"
     );
-    let why = refused("noord-nederland/om", "drenthe/ggd", "statistics", AT, record());
+    let why = refused(
+        "noord-nederland/om",
+        "drenthe/ggd",
+        "statistics",
+        AT,
+        record(),
+    );
     assert!(
         matches!(
             why,
