@@ -89,10 +89,10 @@ fn fixture() -> &'static Fixture {
             .expect("audited gate");
         let record = include_bytes!("../../examples/typical-record.json");
         let transfers = [
-            ("drenthe/ggd", "drenthe/politie", "criminal-investigation"),
+            ("drenthe/ggd", "noord-nederland/politie", "criminal-investigation"),
             ("drenthe/gemeente", "drenthe/ggd", "statistics"),
             ("drenthe/ggd", "drenthe/nobody", "statistics"),
-            ("drenthe/ggd", "drenthe/politie", "criminal-investigation"),
+            ("drenthe/ggd", "noord-nederland/politie", "criminal-investigation"),
         ];
         for (from, to, purpose) in transfers {
             let transfer = Transfer {

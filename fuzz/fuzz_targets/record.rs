@@ -41,7 +41,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 
 const FLOWS: [(&str, &str, &str); 3] = [
-    ("drenthe/ggd", "drenthe/politie", "criminal-investigation"),
+    ("drenthe/ggd", "noord-nederland/politie", "criminal-investigation"),
     ("drenthe/gemeente", "drenthe/ggd", "statistics"),
     ("groningen/zvh", "groningen/gemeente", "signal-assessment"),
 ];

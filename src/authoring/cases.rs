@@ -5,7 +5,7 @@
 //! ```json
 //! {"cases": [{
 //!   "name": "ggd-to-police-pseudonymises-identity",
-//!   "transfer": {"from": "drenthe/ggd", "to": "drenthe/politie",
+//!   "transfer": {"from": "drenthe/ggd", "to": "noord-nederland/politie",
 //!                "purpose": "criminal-investigation", "at": "2026-03-02T10:00:00Z"},
 //!   "record": {"subject": {"bsn": "999998523", "birth_date": "1990-07-15"}},
 //!   "expect": {"fields": {"subject.bsn": {"pseudonymise": {"domain": "drenthe/mensenhandel"}},
@@ -69,7 +69,7 @@ struct TransferSpec {
     /// The sender's organisation id, like `drenthe/ggd`.
     #[schemars(regex(pattern = crate::support::ident::ORGANISATION_PATTERN))]
     from: String,
-    /// The recipient's organisation id, like `drenthe/politie`.
+    /// The recipient's organisation id, like `noord-nederland/politie`.
     #[schemars(regex(pattern = crate::support::ident::ORGANISATION_PATTERN))]
     to: String,
     /// The purpose, an id from `policies/schema.json`.

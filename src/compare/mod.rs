@@ -3,10 +3,13 @@
 //!
 //! A flow is named by kinds, not organisations: `ggd → politie` for purpose
 //! `criminal-investigation`. In each province the comparison finds the organisations
-//! of those kinds and the flow the [`Registry`] compiled between them, and reads off
-//! its [`FlowPlan`]: no record is gated. Only flows within one province are compared
-//! (a sender in `drenthe` with a recipient in `drenthe`); the shipped agreements have
-//! no flows between provinces.
+//! of those kinds that work there (located in the province, or serving it, like the
+//! regional police `noord-nederland/politie`) and the flow the [`Registry`] compiled
+//! between them, and reads off its [`FlowPlan`]: no record is gated. So `ggd ->
+//! politie` shows, per province, what the regional police receives from that
+//! province's GGD. Only flows within one province are compared: a flow between two
+//! organisations that share no province (the ZVH Drenthe to the ZVH Groningen, for a
+//! victim who moved) is in no column.
 //!
 //! Per field and province it reports two actions:
 //!
@@ -138,8 +141,9 @@ pub fn compare_all(
     let flows: BTreeSet<FlowKind> = registry
         .plans()
         .filter(|p| {
-            p.sender.province == p.recipient.province
-                && provinces.iter().any(|q| *q == p.sender.province)
+            provinces
+                .iter()
+                .any(|q| p.sender.works_in(q) && p.recipient.works_in(q))
         })
         .map(|p| FlowKind::new(&p.sender.kind, &p.recipient.kind, &p.purpose))
         .collect();
@@ -161,7 +165,7 @@ pub fn compare_all(
 
 /// The provinces to compare: as named (known, once each), or all in name order.
 fn checked_provinces(registry: &Registry, asked: &[&str]) -> Result<Vec<String>, CompareError> {
-    let known: BTreeSet<&str> = registry.agreements().map(|a| a.province.as_str()).collect();
+    let known: BTreeSet<&str> = registry.provinces();
     if asked.is_empty() {
         return Ok(known.iter().map(|p| (*p).to_owned()).collect());
     }
@@ -194,7 +198,7 @@ fn compare_checked(
         let of_kind = |kind: &str| -> Vec<&Arc<Agreement>> {
             registry
                 .agreements()
-                .filter(|a| a.province == *province && a.kind == kind)
+                .filter(|a| a.works_in(province) && a.kind == kind)
                 .collect()
         };
         let senders = of_kind(&flow.from_kind);
@@ -461,7 +465,10 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("did you mean `ggd`"), "{err}");
-        assert!(err.contains("gemeente, ggd, om, politie, zvh"), "{err}");
+        assert!(
+            err.contains("arbeidsinspectie, coa, gemeente, ggd, om, politie, wmo-toezicht"),
+            "{err}"
+        );
         let err = compare_flow(&r, &FlowKind::new("ggd", "politie", "stats"), &[], at())
             .unwrap_err()
             .to_string();

@@ -75,7 +75,7 @@ pub enum CompareError {
         province: String,
         /// A "did you mean" hint, or empty.
         hint: String,
-        /// Every province with an agreement.
+        /// Every province of the policy set ([`Registry::provinces`](crate::Registry::provinces)).
         known: Vec<String>,
     },
 }
@@ -116,7 +116,8 @@ impl AgreementInfo {
 #[serde(rename_all = "kebab-case", tag = "reason")]
 #[non_exhaustive]
 pub enum NoFlow {
-    /// No organisation of the kind has an agreement in the province.
+    /// No organisation of the kind that works in the province (located there or
+    /// serving it) has an agreement.
     NoOrganisation {
         /// Which side is missing.
         side: Side,

@@ -53,7 +53,7 @@ struct GateFlow {
 /// let registry = Registry::load_dir("policies".as_ref())?;
 /// let gate = Gate::new(registry, KeyRing::empty());
 /// let at = "2026-03-02T10:00:00Z".parse()?;
-/// let transfer = Transfer { from: "groningen/ggd", to: "groningen/politie", purpose: "criminal-investigation", at };
+/// let transfer = Transfer { from: "groningen/ggd", to: "noord-nederland/politie", purpose: "criminal-investigation", at };
 /// let record = serde_json::json!({"case": {"id": "c-1"}, "subject": {"name": {"family": "Jansen"}}});
 /// match gate.apply(&transfer, record)? {
 ///     privacy_gate::Outcome::Released(released) => {

@@ -258,6 +258,20 @@ impl Registry {
         self.agreements.iter()
     }
 
+    /// The provinces of the set, in name order: the area of every organisation that
+    /// serves no other province, and every province some organisation serves. The area
+    /// of a regional or national organisation (`noord-nederland`, `nl`) is not one.
+    pub fn provinces(&self) -> std::collections::BTreeSet<&str> {
+        let mut out = std::collections::BTreeSet::new();
+        for a in &self.agreements {
+            if a.serves.is_empty() {
+                out.insert(a.province.as_str());
+            }
+            out.extend(a.serves.iter().map(String::as_str));
+        }
+        out
+    }
+
     /// An agreement by organisation id.
     pub fn agreement(&self, id: &str) -> Option<&Arc<Agreement>> {
         self.by_id.get(id).and_then(|&i| self.agreements.get(i))

@@ -72,6 +72,15 @@ pub(crate) struct AgreementFile {
     /// The organisation's name for people, like `GGD Drenthe`.
     #[serde(default)]
     pub name: Option<String>,
+    /// For an organisation whose area is not a province (a region, like
+    /// `noord-nederland/politie`, or the country, like `nl/arbeidsinspectie`): the
+    /// provinces it works in, like `["drenthe", "groningen", "friesland"]`. A rule
+    /// selecting `{"kind": ..., "province": P}` matches an organisation located in `P`
+    /// or serving it. Each must be a province that has organisations of its own, not the
+    /// organisation's own area, and named once.
+    #[serde(default)]
+    #[schemars(inner(regex(pattern = crate::support::ident::NAME_PATTERN)))]
+    pub serves: Vec<String>,
     /// The agreement's version, like `2025.1`; every decision and audit entry cites it.
     pub version: String,
     /// Whether the agreement is signed; a draft is never in force.
@@ -269,13 +278,14 @@ pub enum Selector {
 }
 
 impl Selector {
-    /// Whether the selector picks `agreement`'s organisation.
+    /// Whether the selector picks `agreement`'s organisation. A selector with a
+    /// province picks organisations of its kind located in that province or serving it
+    /// ([`Agreement::works_in`]).
     pub fn matches(&self, agreement: &Agreement) -> bool {
         match self {
             Selector::Organisation(id) => *id == agreement.id,
             Selector::Kind { kind, province } => {
-                *kind == agreement.kind
-                    && province.as_ref().is_none_or(|p| *p == agreement.province)
+                *kind == agreement.kind && province.as_ref().is_none_or(|p| agreement.works_in(p))
             }
         }
     }
@@ -437,6 +447,8 @@ pub struct Agreement {
     pub(crate) id: Arc<str>,
     /// The province part of the id.
     pub(crate) province: String,
+    /// The provinces it serves besides its own area (`serves` in the file).
+    pub(crate) serves: Vec<String>,
     /// The organisation's kind, e.g. `ggd`.
     pub(crate) kind: String,
     /// A human name.
@@ -471,9 +483,22 @@ impl Agreement {
         &self.id
     }
 
-    /// The province part of the id.
+    /// The province part of the id: where the organisation is located. For a
+    /// regional or national organisation this is its area (`noord-nederland`, `nl`),
+    /// and [`Agreement::serves`] names the provinces it works in.
     pub fn province(&self) -> &str {
         &self.province
+    }
+
+    /// The provinces the organisation serves besides its own area, as its agreement's
+    /// `serves` lists them; empty for an organisation of one province.
+    pub fn serves(&self) -> &[String] {
+        &self.serves
+    }
+
+    /// Whether the organisation works in `province`: located there, or serving it.
+    pub fn works_in(&self, province: &str) -> bool {
+        self.province == province || self.serves.iter().any(|p| p == province)
     }
 
     /// The organisation's kind, e.g. `ggd`.

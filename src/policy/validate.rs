@@ -39,6 +39,7 @@ pub(crate) fn check_agreements(
         ids: BTreeSet::new(),
         kinds: BTreeSet::new(),
         provinces: BTreeSet::new(),
+        home_provinces: BTreeSet::new(),
     };
     for src in agreements {
         let Ok(serde_json::Value::Object(doc)) = serde_json::from_str(&src.text) else {
@@ -48,6 +49,15 @@ pub(crate) fn check_agreements(
             known.ids.insert(id.to_owned());
             if let Some((province, _)) = id.split_once('/') {
                 known.provinces.insert(province.to_owned());
+                // An organisation that serves other provinces has an area (a region,
+                // the country) that is no province of its own.
+                let serves_others = doc
+                    .get("serves")
+                    .and_then(|v| v.as_array())
+                    .is_some_and(|a| !a.is_empty());
+                if !serves_others {
+                    known.home_provinces.insert(province.to_owned());
+                }
             }
         }
         if let Some(kind) = doc.get("kind").and_then(|v| v.as_str()) {
@@ -95,7 +105,11 @@ pub(crate) fn check_agreements(
 struct Known {
     ids: BTreeSet<String>,
     kinds: BTreeSet<String>,
+    /// Every area an organisation id starts with, provinces and others.
     provinces: BTreeSet<String>,
+    /// The areas of organisations that serve no other province: the provinces
+    /// `serves` may name.
+    home_provinces: BTreeSet<String>,
 }
 
 struct Checker<'a> {
@@ -133,6 +147,36 @@ impl Checker<'_> {
             );
         }
         period
+    }
+
+    /// Checks `serves`: known provinces, not the organisation's own area, each once.
+    fn serves(&mut self, area: &str, serves: &[String]) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for (i, province) in serves.iter().enumerate() {
+            let pointer = format!("/serves/{i}");
+            if province == area {
+                self.error(
+                    &pointer,
+                    format!("`serves` names the organisation's own area `{province}`; list only the other provinces it works in"),
+                );
+            } else if out.contains(province) {
+                self.error(
+                    &pointer,
+                    format!("province `{province}` is listed twice in `serves`"),
+                );
+            } else if !self.known.home_provinces.contains(province) {
+                self.error(
+                    &pointer,
+                    format!(
+                        "unknown province `{province}` in `serves`{}",
+                        hint(province, &self.known.home_provinces)
+                    ),
+                );
+            } else {
+                out.push(province.clone());
+            }
+        }
+        out
     }
 
     fn agreement(&mut self, file: AgreementFile) -> Option<Agreement> {
@@ -188,6 +232,7 @@ impl Checker<'_> {
             );
         }
         let max_retention = self.period("/max_retention", file.max_retention.as_deref());
+        let serves = self.serves(&province, &file.serves);
 
         let mut purposes = std::collections::BTreeMap::new();
         for (purpose, spec) in &file.purposes {
@@ -261,6 +306,7 @@ impl Checker<'_> {
         Some(Agreement {
             id: Arc::from(file.organisation.as_str()),
             province,
+            serves,
             kind: file.kind,
             name: file.name,
             version: Arc::from(file.version.as_str()),

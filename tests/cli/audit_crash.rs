@@ -220,7 +220,7 @@ fn a_gate_killed_at_random_moments_loses_no_acknowledged_entry() {
             "--from",
             "drenthe/ggd",
             "--to",
-            "drenthe/politie",
+            "noord-nederland/politie",
             "--purpose",
             "criminal-investigation",
             "--at",

@@ -65,7 +65,7 @@ fn gate_releases_every_example_record_in_order() {
         bin()
             .args(gate_args(
                 "drenthe/ggd",
-                "drenthe/politie",
+                "noord-nederland/politie",
                 "criminal-investigation",
             ))
             .arg("--keys")
@@ -111,8 +111,8 @@ fn malformed_lines_are_reported_by_number_without_content_and_the_run_goes_on() 
     );
     let out = run(
         bin().args(gate_args(
-            "drenthe/politie",
-            "drenthe/om",
+            "noord-nederland/politie",
+            "noord-nederland/om",
             "criminal-investigation",
         )),
         input.as_bytes(),
@@ -155,16 +155,24 @@ fn a_transfer_that_is_not_allowed_releases_nothing_and_exits_3() {
             "is an unsigned draft",
         ),
         (
-            gate_args("drenthe/ggd", "drente/politie", "criminal-investigation"),
-            "did you mean `drenthe/politie`",
+            gate_args(
+                "drenthe/ggd",
+                "noord-nederlnd/politie",
+                "criminal-investigation",
+            ),
+            "did you mean `noord-nederland/politie`",
         ),
         (
-            gate_args("drenthe/om", "drenthe/ggd", "care-coordination"),
+            gate_args("noord-nederland/om", "drenthe/ggd", "care-coordination"),
             "does not cover purpose `care-coordination`",
         ),
         // Needs a pseudonym, and no key file is given.
         (
-            gate_args("drenthe/ggd", "drenthe/politie", "criminal-investigation"),
+            gate_args(
+                "drenthe/ggd",
+                "noord-nederland/politie",
+                "criminal-investigation",
+            ),
             "no key for it was loaded",
         ),
     ];
@@ -225,7 +233,7 @@ fn explain_prints_a_table_with_clauses_and_legal_basis() {
                 "--from",
                 "drenthe/ggd",
                 "--to",
-                "drenthe/politie",
+                "noord-nederland/politie",
                 "--purpose",
                 "criminal-investigation",
                 "--at",
@@ -274,7 +282,7 @@ fn explain_prints_a_table_with_clauses_and_legal_basis() {
                 "--from",
                 "drenthe/ggd",
                 "--to",
-                "drenthe/politie",
+                "noord-nederland/politie",
                 "--purpose",
                 "criminal-investigation",
                 "--at",
@@ -295,8 +303,8 @@ fn demo_shows_all_three_provinces() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let stdout = text(&out.stdout);
     for expected in [
-        "== drenthe/ggd -> drenthe/politie for criminal-investigation ==",
-        "== groningen/ggd -> groningen/politie for criminal-investigation ==",
+        "== drenthe/ggd -> noord-nederland/politie for criminal-investigation ==",
+        "== groningen/ggd -> noord-nederland/politie for criminal-investigation ==",
         "== friesland/gemeente -> friesland/zvh for signal-assessment ==",
         "REFUSED: the sender's agreement `friesland/gemeente` (version 2025.1) is not in force: it is an unsigned draft",
         "pseudonymised  subject.bsn in drenthe/mensenhandel",
@@ -374,7 +382,7 @@ fn audited_gating_verifies_checkpoints_and_detects_truncation() {
         &keys,
         &log,
         "drenthe/ggd",
-        "drenthe/politie",
+        "noord-nederland/politie",
         "criminal-investigation",
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -421,8 +429,8 @@ fn audited_gating_verifies_checkpoints_and_detects_truncation() {
     gate_audited(
         &keys,
         &log,
-        "drenthe/politie",
-        "drenthe/om",
+        "noord-nederland/politie",
+        "noord-nederland/om",
         "criminal-investigation",
     );
     let cp_arg = cp_path.to_str().unwrap();
@@ -449,8 +457,8 @@ fn a_torn_last_line_is_moved_aside_and_recorded() {
     gate_audited(
         &keys,
         &log,
-        "drenthe/politie",
-        "drenthe/om",
+        "noord-nederland/politie",
+        "noord-nederland/om",
         "criminal-investigation",
     );
     let mut file = std::fs::OpenOptions::new().append(true).open(&log).unwrap();
@@ -474,8 +482,8 @@ fn a_torn_last_line_is_moved_aside_and_recorded() {
     let out = gate_audited(
         &keys,
         &log,
-        "drenthe/politie",
-        "drenthe/om",
+        "noord-nederland/politie",
+        "noord-nederland/om",
         "criminal-investigation",
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -521,7 +529,7 @@ fn show_lists_transfers_and_finds_a_subject_only_with_the_key() {
         &keys,
         &log,
         "drenthe/ggd",
-        "drenthe/politie",
+        "noord-nederland/politie",
         "criminal-investigation",
     );
     gate_audited(
@@ -671,8 +679,8 @@ fn gating_with_audit_needs_an_audit_key() {
     let out = gate_audited(
         &keys,
         &log,
-        "drenthe/politie",
-        "drenthe/om",
+        "noord-nederland/politie",
+        "noord-nederland/om",
         "criminal-investigation",
     );
     assert_eq!(out.status.code(), Some(1));

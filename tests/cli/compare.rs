@@ -93,7 +93,7 @@ fn zvh_to_ggd_statistics_table_is_pinned() {
 }
 
 #[test]
-fn zvh_to_om_after_drenthe_om_expires_is_pinned() {
+fn zvh_to_om_after_the_regional_om_agreement_expires_is_pinned() {
     let out = compare(&flow_args(
         "zvh",
         "om",
@@ -167,8 +167,8 @@ fn json_has_every_field_and_province() {
 
     let out = compare(&["--all", "--at", AT, "--format", "json"]);
     let all: Value = serde_json::from_str(&stdout(&out)).unwrap();
-    assert_eq!(all["summary"].as_array().unwrap().len(), 20);
-    assert_eq!(all["flows"].as_array().unwrap().len(), 20);
+    assert_eq!(all["summary"].as_array().unwrap().len(), 24);
+    assert_eq!(all["flows"].as_array().unwrap().len(), 24);
     assert_eq!(all["summary"][0]["flow"]["purpose"], "care-coordination");
 }
 
@@ -291,7 +291,7 @@ fn html_page_is_well_formed_and_has_every_field_and_province() {
 fn html_of_every_flow_has_a_section_per_flow() {
     let page = html(&["--all", "--at", AT]);
     check_html(&page).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(page.matches("<section class=\"flow\"").count(), 20);
+    assert_eq!(page.matches("<section class=\"flow\"").count(), 24);
     assert!(page.contains("href=\"#flow-ggd-politie-criminal-investigation\""));
     assert!(page.contains("id=\"flow-ggd-politie-criminal-investigation\""));
 }
@@ -342,7 +342,7 @@ fn unknown_names_are_usage_errors_naming_the_known_ones() {
         "{err}"
     );
     assert!(
-        err.contains("known kinds: gemeente, ggd, om, politie, zvh"),
+        err.contains("known kinds: arbeidsinspectie, coa, gemeente, ggd, om, politie, wmo-toezicht, zorgaanbieder, zvh"),
         "{err}"
     );
 

@@ -1518,7 +1518,11 @@ fn no_value_and_no_pseudonym_reaches_the_log() {
         .unwrap();
     let flows = [
         // Names and BSN pseudonymised, birth year, city: the police may link.
-        ("drenthe/ggd", "drenthe/politie", "criminal-investigation"),
+        (
+            "drenthe/ggd",
+            "noord-nederland/politie",
+            "criminal-investigation",
+        ),
         // Nearly everything passes, with consent; refused without it.
         ("groningen/ggd", "groningen/zvh", "care-coordination"),
     ];

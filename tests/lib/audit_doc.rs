@@ -51,14 +51,14 @@ fn logging_gate(name: &str, memory: &Memory) -> (Gate, PathBuf) {
     (gate, archive)
 }
 
-/// The example log: the record gated once from drenthe/ggd to drenthe/politie.
+/// The example log: the record gated once from drenthe/ggd to noord-nederland/politie.
 fn example_log() -> Vec<u8> {
     let memory = Memory::default();
     let (gate, archive) = logging_gate("example", &memory);
     let flow = gate
         .flow(&Transfer {
             from: "drenthe/ggd",
-            to: "drenthe/politie",
+            to: "noord-nederland/politie",
             purpose: "criminal-investigation",
             at: at(),
         })
@@ -264,7 +264,11 @@ fn varied_log() -> Vec<u8> {
     let (gate, archive) = logging_gate("varied", &memory);
     let examples = std::fs::read_to_string(root().join("examples/records.jsonl")).unwrap();
     for (from, to, purpose) in [
-        ("drenthe/ggd", "drenthe/politie", "criminal-investigation"),
+        (
+            "drenthe/ggd",
+            "noord-nederland/politie",
+            "criminal-investigation",
+        ),
         ("drenthe/ggd", "drenthe/nobody", "criminal-investigation"),
         ("drenthe/zvh", "drenthe/ggd", "care-coordination"),
     ] {

@@ -30,7 +30,7 @@ fn a_wrong_case_fails_naming_field_actions_and_clauses() {
             "drenthe/wrong/police-get-the-plain-bsn ({}) failed:\n  \
              subject.bsn: expected pass, actual pseudonymise(drenthe/mensenhandel); \
              sender: drenthe/ggd rule `dr-ggd-out-politie-crim` (pseudonymise(drenthe/mensenhandel)); \
-             recipient: drenthe/politie rule `dr-politie-in-ggd-crim` (pass)\n  \
+             recipient: noord-nederland/politie rule `dr-politie-in-ggd-crim` (pass)\n  \
              subject.birth_date: expected value \"1990-07\", actual \"1990\"",
             file.display()
         )
@@ -87,7 +87,7 @@ fn the_authoring_guide_examples_load_and_its_cases_pass() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("groningen/tests")).unwrap();
     std::fs::copy(root.join("policies/schema.json"), dir.join("schema.json")).unwrap();
-    for province in ["drenthe", "friesland", "groningen"] {
+    for province in ["drenthe", "friesland", "groningen", "noord-nederland", "nl"] {
         std::fs::create_dir_all(dir.join(province)).unwrap();
         for entry in std::fs::read_dir(root.join("policies").join(province)).unwrap() {
             let path = entry.unwrap().path();
@@ -166,7 +166,7 @@ fn absent_fields_must_carry_no_value_and_name_known_paths() {
     let case = |name: &str, absent: &str| {
         format!(
             r#"{{"name": "{name}",
-              "transfer": {{"from": "drenthe/politie", "to": "drenthe/om",
+              "transfer": {{"from": "noord-nederland/politie", "to": "noord-nederland/om",
                            "purpose": "criminal-investigation", "at": "2026-03-02T10:00:00Z"}},
               "record": {{"case": {{"id": "c1"}}, "subject": {{"bsn": "123456789"}},
                          "contacts": [{{"date": "2026-01-01"}}, {{"date": "bad"}}]}},

@@ -255,7 +255,9 @@ fn shipped() -> &'static Registry {
 fn shipped_flows_common_ground_is_never_more_permissive() {
     for when in [AT, "2025-06-30T10:00:00Z", "2027-01-15T10:00:00Z"] {
         let all = compare_all(shipped(), &[], when.parse().unwrap()).unwrap();
-        assert_eq!(all.len(), 20, "{when}");
+        // 20 flows of the five kinds every province has, and one per signaller kind
+        // (the labour inspectorate, COA, Wmo supervisors, care providers) to the ZVH.
+        assert_eq!(all.len(), 24, "{when}");
         for c in &all {
             let s = c.summary();
             assert_eq!(s.same + s.domains_only + s.different, s.fields);
@@ -310,11 +312,16 @@ fn shipped_draft_and_expiry_are_reported() {
         ]
     );
 
-    // Drenthe's OM agreement expires on 2026-12-31.
+    // The regional OM's one agreement expires on 2026-12-31 (as Drenthe's did before
+    // the merger): the same last day in every province, so validity no longer differs.
     let flow = FlowKind::new("zvh", "om", "signal-assessment");
     let before = compare_flow(registry, &flow, &[], at()).unwrap();
     assert!(before.common.all_in_force);
-    assert!(before
+    assert!(before.provinces.iter().all(|p| p
+        .recipient
+        .as_ref()
+        .is_some_and(|r| &*r.id == "noord-nederland/om")));
+    assert!(!before
         .aspects
         .contains(&privacy_gate::compare::Aspect::Validity));
     let after = compare_flow(
@@ -324,9 +331,19 @@ fn shipped_draft_and_expiry_are_reported() {
         "2027-01-15T10:00:00Z".parse().unwrap(),
     )
     .unwrap();
-    let drenthe = &after.provinces[0];
-    assert_eq!(drenthe.province, "drenthe");
-    assert_eq!(drenthe.availability.label(), "refused: expired");
+    let labels: Vec<(&str, &str)> = after
+        .provinces
+        .iter()
+        .map(|p| (&*p.province, p.availability.label()))
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            ("drenthe", "refused: expired"),
+            ("friesland", "refused: expired"),
+            ("groningen", "refused: expired")
+        ]
+    );
     assert!(after.fields.iter().all(|f| !f.common_ground.releases()));
 }
 

@@ -36,18 +36,26 @@ fn keys() -> KeyRing {
 
 /// Flows that pseudonymise, generalise, block, depend on consent, or are refused.
 const FLOWS: &[(&str, &str, &str)] = &[
-    ("drenthe/ggd", "drenthe/politie", "criminal-investigation"),
+    (
+        "drenthe/ggd",
+        "noord-nederland/politie",
+        "criminal-investigation",
+    ),
     (
         "groningen/ggd",
-        "groningen/politie",
+        "noord-nederland/politie",
         "criminal-investigation",
     ),
     (
         "friesland/ggd",
-        "friesland/politie",
+        "noord-nederland/politie",
         "criminal-investigation",
     ),
-    ("drenthe/politie", "drenthe/om", "criminal-investigation"),
+    (
+        "noord-nederland/politie",
+        "noord-nederland/om",
+        "criminal-investigation",
+    ),
     ("groningen/zvh", "groningen/gemeente", "care-coordination"),
     ("drenthe/zvh", "drenthe/gemeente", "care-coordination"),
     ("drenthe/gemeente", "drenthe/zvh", "signal-assessment"),

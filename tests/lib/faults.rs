@@ -45,8 +45,8 @@ fn t0() -> DateTime<Utc> {
 
 fn transfer() -> Transfer<'static> {
     Transfer {
-        from: "drenthe/politie",
-        to: "drenthe/om",
+        from: "noord-nederland/politie",
+        to: "noord-nederland/om",
         purpose: "criminal-investigation",
         at: t0(),
     }
@@ -312,7 +312,7 @@ fn an_unreadable_agreement_stops_the_load_naming_the_file() {
     let dir = TempDir::new("unreadable");
     copy_policies(&dir.0);
     assert!(Registry::load_dir(&dir.0).is_ok(), "the intact copy loads");
-    let file = dir.0.join("drenthe/om.json");
+    let file = dir.0.join("noord-nederland/om.json");
     let text = std::fs::read(&file).unwrap();
     let restore = || {
         let _ = std::fs::remove_dir(&file);

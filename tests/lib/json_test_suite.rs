@@ -208,8 +208,8 @@ fn registry() -> Registry {
 /// Drenthe police to the OM: no condition on the record, so every object is released.
 fn transfer() -> Transfer<'static> {
     Transfer {
-        from: "drenthe/politie",
-        to: "drenthe/om",
+        from: "noord-nederland/politie",
+        to: "noord-nederland/om",
         purpose: "criminal-investigation",
         at: "2026-03-02T10:00:00Z".parse().unwrap(),
     }
@@ -581,7 +581,7 @@ fn summary() -> String {
          - by the strict parser, `privacy_gate::json::parse_strict` with the record depth\n  \
            limit of 32 (duplicate keys are errors);\n\
          - by the gate as one record (the whole file's bytes, `Flow::apply_json`, along\n  \
-           `drenthe/politie` to `drenthe/om` for `criminal-investigation`, which has no\n  \
+           `noord-nederland/politie` to `noord-nederland/om` for `criminal-investigation`, which has no\n  \
            condition on the record), and also by `Flow::write_json` and an audited gate,\n  \
            which must agree;\n\
          - by the policy loader, as the only agreement of a policy folder with the\n  \

@@ -18,8 +18,8 @@ fn gate(limits: Limits) -> Gate {
 /// Drenthe police to OM: no pseudonyms, so no keys needed.
 fn transfer() -> Transfer<'static> {
     Transfer {
-        from: "drenthe/politie",
-        to: "drenthe/om",
+        from: "noord-nederland/politie",
+        to: "noord-nederland/om",
         purpose: "criminal-investigation",
         at: "2026-03-02T10:00:00Z".parse().unwrap(),
     }

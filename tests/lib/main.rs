@@ -25,6 +25,7 @@ mod properties;
 mod provinces;
 mod pseudonym_vectors;
 mod records;
+mod region;
 mod replay;
 mod secrets;
 mod smuggling;

@@ -203,7 +203,7 @@ fn moments_at_the_ends_of_time_do_not_panic() {
         let gate = Gate::new(shipped, KeyRing::empty());
         let transfer = Transfer {
             from: "drenthe/ggd",
-            to: "drenthe/politie",
+            to: "noord-nederland/politie",
             purpose: "criminal-investigation",
             at,
         };

@@ -90,7 +90,13 @@ fn pointer<'a>(r: &'a privacy_gate::Released, p: &str) -> Option<&'a Value> {
 #[test]
 fn ggd_to_police_pseudonymised_in_drenthe_generalised_in_groningen_blocked_in_friesland() {
     let purpose = "criminal-investigation";
-    let dr = released("drenthe/ggd", "drenthe/politie", purpose, AT, record());
+    let dr = released(
+        "drenthe/ggd",
+        "noord-nederland/politie",
+        purpose,
+        AT,
+        record(),
+    );
     assert!(
         matches!(action(&dr, "subject.bsn"), Action::Pseudonymise(d) if d.as_str() == "drenthe/mensenhandel")
     );
@@ -110,7 +116,13 @@ fn ggd_to_police_pseudonymised_in_drenthe_generalised_in_groningen_blocked_in_fr
         Some(&json!("9401"))
     );
 
-    let gr = released("groningen/ggd", "groningen/politie", purpose, AT, record());
+    let gr = released(
+        "groningen/ggd",
+        "noord-nederland/politie",
+        purpose,
+        AT,
+        record(),
+    );
     assert_eq!(action(&gr, "subject.bsn"), Action::Block);
     assert_eq!(action(&gr, "subject.name.family"), Action::Block);
     assert_eq!(
@@ -120,7 +132,13 @@ fn ggd_to_police_pseudonymised_in_drenthe_generalised_in_groningen_blocked_in_fr
     assert_eq!(pointer(&gr, "/subject/birth_date"), Some(&json!("35-44")));
     assert_eq!(pointer(&gr, "/subject/bsn"), None);
 
-    let fr = released("friesland/ggd", "friesland/politie", purpose, AT, record());
+    let fr = released(
+        "friesland/ggd",
+        "noord-nederland/politie",
+        purpose,
+        AT,
+        record(),
+    );
     for path in [
         "subject.bsn",
         "subject.name.family",
@@ -232,17 +250,17 @@ fn groningen_requires_consent_for_care_coordination_and_drenthe_does_not() {
 
 #[test]
 fn validity_periods_are_enforced_in_amsterdam_days() {
-    // drenthe/om expires on 2026-12-31.
+    // noord-nederland/om expires on 2026-12-31.
     released(
         "drenthe/zvh",
-        "drenthe/om",
+        "noord-nederland/om",
         "signal-assessment",
         "2026-12-31T22:59:59Z",
         record(),
     );
     let why = refused(
         "drenthe/zvh",
-        "drenthe/om",
+        "noord-nederland/om",
         "signal-assessment",
         "2026-12-31T23:00:00Z",
         record(),
@@ -260,7 +278,7 @@ fn validity_periods_are_enforced_in_amsterdam_days() {
     // groningen/ggd is in force only from 2025-07-01.
     let why = refused(
         "groningen/ggd",
-        "groningen/politie",
+        "noord-nederland/politie",
         "criminal-investigation",
         "2025-06-30T12:00:00Z",
         record(),
@@ -277,7 +295,7 @@ fn validity_periods_are_enforced_in_amsterdam_days() {
     );
     released(
         "groningen/ggd",
-        "groningen/politie",
+        "noord-nederland/politie",
         "criminal-investigation",
         "2025-07-01T12:00:00Z",
         record(),
@@ -313,7 +331,7 @@ fn the_zvh_inbound_rule_pseudonymises_a_bsn_the_municipality_sends_plain() {
 fn pseudonyms_link_within_a_province_domain_and_not_across() {
     let dr1 = released(
         "drenthe/ggd",
-        "drenthe/politie",
+        "noord-nederland/politie",
         "criminal-investigation",
         AT,
         record(),
@@ -378,7 +396,7 @@ fn statistics_never_carry_identity() {
 fn unknown_purpose_and_organisation_are_refused_with_hints() {
     let why = refused(
         "drenthe/ggd",
-        "drenthe/politie",
+        "noord-nederland/politie",
         "criminal-investigaton",
         AT,
         record(),
@@ -389,7 +407,7 @@ fn unknown_purpose_and_organisation_are_refused_with_hints() {
     );
     let why = refused(
         "drente/ggd",
-        "drenthe/politie",
+        "noord-nederland/politie",
         "criminal-investigation",
         AT,
         record(),
@@ -398,7 +416,13 @@ fn unknown_purpose_and_organisation_are_refused_with_hints() {
         why.to_string().contains("did you mean `drenthe/ggd`"),
         "{why}"
     );
-    let why = refused("drenthe/om", "drenthe/ggd", "statistics", AT, record());
+    let why = refused(
+        "noord-nederland/om",
+        "drenthe/ggd",
+        "statistics",
+        AT,
+        record(),
+    );
     assert!(
         matches!(
             why,

@@ -23,8 +23,8 @@ fn gate() -> &'static Gate {
 /// Drenthe police to OM: identity plain, BSN plain.
 fn transfer() -> Transfer<'static> {
     Transfer {
-        from: "drenthe/politie",
-        to: "drenthe/om",
+        from: "noord-nederland/politie",
+        to: "noord-nederland/om",
         purpose: "criminal-investigation",
         at: "2026-03-02T10:00:00Z".parse().unwrap(),
     }

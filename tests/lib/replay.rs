@@ -61,7 +61,7 @@ fn corpus_log(dir: &std::path::Path) -> (Vec<u8>, Archive, usize) {
         "signal-assessment".into(),
     ));
     flows.push((
-        "drenthe/om".into(),
+        "noord-nederland/om".into(),
         "drenthe/ggd".into(),
         "statistics".into(),
     ));
@@ -162,7 +162,11 @@ fn every_flow_replays_identically_and_a_changed_rule_shows_exactly_where_it_bite
         affected += 1;
         assert_eq!(
             (r.from.as_str(), r.to.as_str(), r.purpose.as_str()),
-            ("drenthe/ggd", "drenthe/politie", "criminal-investigation")
+            (
+                "drenthe/ggd",
+                "noord-nederland/politie",
+                "criminal-investigation"
+            )
         );
         assert_eq!(r.changes.len(), 1, "{r:?}");
         let change = &r.changes[0];

@@ -141,7 +141,7 @@ fn no_type_that_holds_a_key_shows_it() {
     // Drenthe's GGD pseudonymises the BSN for the police.
     let transfer = Transfer {
         from: "drenthe/ggd",
-        to: "drenthe/politie",
+        to: "noord-nederland/politie",
         purpose: "criminal-investigation",
         at: "2026-03-02T10:00:00Z".parse().unwrap(),
     };

@@ -57,8 +57,8 @@ pub(crate) fn run(
     )?;
     for province in PROVINCES {
         for (from_kind, to_kind, purpose) in FLOWS {
-            let from = format!("{province}/{from_kind}");
-            let to = format!("{province}/{to_kind}");
+            let from = organisation(&gate, province, from_kind);
+            let to = organisation(&gate, province, to_kind);
             write!(
                 out,
                 "{}",
@@ -77,6 +77,17 @@ pub(crate) fn run(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The organisation of `kind` that works in `province`: one located there, else one
+/// serving it (the regional police and OM); `<province>/<kind>` when there is none, so
+/// the transfer is refused naming it.
+fn organisation(gate: &Gate, province: &str, kind: &str) -> String {
+    let of_kind = || gate.registry().agreements().filter(|a| a.kind() == kind);
+    of_kind()
+        .find(|a| a.province() == province)
+        .or_else(|| of_kind().find(|a| a.works_in(province)))
+        .map_or_else(|| format!("{province}/{kind}"), |a| a.id().to_owned())
 }
 
 fn record_province(line: &str) -> Option<String> {

@@ -154,7 +154,7 @@ struct FlowArgs {
     /// Sender organisation, like `drenthe/ggd`.
     #[arg(long)]
     from: String,
-    /// Recipient organisation, like `drenthe/politie`.
+    /// Recipient organisation, like `noord-nederland/politie`.
     #[arg(long)]
     to: String,
     /// Purpose, like `criminal-investigation`.
