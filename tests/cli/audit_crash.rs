@@ -65,7 +65,7 @@ struct Head {
 /// `lines` records from the examples, trimmed to what crosses (smaller entries keep
 /// the verifications of a growing log quick), each with a case id of its own.
 fn input(run: u64, lines: usize) -> Vec<u8> {
-    let examples = include_str!("../../examples/records.jsonl");
+    let examples = include_str!("../../examples/ggd-reports.jsonl");
     let records: Vec<Value> = examples
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -74,7 +74,9 @@ fn input(run: u64, lines: usize) -> Vec<u8> {
     for i in 0..lines {
         let example = &records[i % records.len()];
         let record = json!({
-            "case": {"id": format!("crash-{run}-{i}"), "status": example["case"]["status"]},
+            "case": {"id": format!("crash-{run}-{i}"), "status": example["case"]["status"],
+                     "routing": example["case"]["routing"],
+                     "disclosure_basis": example["case"]["disclosure_basis"]},
             "subject": {"name": example["subject"]["name"], "bsn": example["subject"]["bsn"]},
         });
         serde_json::to_writer(&mut out, &record).unwrap();

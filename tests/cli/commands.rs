@@ -70,11 +70,11 @@ fn gate_releases_every_example_record_in_order() {
             ))
             .arg("--keys")
             .arg(&keys)
-            .arg("examples/records.jsonl"),
+            .arg("examples/ggd-reports.jsonl"),
         b"",
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let input = std::fs::read_to_string(root().join("examples/records.jsonl")).unwrap();
+    let input = std::fs::read_to_string(root().join("examples/ggd-reports.jsonl")).unwrap();
     let inputs: Vec<serde_json::Value> = input
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -241,7 +241,7 @@ fn explain_prints_a_table_with_clauses_and_legal_basis() {
             ])
             .arg("--keys")
             .arg(&keys)
-            .arg("examples/typical-record.json"),
+            .arg("examples/typical-ggd-report.json"),
         b"",
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
@@ -290,7 +290,7 @@ fn explain_prints_a_table_with_clauses_and_legal_basis() {
             ])
             .arg("--keys")
             .arg(&keys),
-        &std::fs::read(root().join("examples/typical-record.json")).unwrap(),
+        &std::fs::read(root().join("examples/typical-ggd-report.json")).unwrap(),
     );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["from"], "drenthe/ggd");
@@ -368,7 +368,7 @@ fn gate_audited(keys: &Path, log: &Path, from: &str, to: &str, purpose: &str) ->
             .arg(keys)
             .arg("--audit")
             .arg(log)
-            .arg("examples/records.jsonl"),
+            .arg("examples/ggd-reports.jsonl"),
         b"",
     )
 }
@@ -564,7 +564,7 @@ fn show_lists_transfers_and_finds_a_subject_only_with_the_key() {
             .args(["--subject", "999 998 523"]),
         b"",
     );
-    let expected = std::fs::read_to_string(root().join("examples/records.jsonl"))
+    let expected = std::fs::read_to_string(root().join("examples/ggd-reports.jsonl"))
         .unwrap()
         .lines()
         .filter(|l| {
@@ -631,7 +631,7 @@ fn replay_is_identical_and_what_if_lists_the_changed_fields() {
             b"",
         )
     };
-    let same = replay(&["--records", "examples/records.jsonl"]);
+    let same = replay(&["--records", "examples/ggd-reports.jsonl"]);
     assert_eq!(same.status.code(), Some(0), "{}", text(&same.stdout));
     assert!(
         text(&same.stdout).contains("23 transfers replayed: 23 identical, 0 differ"),

@@ -104,7 +104,7 @@ fn commands() -> Vec<(&'static str, Vec<String>)> {
         if json {
             args.push("--json".into());
         }
-        args.push("examples/typical-record.json".into());
+        args.push("examples/typical-ggd-report.json".into());
         args
     };
     let audit = |sub: &str, extra: &[&str]| {

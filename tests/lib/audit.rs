@@ -1457,7 +1457,7 @@ fn distinctive_record(i: u64, consent: &str) -> Value {
         "case": {
             "id": format!("QZcase-{i:04}-Ypsilon"), "opened_on": "2019-12-29", "province": "drenthe",
             "status": "open", "exploitation_type": "labour", "sector": format!("QZsector-{i}-Hortus"),
-            "routing": "both", "consent": consent,
+            "routing": "both", "consent": consent, "disclosure_basis": "conflict-of-duties",
             "reporter": {"organisation": format!("QZorganisatie-{i}-Noord"), "name": format!("Quirinus Zebedeus-{i}")},
         },
         "subject": {
@@ -1577,7 +1577,15 @@ fn no_value_and_no_pseudonym_reaches_the_log() {
     // The raw values, as given and as the gate normalises them.
     let mut secrets = Vec::new();
     let vocabulary = [
-        "drenthe", "open", "labour", "both", "given", "refused", "female",
+        "drenthe",
+        "open",
+        "labour",
+        "both",
+        "given",
+        "refused",
+        "female",
+        // A condition's value, named in the plan's entry.
+        "conflict-of-duties",
     ];
     for record in &inputs {
         let mut all = Vec::new();

@@ -107,7 +107,7 @@ fn bsn(rng: &mut Lcg) -> String {
 /// The example records, then variations of them with other people, dates, places
 /// and consent, unknown members and wrong types, then lines that are not records.
 fn corpus() -> Vec<String> {
-    let examples: Vec<String> = std::fs::read_to_string(root().join("examples/records.jsonl"))
+    let examples: Vec<String> = std::fs::read_to_string(root().join("examples/ggd-reports.jsonl"))
         .unwrap()
         .lines()
         .filter(|l| !l.trim().is_empty())

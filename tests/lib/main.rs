@@ -19,6 +19,7 @@ mod fixtures;
 mod house;
 mod json_schemas;
 mod json_test_suite;
+mod lawful;
 mod limits;
 mod no_panics;
 mod properties;

@@ -30,7 +30,8 @@ const AT: &str = "2026-03-02T10:00:00Z";
 fn record() -> Value {
     json!({
         "case": {"id": "zvh-2025-0001", "opened_on": "2025-04-03", "province": "drenthe", "status": "open",
-                 "exploitation_type": "labour", "consent": "given", "routing": "both"},
+                 "exploitation_type": "labour", "consent": "given", "routing": "both",
+                 "disclosure_basis": "conflict-of-duties"},
         "subject": {"bsn": "999998523", "name": {"given": "Anna", "family": "Jansen"}, "birth_date": "1990-07-15",
                     "is_minor": false, "sex": "f", "nationality": "NL",
                     "address": {"street": "Kerkstraat", "house_number": "12", "postcode": "9401 AB", "city": "Assen"},

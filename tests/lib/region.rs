@@ -26,8 +26,9 @@ fn agreement(id: &str) -> &'static Agreement {
 /// merger, when each province had its own police agreement (`drenthe/politie`,
 /// `groningen/politie`, `friesland/politie`): taken from the compiled plans of the
 /// policy set before this change, field by field (Drenthe, Groningen, Friesland).
-const GGD_TO_POLICE_BEFORE: [(&str, [&str; 3]); 36] = [
+const GGD_TO_POLICE_BEFORE: [(&str, [&str; 3]); 37] = [
     ("case.consent", ["pass", "pass", "pass"]),
+    ("case.disclosure_basis", ["pass", "pass", "pass"]),
     ("case.exploitation_type", ["pass", "pass", "pass"]),
     ("case.id", ["pass", "pass", "pass"]),
     ("case.opened_on", ["pass", "pass", "pass"]),

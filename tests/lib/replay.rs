@@ -70,7 +70,7 @@ fn corpus_log(dir: &std::path::Path) -> (Vec<u8>, Archive, usize) {
         .unwrap();
     let records = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/examples/records.jsonl"
+        "/examples/ggd-reports.jsonl"
     ))
     .unwrap();
     let mut transfers = 0;
@@ -96,7 +96,7 @@ fn every_flow_replays_identically_and_a_changed_rule_shows_exactly_where_it_bite
     let keys = keys();
     let records = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/examples/records.jsonl"
+        "/examples/ggd-reports.jsonl"
     ))
     .unwrap();
 

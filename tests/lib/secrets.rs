@@ -154,7 +154,7 @@ fn no_type_that_holds_a_key_shows_it() {
     assert_debug_hidden("FlowPlan", flow.plan());
     let record = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/examples/typical-record.json"
+        "/examples/typical-ggd-report.json"
     ))
     .unwrap();
     let outcome = gate.apply_json(&transfer, &record).unwrap();
