@@ -6,8 +6,6 @@
 //! `docs/agreement-format.md` ("Identifiers in fields that pass"); each errs on the side
 //! of removing.
 
-use crate::pseudonym::normalise_bsn;
-
 /// What kind of identifier a text holds, if any.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Identifier {
@@ -23,22 +21,21 @@ pub(crate) enum Identifier {
 
 /// The first kind of identifier found in `text`.
 pub(crate) fn identifier_in(text: &str) -> Option<Identifier> {
-    // Every identifier holds a digit or an `@`: most values (enumerations, names of
-    // things) have neither and cost one pass over their bytes.
-    if !text.bytes().any(|b| b.is_ascii_digit() || b == b'@') {
-        return None;
-    }
-    if has_bsn_or_phone(text, Identifier::Bsn) {
+    // One pass decides which detectors can find anything at all: most values (an
+    // enumeration, a short id) have fewer than nine digits and no `@`.
+    let digits = text.bytes().filter(u8::is_ascii_digit).count();
+    let at_sign = text.contains('@');
+    if digits >= 9 && has_bsn_or_phone(text, Identifier::Bsn) {
         return Some(Identifier::Bsn);
     }
-    if has_email(text) {
+    if at_sign && has_email(text) {
         return Some(Identifier::Email);
     }
     // Before phone numbers: an IBAN's account digits can read as one.
-    if has_iban(text) {
+    if digits >= 2 && text.len() >= 15 && has_iban(text) {
         return Some(Identifier::Iban);
     }
-    if has_bsn_or_phone(text, Identifier::Phone) {
+    if digits >= 10 && has_bsn_or_phone(text, Identifier::Phone) {
         return Some(Identifier::Phone);
     }
     None
@@ -98,22 +95,28 @@ fn chains(text: &str) -> Vec<Vec<Group<'_>>> {
 }
 
 fn has_bsn_or_phone(text: &str, kind: Identifier) -> bool {
+    // At most 13 digits matter (`0031` and nine): they are gathered on the stack.
+    const MOST: usize = 13;
     for chain in chains(text) {
         for start in 0..chain.len() {
-            let mut digits = String::new();
+            let mut digits = [0u8; MOST];
+            let mut len = 0;
             let plus = chain.get(start).is_some_and(|g| g.plus);
             for group in chain.iter().skip(start) {
                 // `+31 (0)6 ...`: the `(0)` after a country code is not dialled.
-                let dropped = plus && digits == "31" && group.digits == "0";
+                let dropped = plus && digits.get(..len) == Some(b"31") && group.digits == "0";
                 if !dropped {
-                    digits.push_str(group.digits);
+                    let bytes = group.digits.as_bytes();
+                    let Some(slot) = digits.get_mut(len..len + bytes.len()) else {
+                        break;
+                    };
+                    slot.copy_from_slice(bytes);
+                    len += bytes.len();
                 }
-                if digits.len() > 13 {
-                    break;
-                }
+                let gathered = digits.get(..len).unwrap_or_default();
                 let found = match kind {
-                    Identifier::Bsn => digits.len() == 9 && normalise_bsn(&digits).is_ok(),
-                    _ => is_dutch_phone(&digits, plus),
+                    Identifier::Bsn => len == 9 && passes_eleven_proof(gathered),
+                    _ => is_dutch_phone(gathered, plus),
                 };
                 if found {
                     return true;
@@ -124,18 +127,27 @@ fn has_bsn_or_phone(text: &str, kind: Identifier) -> bool {
     false
 }
 
+/// Nine ASCII digits whose weighted sum (9, 8, ..., 2, -1) is a non-zero multiple
+/// of 11: the BSN's 11-proof, as `normalise_bsn` applies it.
+fn passes_eleven_proof(digits: &[u8]) -> bool {
+    let sum: i64 = digits
+        .iter()
+        .zip([9i64, 8, 7, 6, 5, 4, 3, 2, -1])
+        .map(|(d, w)| i64::from(d - b'0') * w)
+        .sum();
+    digits.len() == 9 && sum != 0 && sum % 11 == 0
+}
+
 /// `0` + nine digits (not starting with 0), or with the country code `31` after a
 /// `+` or `00`.
-fn is_dutch_phone(digits: &str, plus: bool) -> bool {
-    let national = |rest: &str| {
-        rest.len() == 9 && !rest.starts_with('0') && rest.bytes().all(|b| b.is_ascii_digit())
-    };
+fn is_dutch_phone(digits: &[u8], plus: bool) -> bool {
+    let national = |rest: &[u8]| rest.len() == 9 && rest.first() != Some(&b'0');
     if plus {
-        digits.strip_prefix("31").is_some_and(national)
-    } else if let Some(rest) = digits.strip_prefix("0031") {
+        digits.strip_prefix(b"31").is_some_and(national)
+    } else if let Some(rest) = digits.strip_prefix(b"0031") {
         national(rest)
     } else {
-        digits.strip_prefix('0').is_some_and(national)
+        digits.strip_prefix(b"0").is_some_and(national)
     }
 }
 
@@ -233,6 +245,20 @@ fn iban_checks(candidate: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pseudonym::normalise_bsn;
+
+    #[test]
+    fn the_eleven_proof_is_that_of_normalise_bsn() {
+        for n in (0..300_000u64).map(|i| 999_000_000 + i * 37 % 1_000_000) {
+            let text = format!("{n:09}");
+            assert_eq!(
+                passes_eleven_proof(text.as_bytes()),
+                normalise_bsn(&text).is_ok(),
+                "{text}"
+            );
+        }
+        assert!(!passes_eleven_proof(b"000000000"));
+    }
 
     #[test]
     fn bsns_are_found_with_and_without_separators_and_only_when_valid() {

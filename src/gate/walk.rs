@@ -6,7 +6,7 @@ use super::generalise::generalise;
 use crate::decision::{FieldCount, Removal, RemovalReason, TRANSFER_MEMBER};
 use crate::plan::FlowPlan;
 use crate::policy::action::Action;
-use crate::policy::schema::{Field, FieldId, Node};
+use crate::policy::schema::{Field, FieldId, Node, ValueType};
 use crate::pseudonym::{check_type, normalise, ActiveKey};
 use crate::support::ident::is_plain_key;
 use chrono::NaiveDate;
@@ -343,7 +343,13 @@ fn within_bounds(field: &Field, value: &Value) -> Result<(), RemovalReason> {
 /// A value that passes in plain form may not carry an identifier its field is not
 /// meant for (see `detect.rs`); fields of an identifying category are meant to.
 fn no_identifier(field: &Field, value: &Value) -> Result<(), RemovalReason> {
-    if field.identifying {
+    // Dates, postcodes, BSNs, names and booleans are checked by their type: a date
+    // holds digits by design, and nothing else fits its shape.
+    let free_form = matches!(
+        field.value_type,
+        ValueType::String | ValueType::Text | ValueType::Number
+    );
+    if field.identifying || !free_form {
         return Ok(());
     }
     let found = match value {
