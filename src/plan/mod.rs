@@ -310,6 +310,7 @@ pub(crate) fn compile(
             value_type: field.value_type,
         });
     }
+    linkable_record_ids(schema, sender, outbound, &fields, errors);
     let retention = outbound
         .iter()
         .filter_map(|r| r.retention)
@@ -342,6 +343,46 @@ pub(crate) fn compile(
         domains,
         sender_rules: outbound.iter().map(|r| r.id.clone()).collect(),
         recipient_rules: inbound.iter().map(|r| r.id.clone()).collect(),
+    }
+}
+
+/// A flow that pseudonymises who a record is about must not pass the record's own
+/// identifier (`case.id`) in plain form: the recipient would tie every pseudonym to a
+/// case it knows by id, and the pseudonym would protect nothing.
+fn linkable_record_ids(
+    schema: &Schema,
+    sender: &Agreement,
+    outbound: &[&Rule],
+    fields: &[FieldPlan],
+    errors: &mut Vec<Diagnostic>,
+) {
+    let pseudonymised =
+        schema.fields().iter().zip(fields).find(|(field, plan)| {
+            field.identifying && matches!(plan.action, Action::Pseudonymise(_))
+        });
+    let Some((identity, _)) = pseudonymised else {
+        return;
+    };
+    for (field, plan) in schema.fields().iter().zip(fields) {
+        if !field.record_identifier || plan.action != Action::Pass {
+            continue;
+        }
+        let rule = plan
+            .sender
+            .as_ref()
+            .and_then(|clause| outbound.iter().find(|r| r.id == clause.rule));
+        let mut diagnostic = Diagnostic::error(
+            &sender.file,
+            format!(
+                "this flow pseudonymises `{}` but passes the record identifier `{}` in plain form, so the recipient could tie the pseudonym to the case: pseudonymise `{}` in the same domain, or block it",
+                identity.path, field.path, field.path
+            ),
+        )
+        .in_agreement(Some(&sender.id));
+        if let Some(rule) = rule {
+            diagnostic = diagnostic.with_pointer(&rule.pointer);
+        }
+        errors.push(diagnostic);
     }
 }
 

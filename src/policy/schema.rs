@@ -167,6 +167,11 @@ struct FieldFile {
     #[serde(default)]
     #[schemars(range(min = 1))]
     max_length: Option<usize>,
+    /// Whether the field identifies the record (like `case.id`): a flow that
+    /// pseudonymises a field of an identifying category may not pass it in plain form,
+    /// or the recipient could tie each pseudonym to a case it also knows by id.
+    #[serde(default)]
+    record_identifier: bool,
 }
 
 /// Index of a field in the schema.
@@ -238,6 +243,8 @@ pub struct Field {
     pub(crate) bounds: Bounds,
     /// Whether its category identifies a person.
     pub(crate) identifying: bool,
+    /// Whether it identifies the record.
+    pub(crate) record_identifier: bool,
 }
 
 impl Field {
@@ -270,6 +277,12 @@ impl Field {
     /// for smuggled identifiers when it passes.
     pub fn identifying(&self) -> bool {
         self.identifying
+    }
+
+    /// Whether it identifies the record (like `case.id`), so that no flow may pass it
+    /// in plain form while it pseudonymises who the record is about.
+    pub fn record_identifier(&self) -> bool {
+        self.record_identifier
     }
 }
 
@@ -460,6 +473,7 @@ impl Schema {
                     .categories
                     .get(&field.category)
                     .is_some_and(|c| c.identifying),
+                record_identifier: field.record_identifier,
             });
         }
         let mut tree = Node::Object(Vec::new());

@@ -84,8 +84,21 @@ fn gate_releases_every_example_record_in_order() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(inputs.len(), outputs.len());
+    // The case id is pseudonymised along with the identity (it would tie the pseudonym
+    // to the case otherwise): one pseudonym per case, in the input's order.
+    let ids: std::collections::BTreeSet<String> = outputs
+        .iter()
+        .map(|o| o.pointer("/case/id").unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), outputs.len());
     for (i, o) in inputs.iter().zip(&outputs) {
-        assert_eq!(i.pointer("/case/id"), o.pointer("/case/id"));
+        let id = o.pointer("/case/id").and_then(|v| v.as_str()).unwrap();
+        assert!(id.starts_with("pg1:k1:"), "{id}");
+        assert_eq!(i.pointer("/case/opened_on"), o.pointer("/case/opened_on"));
+        assert_eq!(
+            i.pointer("/case/exploitation_type"),
+            o.pointer("/case/exploitation_type")
+        );
         assert_eq!(o["_transfer"]["retain_until"], "2028-03-02");
         assert!(o.get("health").is_none() && o.get("notes").is_none());
         if let Some(bsn) = o.pointer("/subject/bsn") {

@@ -146,3 +146,27 @@ fn a_closed_case_no_longer_goes_from_the_zvh_to_the_police_for_assessment() {
         );
     }
 }
+
+/// The review found `case.id` passing plainly next to a pseudonymised BSN, so the
+/// pseudonym protected nothing: such a flow no longer loads, and says where and why.
+#[test]
+fn a_flow_that_pseudonymises_identity_but_passes_the_case_id_does_not_load() {
+    let dir = crate::util::TempDir::new("record-identifier");
+    let policies = dir.path("policies");
+    crate::util::copy_dir(&crate::util::root().join("policies"), &policies);
+    let ggd = policies.join("drenthe/ggd.json");
+    let text = std::fs::read_to_string(&ggd).unwrap();
+    let pseudonymised = r#""case.id": {"pseudonymise": {"domain": "drenthe/mensenhandel"}}, "#;
+    assert_eq!(text.matches(pseudonymised).count(), 2);
+    std::fs::write(&ggd, text.replacen(pseudonymised, "", 1)).unwrap();
+    let err = Registry::load_dir(&policies).unwrap_err().to_string();
+    assert!(
+        err.contains("drenthe/ggd at `/outbound/0`: this flow pseudonymises `subject.bsn` but passes the record identifier `case.id` in plain form"),
+        "{err}"
+    );
+    assert!(
+        err.contains("pseudonymise `case.id` in the same domain, or block it"),
+        "{err}"
+    );
+    assert!(err.starts_with("error: "), "{err}");
+}

@@ -30,7 +30,13 @@ const GGD_TO_POLICE_BEFORE: [(&str, [&str; 3]); 37] = [
     ("case.consent", ["pass", "pass", "pass"]),
     ("case.disclosure_basis", ["pass", "pass", "pass"]),
     ("case.exploitation_type", ["pass", "pass", "pass"]),
-    ("case.id", ["pass", "pass", "pass"]),
+    // Drenthe pseudonymises identity, so its case id is pseudonymised too since the
+    // record-identifier check (it passed in plain form before, tying the pseudonym
+    // to the case).
+    (
+        "case.id",
+        ["pseudonymise(drenthe/mensenhandel)", "pass", "pass"],
+    ),
     ("case.opened_on", ["pass", "pass", "pass"]),
     ("case.province", ["pass", "pass", "pass"]),
     (
