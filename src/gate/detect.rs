@@ -42,9 +42,10 @@ pub(crate) fn identifier_in(text: &str) -> Option<Identifier> {
 }
 
 /// Characters that may stand between the digit groups of one number, like
-/// `9999.98.523`, `999 998 523`, `06-1234 5678` or `(050) 123 45 67`.
+/// `9999.98.523`, `999 998 523`, `06-1234 5678` or `(050) 123 45 67`; `_` and `,`
+/// too, so that `999_998_523` or `999,998,523` cannot slip a BSN past the detector.
 fn is_separator(c: u8) -> bool {
-    matches!(c, b' ' | b'.' | b'-' | b'(' | b')' | b'/')
+    matches!(c, b' ' | b'.' | b'-' | b'(' | b')' | b'/' | b'_' | b',')
 }
 
 /// A run of digits within a chain, and whether a `+` stood right before it.
@@ -268,6 +269,11 @@ mod tests {
             "9999.98.523",
             "999 998 523",
             "prostitution/999-998-523",
+            // A sender spreading the digits to slip past the detector.
+            "999_998_523",
+            "999,998,523",
+            "9 9 9 9 9 8 5 2 3",
+            "ref (999) 998-523",
             "999998523.0",
         ] {
             assert_eq!(identifier_in(text), Some(Identifier::Bsn), "{text}");
