@@ -196,6 +196,7 @@ fn record(c: &mut Criterion) {
         .map(|i| u8::from_str_radix(&SECRET_HEX[i..i + 2], 16).unwrap())
         .collect();
     let key = key_from_secret(KEY_ID, &secret).unwrap();
+    let domain = privacy_gate::DomainId::new("drenthe/mensenhandel").unwrap();
 
     let mut group = c.benchmark_group("record");
     group.throughput(Throughput::Bytes(bytes.len() as u64));
@@ -208,7 +209,7 @@ fn record(c: &mut Criterion) {
     group.bench_function("floor/6-hmacs", |b| {
         b.iter(|| {
             for (value_type, normalised) in &to_pseudonymise {
-                black_box(key.pseudonym(*value_type, black_box(normalised)));
+                black_box(key.pseudonym(&domain, *value_type, black_box(normalised)));
             }
         });
     });

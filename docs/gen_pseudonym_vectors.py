@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generates docs/pseudonym-vectors.json: test vectors for the `pg1` pseudonymisation
+"""Generates docs/pseudonym-vectors.json: test vectors for the `pg2` pseudonymisation
 scheme specified in docs/pseudonymisation.md.
 
 This is an independent implementation of the scheme (Python standard library only:
@@ -24,7 +24,7 @@ from pathlib import Path
 
 OUT = Path(__file__).resolve().parent / "pseudonym-vectors.json"
 
-SCHEME = "pg1"
+SCHEME = "pg2"
 MIN_SECRET_BYTES = 32
 VALUE_TYPES = ("bsn", "name", "date", "postcode", "string", "text", "boolean", "number")
 
@@ -186,14 +186,25 @@ def valid_key_id(key_id: str) -> bool:
     )
 
 
-def message(value_type: str, normalised: str) -> bytes:
-    return value_type.encode("utf-8") + b"\x00" + normalised.encode("utf-8")
+def valid_domain(domain: str) -> bool:
+    group, _, name = domain.partition("/")
+    ok = lambda part: part != "" and all(c in "abcdefghijklmnopqrstuvwxyz0123456789-" for c in part)
+    return ok(group) and ok(name)
 
 
-def pseudonym(key_id: str, secret: bytes, value_type: str, normalised: str) -> str:
+def message(domain: str, value_type: str, normalised: str) -> bytes:
+    return b"\x00".join([
+        SCHEME.encode("ascii"),
+        domain.encode("ascii"),
+        value_type.encode("ascii"),
+        normalised.encode("utf-8"),
+    ])
+
+
+def pseudonym(domain: str, key_id: str, secret: bytes, value_type: str, normalised: str) -> str:
     assert valid_key_id(key_id) and len(secret) >= MIN_SECRET_BYTES
-    assert value_type in VALUE_TYPES
-    tag = hmac_sha256(secret, message(value_type, normalised))
+    assert valid_domain(domain) and value_type in VALUE_TYPES
+    tag = hmac_sha256(secret, message(domain, value_type, normalised))
     return f"{SCHEME}:{key_id}:{tag.hex()}"
 
 
@@ -221,12 +232,15 @@ RFC4231 = [
      "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2", None),
 ]
 
-# Fake secrets. Domain drenthe/mensenhandel: k1 (retired) and k2 (active);
-# domain groningen/mensenhandel: k1.
-DRENTHE_K1 = ("k1", bytes(range(0x00, 0x20)))
-DRENTHE_K2 = ("k2", bytes(range(0x40, 0x60)))
-GRONINGEN_K1 = ("k1", bytes(range(0x20, 0x40)))
-LONG_KEY = ("2025-q1_long", bytes(range(0x60, 0xB0)))  # 80 bytes: HMAC hashes it first
+# Fake secrets, as (domain, key id, secret). Domain drenthe/zvh-signalen: k1 (retired)
+# and k2 (active); domain groningen/zvh-signalen: k1. FRIESLAND_SAME_SECRET is a
+# misconfiguration on purpose: another domain under Drenthe's k1 secret and id.
+DRENTHE_K1 = ("drenthe/zvh-signalen", "k1", bytes(range(0x00, 0x20)))
+DRENTHE_K2 = ("drenthe/zvh-signalen", "k2", bytes(range(0x40, 0x60)))
+GRONINGEN_K1 = ("groningen/zvh-signalen", "k1", bytes(range(0x20, 0x40)))
+FRIESLAND_SAME_SECRET = ("friesland/ggd-advies", "k1", bytes(range(0x00, 0x20)))
+# 80 bytes: HMAC hashes it first
+LONG_KEY = ("drenthe/zvh-signalen", "2025-q1_long", bytes(range(0x60, 0xB0)))
 
 D = DRENTHE_K1
 
@@ -242,11 +256,13 @@ PSEUDONYMS = [
     ("bsn: designated test number", "bsn", "999995844", D),
     ("bsn: 8 digits are left-padded with one zero, then 11-proof", "bsn", "12345672", D),
     # key rotation and domain separation
-    ("rotation: same BSN, drenthe/mensenhandel, new active key k2", "bsn", "999998523", DRENTHE_K2),
-    ("domain separation: same BSN, groningen/mensenhandel key k1 (same id, other secret)",
+    ("rotation: same BSN, drenthe/zvh-signalen, new active key k2", "bsn", "999998523", DRENTHE_K2),
+    ("domain separation: same BSN, groningen/zvh-signalen key k1 (same id, other secret)",
      "bsn", "999998523", GRONINGEN_K1),
-    ("domain separation: same name, groningen/mensenhandel key k1", "name", "Jan de Vries", GRONINGEN_K1),
-    ("rotation: same name, drenthe/mensenhandel key k2", "name", "Jan de Vries", DRENTHE_K2),
+    ("domain separation: same name, groningen/zvh-signalen key k1", "name", "Jan de Vries", GRONINGEN_K1),
+    ("rotation: same name, drenthe/zvh-signalen key k2", "name", "Jan de Vries", DRENTHE_K2),
+    ("domain separation: same BSN, same key id and secret, another domain (friesland/ggd-advies)",
+     "bsn", "999998523", FRIESLAND_SAME_SECRET),
     ("secret longer than the SHA-256 block (80 bytes), key id with - and _",
      "bsn", "999998523", LONG_KEY),
     # name
@@ -355,16 +371,17 @@ def build():
         if truncate is not None:
             case["truncate_bytes"] = truncate
         doc["hmac_sha256"].append(case)
-    for description, value_type, value, (key_id, secret) in PSEUDONYMS:
+    for description, value_type, value, (domain, key_id, secret) in PSEUDONYMS:
         normalised = normalise(value_type, value)
         doc["pseudonyms"].append({
             "description": description,
+            "domain": domain,
             "type": value_type,
             "input": value,
             "key_id": key_id,
             "secret_hex": secret.hex(),
             "normalised": normalised,
-            "pseudonym": pseudonym(key_id, secret, value_type, normalised),
+            "pseudonym": pseudonym(domain, key_id, secret, value_type, normalised),
         })
     for description, value_type, value, problem in INVALID:
         try:
@@ -375,10 +392,11 @@ def build():
             raise AssertionError(f"{description}: expected {problem}")
         doc["invalid"].append(
             {"description": description, "type": value_type, "input": value, "problem": problem})
-    # Pseudonyms are equal exactly when type, normalised value, key id and secret are.
+    # Pseudonyms are equal exactly when domain, type, normalised value, key id and
+    # secret are.
     seen = {}
     for v in doc["pseudonyms"]:
-        ident = (v["type"], v["normalised"], v["key_id"], v["secret_hex"])
+        ident = (v["domain"], v["type"], v["normalised"], v["key_id"], v["secret_hex"])
         assert seen.setdefault(v["pseudonym"], ident) == ident, v["description"]
     # ensure_ascii: escapes keep NFD/NFC and invisible characters intact in any editor.
     return json.dumps(doc, indent=2, ensure_ascii=True) + "\n"

@@ -3,7 +3,7 @@
 //! - a secret never shows: neither the error (its `Display` and `Debug`) nor the
 //!   ring's `Debug` contains the text of a secret from the input;
 //! - a ring that loads has, for every domain and the audit set, an active key that
-//!   `get` finds by its id, and pseudonyms of the `pg1:<id>:<64 hex>` form.
+//!   `get` finds by its id, and pseudonyms of the `pg2:<id>:<64 hex>` form.
 //!
 //! The secrets are the string values under `keys` of each key set
 //! (`/domains/*/keys/*`, `/audit/keys/*`) that are at least 16 characters long,
@@ -48,9 +48,10 @@ fuzz_target!(|data: &[u8]| {
             assert!(set
                 .get(active.id())
                 .is_some_and(|k| std::sync::Arc::ptr_eq(k, active)));
-            let pseudonym = active.pseudonym(ValueType::Text, "x");
+            let domain = privacy_gate::DomainId::new("x/y").expect("a domain id");
+            let pseudonym = active.pseudonym(&domain, ValueType::Text, "x");
             let tag = pseudonym
-                .strip_prefix(&format!("pg1:{}:", active.id()))
+                .strip_prefix(&format!("pg2:{}:", active.id()))
                 .expect("pseudonym prefix");
             assert!(tag.len() == 64 && tag.bytes().all(|b| b.is_ascii_hexdigit()));
         }

@@ -9,7 +9,7 @@
 //! 2. Shape: every output key is a schema key (or `_transfer` at the root); no empty
 //!    object or array below the root; `_transfer` is exactly the flow's terms.
 //! 3. Per output leaf, by its field's planned action: `block` never appears;
-//!    `pseudonymise` is `pg1:<key id>:<64 hex>`; a generalisation has the method's
+//!    `pseudonymise` is `pg2:<key id>:<64 hex>`; a generalisation has the method's
 //!    form; `pass` equals a value the input had at the same path.
 //! 4. The decision explains the output: per field, `released` equals the number of
 //!    values at its path in the output, and never exceeds `occurrences`.
@@ -411,7 +411,7 @@ fn check_output<'a>(
 
 fn is_pseudonym(s: &str) -> bool {
     let mut parts = s.splitn(3, ':');
-    let (Some("pg1"), Some(id), Some(tag)) = (parts.next(), parts.next(), parts.next()) else {
+    let (Some("pg2"), Some(id), Some(tag)) = (parts.next(), parts.next(), parts.next()) else {
         return false;
     };
     !id.is_empty()

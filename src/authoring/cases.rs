@@ -4,13 +4,13 @@
 //!
 //! ```json
 //! {"cases": [{
-//!   "name": "ggd-to-police-pseudonymises-identity",
-//!   "transfer": {"from": "drenthe/ggd", "to": "noord-nederland/politie",
-//!                "purpose": "criminal-investigation", "at": "2026-03-02T10:00:00Z"},
+//!   "name": "ggd-signal-pseudonymises-the-bsn",
+//!   "transfer": {"from": "drenthe/ggd", "to": "drenthe/zvh",
+//!                "purpose": "signal-assessment", "at": "2026-03-02T10:00:00Z"},
 //!   "record": {"subject": {"bsn": "999998523", "birth_date": "1990-07-15"}},
-//!   "expect": {"fields": {"subject.bsn": {"pseudonymise": {"domain": "drenthe/mensenhandel"}},
-//!                         "subject.birth_date": {"generalise": "year"}},
-//!              "values": {"subject.birth_date": "1990"}}
+//!   "expect": {"fields": {"subject.bsn": {"pseudonymise": {"domain": "drenthe/zvh-signalen"}},
+//!                         "subject.birth_date": "pass"},
+//!              "values": {"subject.birth_date": "1990-07-15"}}
 //! }]}
 //! ```
 //!
@@ -51,7 +51,7 @@ pub(crate) struct CaseFile {
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "Case")]
 struct CaseSpec {
-    /// The case's name, like `ggd-to-police-pseudonymises-identity`; unique in its file.
+    /// The case's name, like `ggd-signal-pseudonymises-the-bsn`; unique in its file.
     name: String,
     /// Who sends to whom, for which purpose, when.
     transfer: TransferSpec,

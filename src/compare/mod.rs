@@ -46,10 +46,11 @@
 //! let flow = FlowKind::new("ggd", "politie", "criminal-investigation");
 //! let at = "2026-03-02T10:00:00Z".parse()?;
 //! let comparison = compare_flow(&registry, &flow, &[], at)?;
-//! let bsn = comparison.field("subject.bsn").expect("in the schema");
-//! // Drenthe pseudonymises the BSN, Groningen and Friesland block it: nothing in common.
-//! assert_eq!(bsn.common_ground, Action::Block);
-//! assert!(bsn.differs());
+//! let birth = comparison.field("subject.birth_date").expect("in the schema");
+//! // Drenthe gives the birth year, Groningen an age band, Friesland nothing: nothing in
+//! // common.
+//! assert_eq!(birth.common_ground, Action::Block);
+//! assert!(birth.differs());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 

@@ -299,9 +299,9 @@ impl<'p> Walker<'p> {
             Action::Generalise(method) => generalise(*method, value_type, value, self.today)
                 .map(Kept::Replaced)
                 .map_err(RemovalReason::from),
-            Action::Pseudonymise(_) => match key {
+            Action::Pseudonymise(domain) => match key {
                 Some(key) => normalise(value_type, value)
-                    .map(|n| Kept::Replaced(Value::String(key.pseudonym(value_type, &n))))
+                    .map(|n| Kept::Replaced(Value::String(key.pseudonym(domain, value_type, &n))))
                     .map_err(RemovalReason::from),
                 None => Err(RemovalReason::InvalidValue),
             },

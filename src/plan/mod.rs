@@ -2,6 +2,7 @@
 //! compiled once from both agreements; and the registry, which holds every
 //! checked agreement and every compiled flow.
 
+mod linkage;
 mod lints;
 pub(crate) mod registry;
 pub(crate) mod resolve;

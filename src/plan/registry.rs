@@ -201,6 +201,9 @@ impl Registry {
                 }
             }
         }
+        if !flows.is_empty() {
+            super::linkage::check_linkage(&schema, &checked, &flows, &mut conflicts);
+        }
         for conflict in conflicts {
             diags.push(conflict);
         }

@@ -85,7 +85,7 @@ pub enum Action {
     Block,
 }
 
-/// The name of a pseudonymisation domain, like `drenthe/mensenhandel`.
+/// The name of a pseudonymisation domain, like `drenthe/zvh-signalen`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DomainId(pub(crate) Arc<str>);
 
@@ -217,14 +217,14 @@ impl JsonSchema for Action {
                 },
                 {
                     "type": "object",
-                    "description": "The value crosses as a keyed pseudonym: `{\"pseudonymise\": {\"domain\": \"drenthe/mensenhandel\"}}`. Within one domain (and key) a value always gives the same pseudonym; across domains, pseudonyms do not link.",
+                    "description": "The value crosses as a keyed pseudonym: `{\"pseudonymise\": {\"domain\": \"drenthe/zvh-signalen\"}}`. Within one domain (and key) a value always gives the same pseudonym; across domains, pseudonyms do not link.",
                     "properties": {
                         "pseudonymise": {
                             "type": "object",
                             "properties": {
                                 "domain": {
                                     "type": "string",
-                                    "description": "The pseudonymisation domain, `<group>/<name>` of lowercase letters, digits and `-`, like `drenthe/mensenhandel`; its key comes from the key file.",
+                                    "description": "The pseudonymisation domain, `<group>/<name>` of lowercase letters, digits and `-`, like `drenthe/zvh-signalen`; its key comes from the key file.",
                                     "pattern": DomainId::PATTERN
                                 }
                             },

@@ -1,6 +1,6 @@
 //! Agreements: the JSON form authors write, and the checked form the gate compiles.
 
-use crate::policy::action::Action;
+use crate::policy::action::{Action, DomainId};
 use crate::policy::schema::FieldId;
 use crate::support::time::Period;
 use chrono::NaiveDate;
@@ -97,6 +97,13 @@ pub(crate) struct AgreementFile {
     /// The purposes (ids from `policies/schema.json`) this organisation shares data for,
     /// each with its legal bases.
     pub purposes: BTreeMap<String, PurposeFile>,
+    /// The pseudonymisation domains this organisation receives pseudonyms in, each bound
+    /// to one purpose: a rule that pseudonymises in a domain must send to the
+    /// organisation that declares it, for that purpose (or a purpose its `linkage`
+    /// states). Keys: domain ids, `<group>/<name>`, like `groningen/zvh-signalen`.
+    #[serde(default)]
+    #[schemars(extend("propertyNames" = { "pattern": crate::policy::action::DomainId::PATTERN }))]
+    pub pseudonym_domains: BTreeMap<String, DomainFile>,
     /// Rules for what this organisation may release, and to whom. Each names its
     /// recipients with `to`.
     #[serde(default)]
@@ -135,6 +142,42 @@ fn outbound_rules(generator: &mut schemars::SchemaGenerator) -> schemars::Schema
 
 fn inbound_rules(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
     rules_schema(generator, "from", "to")
+}
+
+/// A pseudonymisation domain the organisation receives pseudonyms in.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "PseudonymDomain")]
+pub(crate) struct DomainFile {
+    /// The one purpose, among the agreement's `purposes`, whose flows may pseudonymise
+    /// in this domain.
+    #[schemars(regex(pattern = crate::support::ident::NAME_PATTERN))]
+    pub purpose: String,
+    /// Why the domain exists, for the next reader.
+    #[serde(default)]
+    pub note: Option<String>,
+    /// A stated exception: the organisation may link this domain's pseudonyms with what
+    /// it receives for other purposes. Without it, pseudonyms of this domain come only
+    /// from flows of `purpose`, and no field it pseudonymises reaches the organisation
+    /// in plain form.
+    #[serde(default)]
+    pub linkage: Option<LinkageFile>,
+}
+
+/// A stated linkage purpose, with its legal basis.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Linkage")]
+pub(crate) struct LinkageFile {
+    /// The other purposes (among the agreement's) whose flows may carry this domain's
+    /// pseudonyms, or the same fields in plain form.
+    #[schemars(length(min = 1), inner(regex(pattern = crate::support::ident::NAME_PATTERN)))]
+    pub purposes: Vec<String>,
+    /// The legal bases (among the agreement's purposes') that allow the linkage.
+    #[schemars(length(min = 1))]
+    pub legal_basis: Vec<String>,
+    /// Why the organisation must link, in words a signatory reads (not empty).
+    pub reason: String,
 }
 
 /// The days an agreement is in force, both inclusive, as calendar days in
@@ -467,6 +510,8 @@ pub struct Agreement {
     pub(crate) max_retention: Option<Period>,
     /// Purposes with their legal-basis ids.
     pub(crate) purposes: BTreeMap<String, Vec<Arc<str>>>,
+    /// The pseudonymisation domains it receives pseudonyms in.
+    pub(crate) pseudonym_domains: Vec<PseudonymDomain>,
     /// What it may release.
     pub(crate) outbound: Vec<Rule>,
     /// What it may receive.
@@ -546,6 +591,11 @@ impl Agreement {
         &self.purposes
     }
 
+    /// The pseudonymisation domains it receives pseudonyms in (`pseudonym_domains`).
+    pub fn pseudonym_domains(&self) -> &[PseudonymDomain] {
+        &self.pseudonym_domains
+    }
+
     /// What it may release.
     pub fn outbound(&self) -> &[Rule] {
         &self.outbound
@@ -564,6 +614,65 @@ impl Agreement {
     /// The file it came from.
     pub fn file(&self) -> &str {
         &self.file
+    }
+}
+
+/// A pseudonymisation domain bound to its recipient (the organisation whose agreement
+/// declares it) and one purpose, with an optional stated linkage.
+#[derive(Clone, Debug)]
+pub struct PseudonymDomain {
+    pub(crate) id: DomainId,
+    pub(crate) recipient: Arc<str>,
+    pub(crate) purpose: String,
+    pub(crate) linked_purposes: Vec<String>,
+    pub(crate) linkage_basis: Vec<Arc<str>>,
+    pub(crate) linkage_reason: Option<String>,
+    pub(crate) note: Option<String>,
+    /// Where it is declared, for diagnostics.
+    pub(crate) pointer: String,
+}
+
+impl PseudonymDomain {
+    /// The domain id.
+    pub fn id(&self) -> &DomainId {
+        &self.id
+    }
+
+    /// The only organisation that receives pseudonyms of this domain.
+    pub fn recipient(&self) -> &str {
+        &self.recipient
+    }
+
+    /// The purpose whose flows pseudonymise in it.
+    pub fn purpose(&self) -> &str {
+        &self.purpose
+    }
+
+    /// Other purposes the recipient may link this domain with, as its `linkage` states;
+    /// empty without a stated linkage.
+    pub fn linked_purposes(&self) -> &[String] {
+        &self.linked_purposes
+    }
+
+    /// The legal bases of the stated linkage.
+    pub fn linkage_basis(&self) -> &[Arc<str>] {
+        &self.linkage_basis
+    }
+
+    /// Why the recipient links, as the linkage states it.
+    pub fn linkage_reason(&self) -> Option<&str> {
+        self.linkage_reason.as_deref()
+    }
+
+    /// Why the domain exists, as its declaration's `note` says.
+    pub fn note(&self) -> Option<&str> {
+        self.note.as_deref()
+    }
+
+    /// Whether a flow of `purpose` may carry this domain's pseudonyms (its own purpose
+    /// or a stated linkage purpose).
+    pub fn admits(&self, purpose: &str) -> bool {
+        self.purpose == purpose || self.linked_purposes.iter().any(|p| p == purpose)
     }
 }
 

@@ -2,9 +2,10 @@
 //! reported at once, with file, line, column and JSON pointer, and a "did you mean"
 //! hint for misspelt names. What passes becomes the checked form.
 
-use super::action::{Action, Method};
+use super::action::{Action, DomainId, Method};
 use super::agreement::{
-    Agreement, AgreementFile, Condition, Rule, RuleFile, Selector, SelectorFile,
+    Agreement, AgreementFile, Condition, DomainFile, PseudonymDomain, Rule, RuleFile, Selector,
+    SelectorFile,
 };
 use super::schema::{Grant, Schema, ValueType};
 use super::source::PolicySource;
@@ -273,6 +274,9 @@ impl Checker<'_> {
             purposes.insert(purpose.clone(), bases);
         }
 
+        let pseudonym_domains =
+            self.pseudonym_domains(&file.organisation, &file.pseudonym_domains, &purposes);
+
         let mut ids = BTreeSet::new();
         let mut outbound = Vec::new();
         let mut inbound = Vec::new();
@@ -316,11 +320,123 @@ impl Checker<'_> {
             regime: file.regime,
             max_retention,
             purposes,
+            pseudonym_domains,
             outbound,
             inbound,
             sha256: Sha256::digest(self.src.text.as_bytes()).into(),
             file: self.src.file.clone(),
         })
+    }
+
+    /// Checks `pseudonym_domains`: valid ids, purposes of this agreement, and a stated
+    /// linkage that names other purposes, bases of this agreement and a reason.
+    fn pseudonym_domains(
+        &mut self,
+        organisation: &str,
+        declared: &std::collections::BTreeMap<String, DomainFile>,
+        purposes: &std::collections::BTreeMap<String, Vec<Arc<str>>>,
+    ) -> Vec<PseudonymDomain> {
+        let mut out = Vec::new();
+        for (id, spec) in declared {
+            let pointer = format!("/pseudonym_domains/{}", esc(id));
+            let Some(domain) = DomainId::new(id) else {
+                self.error(
+                    &pointer,
+                    format!("invalid pseudonymisation domain `{id}`: expected `<group>/<name>` of lowercase letters, digits and `-`"),
+                );
+                continue;
+            };
+            let mut ok = true;
+            let known_purpose = |this: &mut Self, at: &str, purpose: &str| {
+                if purposes.contains_key(purpose) {
+                    return true;
+                }
+                this.error(
+                    at,
+                    format!(
+                        "purpose `{purpose}` is not among this agreement's purposes{}",
+                        hint(purpose, purposes.keys().map(String::as_str))
+                    ),
+                );
+                false
+            };
+            ok &= known_purpose(self, &format!("{pointer}/purpose"), &spec.purpose);
+            let (mut linked, mut basis, mut reason) = (Vec::new(), Vec::new(), None);
+            if let Some(linkage) = &spec.linkage {
+                let at = format!("{pointer}/linkage");
+                if linkage.purposes.is_empty() {
+                    self.error(
+                        &format!("{at}/purposes"),
+                        "a linkage names at least one other purpose".into(),
+                    );
+                    ok = false;
+                }
+                for (i, purpose) in linkage.purposes.iter().enumerate() {
+                    let at = format!("{at}/purposes/{i}");
+                    if *purpose == spec.purpose || linked.contains(purpose) {
+                        self.error(
+                            &at,
+                            format!("purpose `{purpose}` is the domain's own or named twice; a linkage lists the other purposes"),
+                        );
+                        ok = false;
+                    } else if known_purpose(self, &at, purpose) {
+                        linked.push(purpose.clone());
+                    } else {
+                        ok = false;
+                    }
+                }
+                // The bases must be ones the agreement already rests these purposes on:
+                // a linkage cannot bring in a basis the signatories did not agree to.
+                let available: Vec<&Arc<str>> = std::iter::once(&spec.purpose)
+                    .chain(&linkage.purposes)
+                    .filter_map(|p| purposes.get(p))
+                    .flatten()
+                    .collect();
+                if linkage.legal_basis.is_empty() {
+                    self.error(
+                        &format!("{at}/legal_basis"),
+                        "a linkage needs its legal basis".into(),
+                    );
+                    ok = false;
+                }
+                for (i, b) in linkage.legal_basis.iter().enumerate() {
+                    match available.iter().find(|a| &****a == b.as_str()) {
+                        Some(a) => basis.push(Arc::clone(a)),
+                        None => {
+                            self.error(
+                                &format!("{at}/legal_basis/{i}"),
+                                format!(
+                                    "legal basis `{b}` is not among the bases of the purposes this linkage joins{}",
+                                    hint(b, available.iter().map(|a| &***a))
+                                ),
+                            );
+                            ok = false;
+                        }
+                    }
+                }
+                if linkage.reason.trim().is_empty() {
+                    self.error(
+                        &format!("{at}/reason"),
+                        "a linkage states why the organisation must link".into(),
+                    );
+                    ok = false;
+                }
+                reason = Some(linkage.reason.clone());
+            }
+            if ok {
+                out.push(PseudonymDomain {
+                    id: domain,
+                    recipient: Arc::from(organisation),
+                    purpose: spec.purpose.clone(),
+                    linked_purposes: linked,
+                    linkage_basis: basis,
+                    linkage_reason: reason,
+                    note: spec.note.clone(),
+                    pointer,
+                });
+            }
+        }
+        out
     }
 
     fn rule(

@@ -10,8 +10,9 @@ use std::fmt;
 use std::sync::Arc;
 use zeroize::Zeroizing;
 
-/// The prefix of every pseudonym of this scheme.
-pub const SCHEME: &str = "pg1";
+/// The prefix of every pseudonym of this scheme, and the first part of its HMAC
+/// message.
+pub const SCHEME: &str = "pg2";
 
 /// Minimum secret length in bytes.
 pub const MIN_SECRET_BYTES: usize = 32;
@@ -48,9 +49,21 @@ impl ActiveKey {
         &self.id
     }
 
-    /// The pseudonym of an already normalised value of type `value_type`.
-    pub fn pseudonym(&self, value_type: ValueType, normalised: &str) -> String {
-        let tag = self.tag(value_type.name().as_bytes(), normalised.as_bytes());
+    /// The pseudonym, in `domain`, of an already normalised value of type `value_type`.
+    ///
+    /// The domain is part of the HMAC message, so pseudonyms of two domains never link,
+    /// even where an operator gave both the same secret.
+    pub fn pseudonym(&self, domain: &DomainId, value_type: ValueType, normalised: &str) -> String {
+        let tag = self.tag_parts(
+            SCHEME.as_bytes(),
+            &[
+                domain.as_str().as_bytes(),
+                &[0],
+                value_type.name().as_bytes(),
+                &[0],
+                normalised.as_bytes(),
+            ],
+        );
         let mut out = String::with_capacity(SCHEME.len() + self.id.len() + 2 + 64);
         out.push_str(SCHEME);
         out.push(':');

@@ -1,6 +1,7 @@
-//! Keyed pseudonyms, scheme `pg1`, specified in `docs/pseudonymisation.md`:
+//! Keyed pseudonyms, scheme `pg2`, specified in `docs/pseudonymisation.md`:
 //!
-//! pseudonym = `pg1:` + key id + `:` + hex(HMAC-SHA256(secret, type name ‖ 0x00 ‖ normalised value)).
+//! pseudonym = `pg2:` + key id + `:` + hex(HMAC-SHA256(secret, `pg2` ‖ 0x00 ‖ domain ‖ 0x00 ‖
+//! type name ‖ 0x00 ‖ normalised value)).
 //!
 //! This module holds what an independent implementation needs to reproduce the
 //! scheme: the normalisation of each value type and the scheme's constants. The keys

@@ -43,7 +43,7 @@ fn audit_secret() -> Vec<u8> {
 
 fn key_file() -> String {
     json!({
-        "domains": {"drenthe/mensenhandel": {"active": "d1", "keys": {"d1": "d1".repeat(32)}}},
+        "domains": {"drenthe/zvh-signalen": {"active": "d1", "keys": {"d1": "d1".repeat(32)}}},
         "audit": {"active": AUDIT_ID, "keys": {AUDIT_ID: hex(&audit_secret())}},
     })
     .to_string()

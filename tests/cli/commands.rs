@@ -63,11 +63,7 @@ fn gate_releases_every_example_record_in_order() {
     let keys = keys(&dir);
     let out = run(
         bin()
-            .args(gate_args(
-                "drenthe/ggd",
-                "noord-nederland/politie",
-                "criminal-investigation",
-            ))
+            .args(gate_args("drenthe/ggd", "drenthe/zvh", "signal-assessment"))
             .arg("--keys")
             .arg(&keys)
             .arg("examples/ggd-reports.jsonl"),
@@ -84,8 +80,9 @@ fn gate_releases_every_example_record_in_order() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(inputs.len(), outputs.len());
-    // The case id is pseudonymised along with the identity (it would tie the pseudonym
-    // to the case otherwise): one pseudonym per case, in the input's order.
+    // The case id is pseudonymised along with the BSN in the ZVH's signal domain (it
+    // would tie the pseudonym to the case otherwise): one pseudonym per case, in the
+    // input's order.
     let ids: std::collections::BTreeSet<String> = outputs
         .iter()
         .map(|o| o.pointer("/case/id").unwrap().to_string())
@@ -93,16 +90,16 @@ fn gate_releases_every_example_record_in_order() {
     assert_eq!(ids.len(), outputs.len());
     for (i, o) in inputs.iter().zip(&outputs) {
         let id = o.pointer("/case/id").and_then(|v| v.as_str()).unwrap();
-        assert!(id.starts_with("pg1:k1:"), "{id}");
+        assert!(id.starts_with("pg2:k1:"), "{id}");
         assert_eq!(i.pointer("/case/opened_on"), o.pointer("/case/opened_on"));
         assert_eq!(
             i.pointer("/case/exploitation_type"),
             o.pointer("/case/exploitation_type")
         );
-        assert_eq!(o["_transfer"]["retain_until"], "2028-03-02");
-        assert!(o.get("health").is_none() && o.get("notes").is_none());
+        assert_eq!(o["_transfer"]["retain_until"], "2027-03-02");
+        assert!(o.pointer("/health/summary").is_none() && o.get("notes").is_none());
         if let Some(bsn) = o.pointer("/subject/bsn") {
-            assert!(bsn.as_str().unwrap().starts_with("pg1:k1:"), "{bsn}");
+            assert!(bsn.as_str().unwrap().starts_with("pg2:k1:"), "{bsn}");
         }
     }
 }
@@ -181,11 +178,7 @@ fn a_transfer_that_is_not_allowed_releases_nothing_and_exits_3() {
         ),
         // Needs a pseudonym, and no key file is given.
         (
-            gate_args(
-                "drenthe/ggd",
-                "noord-nederland/politie",
-                "criminal-investigation",
-            ),
+            gate_args("drenthe/ggd", "drenthe/zvh", "signal-assessment"),
             "no key for it was loaded",
         ),
     ];
@@ -274,8 +267,7 @@ fn explain_prints_a_table_with_clauses_and_legal_basis() {
         .find(|l| l.starts_with("subject.bsn "))
         .unwrap();
     assert!(
-        bsn.contains("pseudonymise(drenthe/mensenhandel)")
-            && bsn.contains("dr-ggd-out-politie-crim"),
+        bsn.contains("block") && bsn.contains("dr-ggd-out-politie-crim"),
         "{bsn}"
     );
     assert!(!stdout.contains("999998523"));
@@ -320,7 +312,7 @@ fn demo_shows_all_three_provinces() {
         "== groningen/ggd -> noord-nederland/politie for criminal-investigation ==",
         "== friesland/gemeente -> friesland/zvh for signal-assessment ==",
         "REFUSED: the sender's agreement `friesland/gemeente` (version 2025.1) is not in force: it is an unsigned draft",
-        "pseudonymised  subject.bsn in drenthe/mensenhandel",
+        "pseudonymised  subject.bsn in drenthe/zvh-signalen",
         "generalised    subject.birth_date to age-band",
     ] {
         assert!(stdout.contains(expected), "missing {expected:?} in\n{stdout}");
@@ -336,7 +328,7 @@ fn keygen_writes_a_private_file_and_never_overwrites() {
             .args([
                 "keygen",
                 "--domain",
-                "drenthe/mensenhandel",
+                "drenthe/zvh-signalen",
                 "--audit",
                 "--out",
             ])
@@ -395,8 +387,8 @@ fn audited_gating_verifies_checkpoints_and_detects_truncation() {
         &keys,
         &log,
         "drenthe/ggd",
-        "noord-nederland/politie",
-        "criminal-investigation",
+        "drenthe/zvh",
+        "signal-assessment",
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let verify = |extra: &[&str]| {
@@ -423,7 +415,7 @@ fn audited_gating_verifies_checkpoints_and_detects_truncation() {
     let logged = std::fs::read_to_string(&log).unwrap();
     assert_eq!(
         logged
-            .matches(r#""keys":{"drenthe/mensenhandel":"k1"}"#)
+            .matches(r#""keys":{"drenthe/zvh-signalen":"k1"}"#)
             .count(),
         23
     );
@@ -542,8 +534,8 @@ fn show_lists_transfers_and_finds_a_subject_only_with_the_key() {
         &keys,
         &log,
         "drenthe/ggd",
-        "noord-nederland/politie",
-        "criminal-investigation",
+        "drenthe/zvh",
+        "signal-assessment",
     );
     gate_audited(
         &keys,
@@ -716,7 +708,7 @@ fn the_test_command_runs_every_shipped_case() {
         stdout.ends_with(&format!("{listed} case(s): {listed} passed, 0 failed\n")),
         "{stdout}"
     );
-    assert!(stdout.contains("ok      drenthe/flows/ggd-to-police-pseudonymises-identity"));
+    assert!(stdout.contains("ok      drenthe/flows/ggd-to-police-gives-no-identity"));
 }
 
 #[test]

@@ -154,13 +154,18 @@ fn json_has_every_field_and_province() {
     let mut expected = schema_paths();
     expected.sort();
     assert_eq!(paths, expected);
-    let bsn = fields.iter().find(|f| f["path"] == "subject.bsn").unwrap();
-    assert_eq!(bsn["likeness"], "different");
-    assert_eq!(bsn["common_ground"], "block");
+    let birth = fields
+        .iter()
+        .find(|f| f["path"] == "subject.birth_date")
+        .unwrap();
+    assert_eq!(birth["likeness"], "different");
+    assert_eq!(birth["common_ground"], "block");
     assert_eq!(
-        bsn["cells"][0]["effective"],
-        serde_json::json!({"pseudonymise": {"domain": "drenthe/mensenhandel"}})
+        birth["cells"][0]["effective"],
+        serde_json::json!({"generalise": "year"})
     );
+    let bsn = fields.iter().find(|f| f["path"] == "subject.bsn").unwrap();
+    assert_eq!(bsn["likeness"], "same");
     assert_eq!(json["provinces"][0]["terms"]["retention"], "P2Y");
     assert_eq!(json["common"]["retention"], "P1Y");
     assert_eq!(json["aspects"], serde_json::json!(["retention"]));
@@ -277,7 +282,7 @@ fn html_page_is_well_formed_and_has_every_field_and_province() {
         );
     }
     assert!(text.contains("common ground"));
-    assert!(page.contains("pseudo:drenthe/mensenhandel"));
+    assert!(page.contains("age-band"));
     // Self-contained: nothing to fetch, no script.
     assert!(!page.contains("<script"));
     assert!(!page.contains("http:") && !page.contains("https:") && !page.contains("//"));

@@ -442,15 +442,15 @@ fn a_bad_key_file_is_refused_without_showing_its_secret() {
     let files = [
         // A key id and its secret swapped.
         format!(
-            r#"{{"domains": {{"drenthe/mensenhandel": {{"active": "k1", "keys": {{"{secret}": "k1"}}}}}}}}"#
+            r#"{{"domains": {{"drenthe/zvh-signalen": {{"active": "k1", "keys": {{"{secret}": "k1"}}}}}}}}"#
         ),
         // The secret where the active id belongs.
         format!(
-            r#"{{"domains": {{"drenthe/mensenhandel": {{"active": "{secret}", "keys": {{"k1": "{secret}"}}}}}}}}"#
+            r#"{{"domains": {{"drenthe/zvh-signalen": {{"active": "{secret}", "keys": {{"k1": "{secret}"}}}}}}}}"#
         ),
         // A secret with a stray character.
         format!(
-            r#"{{"domains": {{"drenthe/mensenhandel": {{"active": "k1", "keys": {{"k1": "{secret}x"}}}}}}}}"#
+            r#"{{"domains": {{"drenthe/zvh-signalen": {{"active": "k1", "keys": {{"k1": "{secret}x"}}}}}}}}"#
         ),
     ];
     for (i, file) in files.iter().enumerate() {

@@ -41,9 +41,11 @@ fn ring_with_audit(id: &str, secret_hex: &str) -> KeyRing {
         "domains": {
             "x/one": {"active": "k1", "keys": {"k1": "11".repeat(32)}},
             "x/two": {"active": "k1", "keys": {"k1": "22".repeat(32)}},
-            "drenthe/mensenhandel": {"active": "d1", "keys": {"d1": "d1".repeat(32)}},
-            "groningen/mensenhandel": {"active": "g1", "keys": {"g1": "a1".repeat(32)}},
-            "friesland/mensenhandel": {"active": "f1", "keys": {"f1": "f1".repeat(32)}},
+            "drenthe/zvh-signalen": {"active": "d1", "keys": {"d1": "d1".repeat(32)}},
+            "groningen/zvh-signalen": {"active": "g1", "keys": {"g1": "a1".repeat(32)}},
+            "friesland/zvh-signalen": {"active": "f1", "keys": {"f1": "f1".repeat(32)}},
+            "friesland/ggd-advies": {"active": "f2", "keys": {"f2": "f2".repeat(32)}},
+            "groningen/ggd-advies": {"active": "g2", "keys": {"g2": "a2".repeat(32)}},
         },
         "audit": {"active": id, "keys": {id: secret_hex}},
     })
@@ -1517,12 +1519,8 @@ fn no_value_and_no_pseudonym_reaches_the_log() {
         .with_audit(Arc::new(log), &Archive::next_to(&dir.path("audit.log")))
         .unwrap();
     let flows = [
-        // Names and BSN pseudonymised, birth year, city: the police may link.
-        (
-            "drenthe/ggd",
-            "noord-nederland/politie",
-            "criminal-investigation",
-        ),
+        // BSN and case id pseudonymised in the ZVH's signal domain, names plain.
+        ("drenthe/ggd", "drenthe/zvh", "signal-assessment"),
         // Nearly everything passes, with consent; refused without it.
         ("groningen/ggd", "groningen/zvh", "care-coordination"),
     ];
@@ -1606,7 +1604,7 @@ fn no_value_and_no_pseudonym_reaches_the_log() {
         let mut all = Vec::new();
         strings(record, &["_transfer"], &mut all);
         for s in all {
-            if let Some(tag) = s.strip_prefix("pg1:").and_then(|r| r.split(':').nth(1)) {
+            if let Some(tag) = s.strip_prefix("pg2:").and_then(|r| r.split(':').nth(1)) {
                 pseudonyms += 1;
                 secrets.push(tag.to_owned());
             }

@@ -21,7 +21,7 @@ const END: &str = "<!-- worked-example:end -->";
 
 fn keys() -> KeyRing {
     let json = serde_json::json!({
-        "domains": {"drenthe/mensenhandel": {"active": "k1", "keys": {"k1": KEY_HEX}}},
+        "domains": {"drenthe/zvh-signalen": {"active": "k1", "keys": {"k1": KEY_HEX}}},
         "audit": {"active": "k1", "keys": {"k1": KEY_HEX}},
     });
     KeyRing::from_json("example", json.to_string().as_bytes()).unwrap()

@@ -28,8 +28,8 @@ fn a_wrong_case_fails_naming_field_actions_and_clauses() {
         report,
         format!(
             "drenthe/wrong/police-get-the-plain-bsn ({}) failed:\n  \
-             subject.bsn: expected pass, actual pseudonymise(drenthe/mensenhandel); \
-             sender: drenthe/ggd rule `dr-ggd-out-politie-crim` (pseudonymise(drenthe/mensenhandel)); \
+             subject.bsn: expected pass, actual block; \
+             sender: drenthe/ggd rule `dr-ggd-out-politie-crim` (block); \
              recipient: noord-nederland/politie rule `dr-politie-in-ggd-crim` (pass)\n  \
              subject.birth_date: expected value \"1990-07\", actual \"1990\"",
             file.display()

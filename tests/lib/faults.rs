@@ -29,9 +29,11 @@ fn copy_policies(to: &Path) {
 fn keys() -> KeyRing {
     let text = json!({
         "domains": {
-            "drenthe/mensenhandel": {"active": "d1", "keys": {"d1": "d1".repeat(32)}},
-            "groningen/mensenhandel": {"active": "g1", "keys": {"g1": "a1".repeat(32)}},
-            "friesland/mensenhandel": {"active": "f1", "keys": {"f1": "f1".repeat(32)}},
+            "drenthe/zvh-signalen": {"active": "d1", "keys": {"d1": "d1".repeat(32)}},
+            "groningen/zvh-signalen": {"active": "g1", "keys": {"g1": "a1".repeat(32)}},
+            "friesland/zvh-signalen": {"active": "f1", "keys": {"f1": "f1".repeat(32)}},
+            "friesland/ggd-advies": {"active": "f2", "keys": {"f2": "f2".repeat(32)}},
+            "groningen/ggd-advies": {"active": "g2", "keys": {"g2": "a2".repeat(32)}},
         },
         "audit": {"active": "a1", "keys": {"a1": "a5".repeat(32)}},
     })

@@ -102,6 +102,18 @@ pub fn pair_sources(sender: &RuleActions, recipient: &RuleActions) -> Vec<Policy
                     "categories": in_c, "paths": in_p}]),
         ),
     ]
+    .into_iter()
+    .map(|mut source| {
+        // The recipient receives pseudonyms in both fixture domains.
+        if source.file == "t/x/r.json" {
+            let mut value: Value = serde_json::from_str(&source.text).unwrap();
+            value["pseudonym_domains"] =
+                json!({"x/one": {"purpose": "p"}, "x/two": {"purpose": "p"}});
+            source.text = serde_json::to_string_pretty(&value).unwrap();
+        }
+        source
+    })
+    .collect()
 }
 
 pub fn registry(sender: &RuleActions, recipient: &RuleActions) -> Registry {

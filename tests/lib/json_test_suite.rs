@@ -194,7 +194,7 @@ struct Outcomes {
 /// The shipped policies, keys for Drenthe's domain, and an audit key.
 fn keys() -> KeyRing {
     let text = serde_json::json!({
-        "domains": {"drenthe/mensenhandel": {"active": "d1", "keys": {"d1": "d1".repeat(32)}}},
+        "domains": {"drenthe/zvh-signalen": {"active": "d1", "keys": {"d1": "d1".repeat(32)}}},
         "audit": {"active": "a1", "keys": {"a1": "a5".repeat(32)}},
     })
     .to_string();

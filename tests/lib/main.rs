@@ -21,6 +21,7 @@ mod json_schemas;
 mod json_test_suite;
 mod lawful;
 mod limits;
+mod linkage;
 mod no_panics;
 mod properties;
 mod provinces;

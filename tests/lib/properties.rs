@@ -347,12 +347,16 @@ proptest! {
         let different = key_from_secret("k1", &other).unwrap();
         let as_json = Value::String(value.clone());
         let normalised = normalise(ValueType::String, &as_json).unwrap();
-        let p = key.pseudonym(ValueType::String, &normalised);
-        prop_assert_eq!(&p, &same.pseudonym(ValueType::String, &normalised));
-        prop_assert_ne!(&p, &different.pseudonym(ValueType::String, &normalised));
+        let domain = DomainId::new("x/one").unwrap();
+        let p = key.pseudonym(&domain, ValueType::String, &normalised);
+        prop_assert_eq!(&p, &same.pseudonym(&domain, ValueType::String, &normalised));
+        prop_assert_ne!(&p, &different.pseudonym(&domain, ValueType::String, &normalised));
         // The type is part of the message: the same text as another type differs.
-        prop_assert_ne!(&p, &key.pseudonym(ValueType::Text, &normalised));
-        prop_assert!(p.starts_with("pg1:k1:") && p.len() == "pg1:k1:".len() + 64);
+        prop_assert_ne!(&p, &key.pseudonym(&domain, ValueType::Text, &normalised));
+        // So is the domain: one secret in two domains gives unlinkable pseudonyms.
+        let other_domain = DomainId::new("x/two").unwrap();
+        prop_assert_ne!(&p, &key.pseudonym(&other_domain, ValueType::String, &normalised));
+        prop_assert!(p.starts_with("pg2:k1:") && p.len() == "pg2:k1:".len() + 64);
         if value.len() >= 4 {
             prop_assert!(!p.contains(&value));
         }

@@ -1,4 +1,4 @@
-//! Checks the crate's `pg1` pseudonyms against `docs/pseudonym-vectors.json`, which an
+//! Checks the crate's `pg2` pseudonyms against `docs/pseudonym-vectors.json`, which an
 //! independent Python implementation (`docs/gen_pseudonym_vectors.py`) generated from
 //! the specification in `docs/pseudonymisation.md`.
 
@@ -39,10 +39,10 @@ fn key(v: &Value) -> ActiveKey {
 }
 
 #[test]
-fn scheme_is_pg1() {
+fn scheme_is_pg2() {
     let doc = vectors();
-    assert_eq!(doc["scheme"], "pg1");
-    assert_eq!(privacy_gate::pseudonym::SCHEME, "pg1");
+    assert_eq!(doc["scheme"], "pg2");
+    assert_eq!(privacy_gate::pseudonym::SCHEME, "pg2");
 }
 
 #[test]
@@ -89,14 +89,15 @@ fn pseudonym_vectors_match() {
             text(case, "normalised"),
             "{description}: normalised"
         );
-        let pseudonym = key(case).pseudonym(ty, &normalised);
+        let domain = DomainId::new(text(case, "domain")).expect("a domain id");
+        let pseudonym = key(case).pseudonym(&domain, ty, &normalised);
         assert_eq!(
             pseudonym,
             text(case, "pseudonym"),
             "{description}: pseudonym"
         );
-        // Output format: `pg1:` + key id + `:` + 64 lowercase hex digits.
-        let rest = pseudonym.strip_prefix("pg1:").unwrap();
+        // Output format: `pg2:` + key id + `:` + 64 lowercase hex digits.
+        let rest = pseudonym.strip_prefix("pg2:").unwrap();
         let (id, tag) = rest.split_once(':').unwrap();
         assert_eq!(id, text(case, "key_id"));
         assert!(
@@ -153,10 +154,12 @@ fn invalid_vectors_are_refused() {
 fn pseudonyms_link_exactly_within_one_key() {
     let doc = vectors();
     let cases = list(&doc, "pseudonyms");
-    // Equal pseudonyms exactly when type, normalised value, key id and secret are equal.
-    let mut by_pseudonym: BTreeMap<&str, (&str, &str, &str, &str)> = BTreeMap::new();
+    // Equal pseudonyms exactly when domain, type, normalised value, key id and secret
+    // are equal.
+    let mut by_pseudonym: BTreeMap<&str, (&str, &str, &str, &str, &str)> = BTreeMap::new();
     for case in cases {
         let ident = (
+            text(case, "domain"),
             text(case, "type"),
             text(case, "normalised"),
             text(case, "key_id"),
@@ -199,16 +202,37 @@ fn pseudonyms_link_exactly_within_one_key() {
         same_id_other_secret >= 1,
         "vectors should show two domains' secrets under one key id"
     );
+    // The domain is part of the message: one secret and key id in two domains (a
+    // misconfiguration) still gives unlinkable pseudonyms.
+    let mut same_secret_other_domain = 0;
+    for group in groups.values() {
+        for (i, a) in group.iter().enumerate() {
+            for b in &group[i + 1..] {
+                if a["secret_hex"] == b["secret_hex"]
+                    && a["key_id"] == b["key_id"]
+                    && a["domain"] != b["domain"]
+                {
+                    same_secret_other_domain += 1;
+                    assert_ne!(a["pseudonym"], b["pseudonym"]);
+                }
+            }
+        }
+    }
+    assert!(
+        same_secret_other_domain >= 1,
+        "vectors should show one secret in two domains"
+    );
 
     // The type name is part of the message: the same text as `string` and as `bsn` differ.
     let k = key_from_secret("k1", &[7u8; 32]).unwrap();
+    let d = DomainId::new("drenthe/zvh-signalen").unwrap();
     assert_ne!(
-        k.pseudonym(ValueType::String, "999998523"),
-        k.pseudonym(ValueType::Bsn, "999998523")
+        k.pseudonym(&d, ValueType::String, "999998523"),
+        k.pseudonym(&d, ValueType::Bsn, "999998523")
     );
     assert_ne!(
-        k.pseudonym(ValueType::String, "x"),
-        k.pseudonym(ValueType::Text, "x")
+        k.pseudonym(&d, ValueType::String, "x"),
+        k.pseudonym(&d, ValueType::Text, "x")
     );
 }
 
@@ -232,11 +256,11 @@ fn key_file_rotation_reproduces_vectors() {
     let groningen_k1 = find("k1", "2021");
     let file = serde_json::json!({
         "domains": {
-            "drenthe/mensenhandel": {
+            "drenthe/zvh-signalen": {
                 "active": "k2",
                 "keys": { "k1": text(drenthe_k1, "secret_hex"), "k2": text(drenthe_k2, "secret_hex") }
             },
-            "groningen/mensenhandel": {
+            "groningen/zvh-signalen": {
                 "active": "k1",
                 "keys": { "k1": text(groningen_k1, "secret_hex").to_uppercase() }
             }
@@ -245,16 +269,22 @@ fn key_file_rotation_reproduces_vectors() {
     .to_string();
     let ring = KeyRing::from_json("vectors.json", file.as_bytes()).unwrap();
     let drenthe = ring
-        .domain(&DomainId::new("drenthe/mensenhandel").unwrap())
+        .domain(&DomainId::new("drenthe/zvh-signalen").unwrap())
         .unwrap();
     let groningen = ring
-        .domain(&DomainId::new("groningen/mensenhandel").unwrap())
+        .domain(&DomainId::new("groningen/zvh-signalen").unwrap())
         .unwrap();
     assert_eq!(drenthe.active().id(), "k2");
-    let p = |k: &ActiveKey| k.pseudonym(ValueType::Bsn, "999998523");
-    assert_eq!(p(drenthe.active()), text(drenthe_k2, "pseudonym"));
-    assert_eq!(p(drenthe.get("k1").unwrap()), text(drenthe_k1, "pseudonym"));
-    assert_eq!(p(groningen.active()), text(groningen_k1, "pseudonym"));
+    let p = |k: &ActiveKey, d: &str| {
+        k.pseudonym(&DomainId::new(d).unwrap(), ValueType::Bsn, "999998523")
+    };
+    let (dr, gr) = ("drenthe/zvh-signalen", "groningen/zvh-signalen");
+    assert_eq!(p(drenthe.active(), dr), text(drenthe_k2, "pseudonym"));
+    assert_eq!(
+        p(drenthe.get("k1").unwrap(), dr),
+        text(drenthe_k1, "pseudonym")
+    );
+    assert_eq!(p(groningen.active(), gr), text(groningen_k1, "pseudonym"));
     assert!(drenthe.get("k3").is_none());
     assert!(ring.audit().is_none());
 }
@@ -448,20 +478,34 @@ fn normalisation_spot_checks() {
 
 #[test]
 fn worked_example_message_bytes() {
-    // The worked example of docs/pseudonymisation.md: message = "bsn" 0x00 "999998523".
-    let message = [b"bsn".as_slice(), &[0], b"999998523"].concat();
-    assert_eq!(hex(&message), "62736e00393939393938353233");
+    // The worked example of docs/pseudonymisation.md:
+    // message = "pg2" 0x00 "drenthe/zvh-signalen" 0x00 "bsn" 0x00 "999998523".
+    let message = [
+        b"pg2".as_slice(),
+        &[0],
+        b"drenthe/zvh-signalen",
+        &[0],
+        b"bsn",
+        &[0],
+        b"999998523",
+    ]
+    .concat();
+    assert_eq!(
+        hex(&message),
+        "706732006472656e7468652f7a76682d7369676e616c656e0062736e00393939393938353233"
+    );
     let secret: Vec<u8> = (0u8..32).collect();
     let mut mac = Hmac::<Sha256>::new_from_slice(&secret).unwrap();
     mac.update(&message);
     let tag = hex(&mac.finalize().into_bytes());
     let key = key_from_secret("k1", &secret).unwrap();
+    let domain = DomainId::new("drenthe/zvh-signalen").unwrap();
     assert_eq!(
-        key.pseudonym(ValueType::Bsn, "999998523"),
-        format!("pg1:k1:{tag}")
+        key.pseudonym(&domain, ValueType::Bsn, "999998523"),
+        format!("pg2:k1:{tag}")
     );
     assert_eq!(
         tag,
-        "0ecc33237ff689e5bd2845441e32a869fa12794661c81007ce41d675fd37c8c0"
+        "1206e83a8cfb9510688a6a84ab8e996574b75d45bcf4a7a396deb18b32a0ff76"
     );
 }

@@ -12,7 +12,7 @@ fn gate() -> &'static Gate {
     static GATE: OnceLock<Gate> = OnceLock::new();
     GATE.get_or_init(|| {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/policies");
-        let keys = json!({"domains": {"drenthe/mensenhandel": {"active": "d1", "keys": {"d1": "d1".repeat(32)}}}});
+        let keys = json!({"domains": {"drenthe/zvh-signalen": {"active": "d1", "keys": {"d1": "d1".repeat(32)}}}});
         Gate::new(
             Registry::load_dir(dir.as_ref()).unwrap(),
             KeyRing::from_json("k", keys.to_string().as_bytes()).unwrap(),

@@ -12,9 +12,11 @@ fn keys() -> KeyRing {
     let set = |hex: &str| json!({"active": "r1", "keys": {"r1": hex.repeat(32)}});
     let text = json!({
         "domains": {
-            "drenthe/mensenhandel": set("d1"),
-            "groningen/mensenhandel": set("a1"),
-            "friesland/mensenhandel": set("f1"),
+            "drenthe/zvh-signalen": set("d1"),
+            "groningen/zvh-signalen": set("a1"),
+            "friesland/zvh-signalen": set("f1"),
+            "friesland/ggd-advies": set("f2"),
+            "groningen/ggd-advies": set("a2"),
         },
         "audit": set("ad"),
     });

@@ -89,9 +89,11 @@ fn key_file(dir: &Path) -> PathBuf {
     let set = |secret: &[u8]| json!({"active": "k2", "keys": {"k1": hex(secret), "k2": hex(secret).to_uppercase()}});
     let text = json!({
         "domains": {
-            "drenthe/mensenhandel": set(SECRET),
-            "groningen/mensenhandel": set(SECRET),
-            "friesland/mensenhandel": set(SECRET),
+            "drenthe/zvh-signalen": set(SECRET),
+            "groningen/zvh-signalen": set(SECRET),
+            "friesland/zvh-signalen": set(SECRET),
+            "friesland/ggd-advies": set(SECRET),
+            "groningen/ggd-advies": set(SECRET),
         },
         "audit": set(AUDIT_SECRET),
     });
@@ -105,7 +107,7 @@ fn no_type_that_holds_a_key_shows_it() {
     let dir = TempDir::new("secrets");
     let ring = KeyRing::from_file(&key_file(&dir.0)).unwrap();
     assert_debug_hidden("KeyRing", &ring);
-    let domain = DomainId::new("drenthe/mensenhandel").unwrap();
+    let domain = DomainId::new("drenthe/zvh-signalen").unwrap();
     let set = ring.domain(&domain).unwrap();
     assert_debug_hidden("KeySet", set);
     assert_debug_hidden("ActiveKey", set.active());
@@ -138,11 +140,11 @@ fn no_type_that_holds_a_key_shows_it() {
         .with_audit(log.clone(), &Archive::new(&dir.0.join("archive")))
         .unwrap();
     assert_debug_hidden("Gate", &gate);
-    // Drenthe's GGD pseudonymises the BSN for the police.
+    // Drenthe's GGD pseudonymises the BSN and case id for the ZVH's signal domain.
     let transfer = Transfer {
         from: "drenthe/ggd",
-        to: "noord-nederland/politie",
-        purpose: "criminal-investigation",
+        to: "drenthe/zvh",
+        purpose: "signal-assessment",
         at: "2026-03-02T10:00:00Z".parse().unwrap(),
     };
     let flow = gate.flow(&transfer).unwrap();
@@ -163,7 +165,7 @@ fn no_type_that_holds_a_key_shows_it() {
         panic!("refused")
     };
     assert!(
-        released.record.to_string().contains("pg1:k2:"),
+        released.record.to_string().contains("pg2:k2:"),
         "the record must carry pseudonyms"
     );
     assert_debug_hidden("Released", &released);

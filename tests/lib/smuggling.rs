@@ -222,7 +222,7 @@ fn a_transformed_value_is_not_searched_it_no_longer_is_the_value() {
     let gate = synthetic(Action::Pseudonymise(domain));
     let released = apply(&gate, json!({"a": {"s": "call 06-1234 5678"}}));
     let pseudonym = released.record["a"]["s"].as_str().unwrap();
-    assert!(pseudonym.starts_with("pg1:k1:"), "{pseudonym}");
+    assert!(pseudonym.starts_with("pg2:k1:"), "{pseudonym}");
     assert!(released.decision.removed().is_empty());
 
     let gate = synthetic(Action::Generalise(Method::Placeholder));
