@@ -90,7 +90,7 @@ const BATCH_BYTES: usize = 1024 * 1024;
 
 /// How reading one line ended.
 #[derive(Debug, PartialEq, Eq)]
-enum LineRead {
+pub(super) enum LineRead {
     /// No more input.
     End,
     /// A line (with its newline, if any) was appended; `drained` when the reader's
@@ -103,7 +103,7 @@ enum LineRead {
 /// Appends the next line of `input` to `out`, unless it is longer than `max` bytes
 /// (without its `\n`): such a line is consumed piece by piece and dropped,
 /// so it is never held whole.
-fn read_line_bounded(
+pub(super) fn read_line_bounded(
     input: &mut impl BufRead,
     out: &mut Vec<u8>,
     max: usize,
