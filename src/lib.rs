@@ -38,16 +38,16 @@ pub use decision::{
 };
 pub use gate::{
     gate_json_lines, gate_json_lines_parallel, AggregateError, AggregateReport, Aggregation, Cell,
-    Flow, Gate, GateError, LineProblem, LineStats, Skip, Skipped, StreamError,
-    AUDITED_BATCH_LINES, PLACEHOLDER,
+    Flow, Gate, GateError, LineProblem, LineStats, Skip, Skipped, StreamError, AUDITED_BATCH_LINES,
+    PLACEHOLDER,
 };
 pub use pseudonym::key::{ActiveKey, KeyRing, KeySet};
 pub use pseudonym::keyfile::KeyFileError;
 pub use support::limits::Limits;
 
 // For policy authors: loading, checking and reading agreements and plans.
-pub use plan::registry::{LoadError, PolicySet, PolicySource, Registry};
 pub use plan::aggregate::AggregateTerms;
+pub use plan::registry::{LoadError, PolicySet, PolicySource, Registry};
 pub use plan::{ClauseRef, FieldPlan, FlowPlan, PlannedCondition, Via};
 pub use policy::action::{Action, DomainId, Method};
 pub use policy::agreement::{

@@ -160,13 +160,15 @@ impl Gate {
     ///
     /// The [`Refusal`] when the transfer is not allowed at all.
     pub fn flow(&self, transfer: &Transfer<'_>) -> Result<Flow<'_>, Refusal> {
-        let result = self.resolve(transfer).and_then(|flow| match flow.plan.aggregate() {
-            // No row crosses a flow of aggregates, whatever the record.
-            Some(terms) => Err(Refusal::AggregatesOnly {
-                min_count: terms.min_count(),
-            }),
-            None => Ok(flow),
-        });
+        let result = self
+            .resolve(transfer)
+            .and_then(|flow| match flow.plan.aggregate() {
+                // No row crosses a flow of aggregates, whatever the record.
+                Some(terms) => Err(Refusal::AggregatesOnly {
+                    min_count: terms.min_count(),
+                }),
+                None => Ok(flow),
+            });
         if let (Err(refusal), Some(audit)) = (&result, &self.audit) {
             // Nothing crosses either way; a failed append poisons the log, so every
             // later transfer fails closed.

@@ -98,7 +98,9 @@ fn coarse(field: &crate::policy::schema::Field, action: &Action) -> Result<(), &
         Action::Pass => match field.value_type {
             ValueType::Boolean => Ok(()),
             ValueType::String if field.bounds.allowed.is_some() => Ok(()),
-            ValueType::Date => Err("generalise it to `year`, `year-month` or `age-band`, or block it"),
+            ValueType::Date => {
+                Err("generalise it to `year`, `year-month` or `age-band`, or block it")
+            }
             ValueType::Postcode => Err("generalise it to `postcode4`, or block it"),
             _ => Err("only booleans and strings with an `enum` may pass into a cell; block it"),
         },

@@ -320,8 +320,7 @@ pub(crate) fn compile(
         });
     }
     linkable_record_ids(schema, sender, outbound, &fields, errors);
-    let aggregate =
-        aggregate::terms(schema, purpose, sender, outbound, inbound, &fields, errors);
+    let aggregate = aggregate::terms(schema, purpose, sender, outbound, inbound, &fields, errors);
     let retention = outbound
         .iter()
         .filter_map(|r| r.retention)

@@ -239,7 +239,7 @@ pub(crate) struct AggregateFile {
     /// At least 5; 10 when absent. A flow uses the larger of both sides' thresholds.
     #[serde(default)]
     #[schemars(range(min = 5))]
-    pub min_count: Option<u32>,
+    pub min_count: Option<usize>,
 }
 
 /// The counterparties a rule selects: one organisation (`{"organisation":

@@ -540,7 +540,9 @@ impl Checker<'_> {
             }
             return None;
         };
-        let min_count = terms.min_count.unwrap_or(DEFAULT_MIN_COUNT);
+        let min_count = terms
+            .min_count
+            .map_or(DEFAULT_MIN_COUNT, |n| u32::try_from(n).unwrap_or(u32::MAX));
         if min_count < MIN_COUNT_FLOOR {
             self.error(
                 &format!("{pointer}/aggregate/min_count"),
