@@ -8,7 +8,7 @@
 
 use super::stream::{read_line_bounded, LineRead};
 use super::{Flow, Gate, LineProblem};
-use crate::decision::{Outcome, RecordError, Refusal, Transfer};
+use crate::decision::{Outcome, RecordError, Refusal, Released, Transfer};
 use crate::plan::FlowPlan;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use serde::Serialize;
@@ -242,13 +242,24 @@ impl Aggregation<'_> {
     }
 
     fn add_map(&mut self, map: Map<String, Value>) -> Result<(), Skip> {
+        match self.cell(map) {
+            Ok((cell, _)) => {
+                *self.cells.entry(cell).or_insert(0) += 1;
+                Ok(())
+            }
+            Err(refusal) => {
+                self.skipped.refused += 1;
+                Err(Skip::Refused(refusal))
+            }
+        }
+    }
+
+    /// The cell a record counts in, with the record as the row path's walk left it.
+    fn cell(&self, map: Map<String, Value>) -> Result<(Vec<Dim>, Released), Refusal> {
         // The row path's own walk: each value exactly as it would have crossed.
         let released = match self.flow.apply_map(map) {
-            Outcome::Released(released) => released.record,
-            Outcome::Refused(refusal) => {
-                self.skipped.refused += 1;
-                return Err(Skip::Refused(refusal));
-            }
+            Outcome::Released(released) => released,
+            Outcome::Refused(refusal) => return Err(refusal),
         };
         let cell = self
             .dimensions
@@ -256,12 +267,36 @@ impl Aggregation<'_> {
             .map(|segments| {
                 let value = segments
                     .iter()
-                    .try_fold(&released, |at, segment| at.get(&**segment));
+                    .try_fold(&released.record, |at, segment| at.get(&**segment));
                 Dim::of(value)
             })
             .collect();
-        *self.cells.entry(cell).or_insert(0) += 1;
-        Ok(())
+        Ok((cell, released))
+    }
+
+    /// The cell one record would count in, one value per dimension, and the decision
+    /// of the walk. For policy test cases only, which check a rule's dimensions on
+    /// one record: a single record's cell is the row this flow must not release, so
+    /// this is never public.
+    pub(crate) fn cell_of(&self, record: Value) -> Result<(Vec<Value>, Released), Skip> {
+        let Value::Object(map) = record else {
+            return Err(Skip::Malformed(RecordError::NotAnObject));
+        };
+        let (cell, released) = self.cell(map).map_err(Skip::Refused)?;
+        Ok((cell.into_iter().map(Dim::into_value).collect(), released))
+    }
+
+    /// The field paths of the dimensions, in schema order.
+    pub(crate) fn dimension_paths(&self) -> Vec<Arc<str>> {
+        let schema = &self.flow.plan.schema;
+        self.flow
+            .plan
+            .aggregate()
+            .map(|t| t.dimensions())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|id| schema.field_by_id(*id).map(|f| f.path.clone()))
+            .collect()
     }
 
     /// Counts every line of `input` (JSON Lines; blank lines are skipped). Lines
@@ -306,14 +341,7 @@ impl Aggregation<'_> {
     /// others, only how many there were.
     pub fn finish(self) -> AggregateReport {
         let plan = self.flow.plan;
-        let schema = &plan.schema;
-        let dimensions = plan
-            .aggregate()
-            .map(|t| t.dimensions())
-            .unwrap_or_default()
-            .iter()
-            .filter_map(|id| schema.field_by_id(*id).map(|f| f.path.clone()))
-            .collect();
+        let dimensions = self.dimension_paths();
         let mut cells = Vec::new();
         let mut suppressed_cells = 0u64;
         for (values, count) in self.cells {
