@@ -112,3 +112,62 @@ fn coarse(field: &crate::policy::schema::Field, action: &Action) -> Result<(), &
         _ => Err("block it"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::action::DomainId;
+    use crate::policy::schema::{Bounds, Field};
+    use std::sync::Arc;
+
+    fn field(value_type: ValueType, allowed: bool, record_identifier: bool) -> Field {
+        Field {
+            path: Arc::from("a.b"),
+            category: Arc::from("case"),
+            value_type,
+            in_array: false,
+            bounds: Bounds {
+                allowed: allowed.then(|| vec![Box::from("x")]),
+                ..Bounds::default()
+            },
+            identifying: false,
+            record_identifier,
+        }
+    }
+
+    #[test]
+    fn only_coarse_fields_may_be_dimensions() {
+        let pass = Action::Pass;
+        assert!(coarse(&field(ValueType::Boolean, false, false), &pass).is_ok());
+        assert!(coarse(&field(ValueType::String, true, false), &pass).is_ok());
+        let year = Action::Generalise(Method::Year);
+        assert!(coarse(&field(ValueType::Date, false, false), &year).is_ok());
+        let pc4 = Action::Generalise(Method::Postcode4);
+        assert!(coarse(&field(ValueType::Postcode, false, false), &pc4).is_ok());
+
+        for (f, action) in [
+            // Free-form strings, text, names, numbers, plain dates and postcodes.
+            (field(ValueType::String, false, false), pass.clone()),
+            (field(ValueType::Text, false, false), pass.clone()),
+            (field(ValueType::Name, false, false), pass.clone()),
+            (field(ValueType::Number, false, false), pass.clone()),
+            (field(ValueType::Date, false, false), pass.clone()),
+            (field(ValueType::Postcode, false, false), pass.clone()),
+            // An enumerated record identifier is still unique per record.
+            (field(ValueType::String, true, true), pass.clone()),
+            (
+                field(ValueType::Text, false, false),
+                Action::Generalise(Method::Placeholder),
+            ),
+            (
+                field(ValueType::Bsn, false, false),
+                Action::Pseudonymise(DomainId::new("x/y").unwrap()),
+            ),
+        ] {
+            assert!(coarse(&f, &action).is_err(), "{} {action}", f.value_type);
+        }
+        let mut listed = field(ValueType::Boolean, false, false);
+        listed.in_array = true;
+        assert!(coarse(&listed, &pass).is_err());
+    }
+}
