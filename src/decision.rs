@@ -95,6 +95,13 @@ pub enum Refusal {
         /// The field the condition reads.
         path: Arc<str>,
     },
+    /// The flow releases aggregates only (counts per cell, small cells suppressed), so
+    /// no record crosses it: count the records with
+    /// [`Gate::aggregate`](crate::Gate::aggregate) or `privacy-gate aggregate`.
+    AggregatesOnly {
+        /// The fewest records a released cell counts.
+        min_count: u32,
+    },
 }
 
 impl fmt::Display for Refusal {
@@ -172,6 +179,9 @@ impl fmt::Display for Refusal {
                 path,
             } => {
                 write!(f, "rule `{rule}` of `{agreement}` requires a value of `{path}` the record does not have")
+            }
+            Refusal::AggregatesOnly { min_count } => {
+                write!(f, "this flow releases aggregates only (counts per cell, cells of fewer than {min_count} records suppressed), never a record: use `privacy-gate aggregate` or `Gate::aggregate`")
             }
         }
     }

@@ -37,20 +37,25 @@ pub use decision::{
     Transfer, Written, TRANSFER_MEMBER,
 };
 pub use gate::{
-    gate_json_lines, gate_json_lines_parallel, Flow, Gate, GateError, LineProblem, LineStats,
-    StreamError, AUDITED_BATCH_LINES, PLACEHOLDER,
+    gate_json_lines, gate_json_lines_parallel, AggregateError, AggregateReport, Aggregation, Cell,
+    Flow, Gate, GateError, LineProblem, LineStats, Skip, Skipped, StreamError, AUDITED_BATCH_LINES,
+    PLACEHOLDER,
 };
 pub use pseudonym::key::{ActiveKey, KeyRing, KeySet};
 pub use pseudonym::keyfile::KeyFileError;
 pub use support::limits::Limits;
 
 // For policy authors: loading, checking and reading agreements and plans.
+pub use plan::aggregate::AggregateTerms;
 pub use plan::registry::{LoadError, PolicySet, PolicySource, Registry};
 pub use plan::{ClauseRef, FieldPlan, FlowPlan, PlannedCondition, Via};
 pub use policy::action::{Action, DomainId, Method};
 pub use policy::agreement::{
     Agreement, Condition, NotInForce, PseudonymDomain, Regime, Rule, Selector, Status,
+    DEFAULT_MIN_COUNT, MIN_COUNT_FLOOR,
 };
-pub use policy::schema::{Bounds, Category, Field, FieldId, Grant, LegalBasis, Schema, ValueType};
+pub use policy::schema::{
+    Bounds, Category, Field, FieldId, Grant, LegalBasis, Release, Schema, ValueType,
+};
 pub use support::diag::{Diagnostic, Diagnostics, Severity};
 pub use support::time::{amsterdam_date, Period};

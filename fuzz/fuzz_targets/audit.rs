@@ -90,6 +90,7 @@ fn fixture() -> &'static Fixture {
         let record = include_bytes!("../../examples/typical-record.json");
         let transfers = [
             ("drenthe/ggd", "noord-nederland/politie", "criminal-investigation"),
+            ("drenthe/gemeente", "drenthe/ggd", "care-coordination"),
             ("drenthe/gemeente", "drenthe/ggd", "statistics"),
             ("drenthe/ggd", "drenthe/nobody", "statistics"),
             ("drenthe/ggd", "noord-nederland/politie", "criminal-investigation"),

@@ -1,6 +1,7 @@
 //! A JSON Lines stream through the gate, as the CLI reads it (`gate_json_lines`),
 //! along three shipped flows: one that pseudonymises and blocks, one that
-//! generalises (statistics), one more (a signal assessment) in another province.
+//! generalises (care coordination: free text to a placeholder), one more (a signal
+//! assessment) in another province. (Statistics release no rows at all.)
 //!
 //! Properties, for every released line (the streamed output paired with its input
 //! line by line number):
@@ -42,7 +43,7 @@ use std::sync::OnceLock;
 
 const FLOWS: [(&str, &str, &str); 3] = [
     ("drenthe/ggd", "noord-nederland/politie", "criminal-investigation"),
-    ("drenthe/gemeente", "drenthe/ggd", "statistics"),
+    ("drenthe/gemeente", "drenthe/ggd", "care-coordination"),
     ("groningen/zvh", "groningen/gemeente", "signal-assessment"),
 ];
 

@@ -52,6 +52,9 @@ pub(super) enum WireRefusal<'a> {
         rule: &'a str,
         path: &'a str,
     },
+    AggregatesOnly {
+        min_count: u32,
+    },
 }
 
 impl<'a> WireRefusal<'a> {
@@ -109,6 +112,9 @@ impl<'a> WireRefusal<'a> {
                 agreement,
                 rule,
                 path,
+            },
+            Refusal::AggregatesOnly { min_count } => WireRefusal::AggregatesOnly {
+                min_count: *min_count,
             },
         }
     }

@@ -18,7 +18,10 @@
 //! `condition-not-met`) or `fields` (expected action per path; paths not named are
 //! not checked), optionally `values` (the exact released value of passed or
 //! generalised fields, at a path outside arrays) and `absent` (paths that must carry
-//! no value in the released record, such as an invalid BSN).
+//! no value in the released record, such as an invalid BSN). Along a flow that
+//! releases aggregates only, no record crosses: such a case expects `refused`
+//! (`aggregates-only`), or `cell` (the record's value at every dimension of the flow,
+//! the cell it would count in), optionally with `fields`.
 
 use crate::decision::{Outcome, Transfer};
 use crate::gate::Gate;
@@ -89,13 +92,21 @@ struct TransferSpec {
 ]))]
 pub struct Expect {
     /// That the record is refused whole, for this reason: `not-in-force` (an agreement
-    /// is a draft, not yet valid or expired), `purpose-not-agreed`, `no-rule` or
-    /// `condition-not-met`.
+    /// is a draft, not yet valid or expired), `purpose-not-agreed`, `no-rule`,
+    /// `condition-not-met` or `aggregates-only` (the flow releases counts, no record).
     #[serde(default)]
     #[schemars(extend(
-        "examples" = ["not-in-force", "purpose-not-agreed", "no-rule", "condition-not-met"]
+        "examples" = ["not-in-force", "purpose-not-agreed", "no-rule", "condition-not-met", "aggregates-only"]
     ))]
     pub refused: Option<String>,
+    /// For a flow that releases aggregates only: the cell the record counts in, as the
+    /// value at every dimension of the flow (`null` where no value crosses), like
+    /// `{"case.opened_on": "2026", "subject.is_minor": false}`. The case also checks
+    /// that no record crosses the flow. Goes with `fields`, not with `values` or
+    /// `absent`.
+    #[serde(default)]
+    #[schemars(extend("propertyNames" = { "pattern": crate::policy::schema::FIELD_PATH_PATTERN }))]
+    pub cell: Option<BTreeMap<String, Value>>,
     /// The expected action per field path (paths not named are not checked).
     #[serde(default)]
     #[schemars(extend("propertyNames" = { "pattern": crate::policy::schema::FIELD_PATH_PATTERN }))]
@@ -117,7 +128,10 @@ pub struct Expect {
 impl Expect {
     /// Whether the case expects anything of a released record.
     fn expects_release(&self) -> bool {
-        !(self.fields.is_empty() && self.values.is_empty() && self.absent.is_empty())
+        !(self.fields.is_empty()
+            && self.values.is_empty()
+            && self.absent.is_empty()
+            && self.cell.is_none())
     }
 }
 
@@ -239,11 +253,13 @@ pub fn load_cases(policies: &Path, registry: &Registry) -> Result<Vec<Case>, Dia
                 problem(format!("unknown purpose `{}`{hint}", spec.transfer.purpose));
             }
             let expect = &spec.expect;
+            let cell = expect.cell.iter().flat_map(BTreeMap::keys);
             for path in expect
                 .fields
                 .keys()
                 .chain(expect.values.keys())
                 .chain(&expect.absent)
+                .chain(cell)
             {
                 if registry.schema().field(path).is_none() {
                     problem(format!("unknown field path `{path}`"));
@@ -257,6 +273,12 @@ pub fn load_cases(policies: &Path, registry: &Registry) -> Result<Vec<Case>, Dia
             }
             if expect.refused.is_some() && expect.expects_release() {
                 problem("expects a refusal and released fields at once".into());
+            }
+            if expect.cell.is_some() && !(expect.values.is_empty() && expect.absent.is_empty()) {
+                problem(
+                    "expects a cell and released values at once: along a flow of aggregates no record crosses, so `cell` goes with `fields` only"
+                        .into(),
+                );
             }
             cases.push(Case {
                 id: format!("{province}/{stem}/{}", spec.name),
@@ -313,6 +335,9 @@ pub fn run_case_covering(
         purpose: &case.purpose,
         at: case.at,
     };
+    if let Some(cell) = &case.expect.cell {
+        return run_cell_case(gate, case, &transfer, cell, coverage);
+    }
     let outcome = gate
         .apply(&transfer, case.record.clone())
         .map_err(|e| CaseFailure {
@@ -392,6 +417,82 @@ pub fn run_case_covering(
                 }
             }
         }
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(CaseFailure {
+            report: format!(
+                "{} ({}) failed:\n  {}",
+                case.id,
+                case.file.display(),
+                problems.join("\n  ")
+            ),
+        })
+    }
+}
+
+/// Runs a case that expects a cell: the row path must refuse the record, and the
+/// record must count in exactly the expected cell.
+fn run_cell_case(
+    gate: &Gate,
+    case: &Case,
+    transfer: &Transfer<'_>,
+    expected: &BTreeMap<String, Value>,
+    coverage: &mut Coverage,
+) -> Result<(), CaseFailure> {
+    let mut problems = Vec::new();
+    match gate.apply(transfer, case.record.clone()) {
+        Ok(Outcome::Refused(crate::Refusal::AggregatesOnly { .. })) => {}
+        Ok(Outcome::Refused(refusal)) => problems.push(format!(
+            "expected a cell, but the transfer was refused: {refusal}"
+        )),
+        Ok(Outcome::Released(_)) => problems.push(
+            "expected a cell, but the record crossed as a row: the flow does not release aggregates only"
+                .into(),
+        ),
+        Err(e) => problems.push(format!(
+            "the record cannot be gated: {}",
+            crate::support::diag::error_chain(&e)
+        )),
+    }
+    match gate.aggregation(transfer) {
+        Err(e) => problems.push(format!("expected a cell, but {e}")),
+        Ok(aggregation) => match aggregation.cell_of(case.record.clone()) {
+            Err(skip) => problems.push(format!("expected a cell, but the record is {skip}")),
+            Ok((values, released)) => {
+                let paths = aggregation.dimension_paths();
+                for (path, value) in paths.iter().zip(&values) {
+                    match expected.get(&**path) {
+                        None => problems.push(format!(
+                            "{path}: a dimension of the flow, with value {value} here; name it in `cell`"
+                        )),
+                        Some(want) if want != value => problems.push(format!(
+                            "{path}: expected value {want} in the cell, actual {value}"
+                        )),
+                        Some(_) => {}
+                    }
+                }
+                for path in expected.keys() {
+                    if !paths.iter().any(|p| **p == **path) {
+                        problems.push(format!("{path}: not a dimension of this flow"));
+                    }
+                }
+                let decided: BTreeMap<&str, _> =
+                    released.decision.fields().map(|f| (f.path, f)).collect();
+                for (path, want) in &case.expect.fields {
+                    match decided.get(path.as_str()) {
+                        None => problems.push(format!(
+                            "{path}: expected {want}, but the record has no value there"
+                        )),
+                        Some(field) if field.action != want => problems
+                            .push(format!("{path}: expected {want}, actual {}", field.action)),
+                        Some(_) => {}
+                    }
+                }
+                coverage.note(gate, transfer, &Outcome::Released(released));
+            }
+        },
     }
     if problems.is_empty() {
         Ok(())
@@ -513,11 +614,14 @@ impl Coverage {
                     }
                 }
             }
-            // The rules of a flow refused as a whole (a condition not met, or an
-            // agreement not in force, such as a draft) decided that refusal, though
-            // nothing crossed: the rules count as exercised, their entries do not.
+            // The rules of a flow refused as a whole (a condition not met, an
+            // agreement not in force, such as a draft, or a flow of aggregates only)
+            // decided that refusal, though nothing crossed: the rules count as
+            // exercised, their entries do not.
             Outcome::Refused(
-                crate::Refusal::ConditionNotMet { .. } | crate::Refusal::NotInForce { .. },
+                crate::Refusal::ConditionNotMet { .. }
+                | crate::Refusal::NotInForce { .. }
+                | crate::Refusal::AggregatesOnly { .. },
             ) => {
                 let plan = gate
                     .registry()

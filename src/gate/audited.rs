@@ -85,9 +85,9 @@ impl Gate {
     /// let (log, _report) = AuditLog::open(&log_path, &keys, Arc::new(SystemClock))?;
     /// let gate = Gate::new(registry, keys).with_audit(Arc::new(log), &Archive::next_to(&log_path))?;
     /// let transfer = Transfer {
-    ///     from: "drenthe/zvh",
+    ///     from: "drenthe/gemeente",
     ///     to: "drenthe/ggd",
-    ///     purpose: "statistics",
+    ///     purpose: "care-coordination",
     ///     at: "2026-03-02T10:00:00Z".parse()?,
     /// };
     /// let record = br#"{"subject": {"birth_date": "1990-07-15"}}"#;

@@ -91,7 +91,7 @@ impl Flow<'_> {
     }
 
     /// Parses a record strictly, within the limits.
-    fn parse(&self, bytes: &[u8]) -> Result<Value, JsonError> {
+    pub(super) fn parse(&self, bytes: &[u8]) -> Result<Value, JsonError> {
         crate::support::json::parse_limited(bytes, self.limits.max_depth, self.limits.max_values)
     }
 
@@ -156,7 +156,8 @@ impl Flow<'_> {
         self.audit.is_some()
     }
 
-    fn apply_map(&self, mut input: Map<String, Value>) -> Outcome {
+    /// Checks the conditions and gates a record, without logging.
+    pub(super) fn apply_map(&self, mut input: Map<String, Value>) -> Outcome {
         if let Some(refusal) = self.unmet_condition(&input) {
             return Outcome::Refused(refusal);
         }

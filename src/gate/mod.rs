@@ -4,8 +4,10 @@
 //! - `flow.rs`: the Flow API (one transfer, many records);
 //! - `walk.rs`: the walk of a record along the schema; `generalise.rs`: coarser forms;
 //! - `stream.rs`: JSON Lines, one or more threads;
+//! - `aggregate.rs`: counts per cell along flows that release aggregates only;
 //! - `audited.rs`: the only path from the gate to the audit log.
 
+mod aggregate;
 mod audited;
 mod detect;
 mod flow;
@@ -13,6 +15,7 @@ mod generalise;
 mod stream;
 mod walk;
 
+pub use aggregate::{AggregateError, AggregateReport, Aggregation, Cell, Skip, Skipped};
 pub use audited::AuditError;
 use audited::{GateAudit, PlanEntry};
 pub use flow::Flow;
@@ -149,13 +152,23 @@ impl Gate {
 
     /// Resolves a transfer to its flow, checking everything that does not depend on
     /// the record: both organisations known, both agreements in force at the moment,
-    /// the purpose in both, rules on both sides, keys for every pseudonym.
+    /// the purpose in both, rules on both sides, keys for every pseudonym, and a flow
+    /// that releases records (one that releases aggregates only is refused with
+    /// [`Refusal::AggregatesOnly`]: count its records with [`Gate::aggregate`]).
     ///
     /// # Errors
     ///
     /// The [`Refusal`] when the transfer is not allowed at all.
     pub fn flow(&self, transfer: &Transfer<'_>) -> Result<Flow<'_>, Refusal> {
-        let result = self.resolve(transfer);
+        let result = self
+            .resolve(transfer)
+            .and_then(|flow| match flow.plan.aggregate() {
+                // No row crosses a flow of aggregates, whatever the record.
+                Some(terms) => Err(Refusal::AggregatesOnly {
+                    min_count: terms.min_count(),
+                }),
+                None => Ok(flow),
+            });
         if let (Err(refusal), Some(audit)) = (&result, &self.audit) {
             // Nothing crosses either way; a failed append poisons the log, so every
             // later transfer fails closed.

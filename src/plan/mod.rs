@@ -2,6 +2,7 @@
 //! compiled once from both agreements; and the registry, which holds every
 //! checked agreement and every compiled flow.
 
+pub(crate) mod aggregate;
 mod linkage;
 mod lints;
 pub(crate) mod registry;
@@ -178,6 +179,8 @@ pub struct FlowPlan {
     pub(crate) sender_rules: Vec<Arc<str>>,
     /// Recipient's matching inbound rule ids.
     pub(crate) recipient_rules: Vec<Arc<str>>,
+    /// When the flow releases aggregates only: its threshold and dimensions.
+    pub(crate) aggregate: Option<aggregate::AggregateTerms>,
 }
 
 impl FlowPlan {
@@ -229,6 +232,12 @@ impl FlowPlan {
     /// Recipient's matching inbound rule ids.
     pub fn recipient_rules(&self) -> &[Arc<str>] {
         &self.recipient_rules
+    }
+
+    /// When the flow releases aggregates only (counts per cell, never a record): its
+    /// threshold and the fields that make up a cell. `None` for a flow of records.
+    pub fn aggregate(&self) -> Option<&aggregate::AggregateTerms> {
+        self.aggregate.as_ref()
     }
 }
 
@@ -312,6 +321,7 @@ pub(crate) fn compile(
         });
     }
     linkable_record_ids(schema, sender, outbound, &fields, errors);
+    let aggregate = aggregate::terms(schema, purpose, sender, outbound, inbound, &fields, errors);
     let retention = outbound
         .iter()
         .filter_map(|r| r.retention)
@@ -344,6 +354,7 @@ pub(crate) fn compile(
         domains,
         sender_rules: outbound.iter().map(|r| r.id.clone()).collect(),
         recipient_rules: inbound.iter().map(|r| r.id.clone()).collect(),
+        aggregate,
     }
 }
 

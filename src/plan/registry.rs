@@ -110,8 +110,10 @@ impl Registry {
     /// let plan = registry
     ///     .plan_for("drenthe/zvh", "drenthe/ggd", "statistics")
     ///     .expect("the shipped agreements make this flow");
-    /// let birth_date = registry.schema().field("subject.birth_date").unwrap();
-    /// assert_eq!(plan.fields()[birth_date].action().to_string(), "generalise(year)");
+    /// let opened_on = registry.schema().field("case.opened_on").unwrap();
+    /// assert_eq!(plan.fields()[opened_on].action().to_string(), "generalise(year)");
+    /// // Statistics cross as counts per cell only, cells under 10 suppressed.
+    /// assert_eq!(plan.aggregate().map(|terms| terms.min_count()), Some(10));
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn load_dir(dir: &Path) -> Result<Registry, LoadError> {

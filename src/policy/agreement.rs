@@ -258,6 +258,31 @@ pub(crate) struct RuleFile {
     #[serde(default)]
     #[schemars(length(min = 1))]
     pub legal_basis: Option<Vec<String>>,
+    /// Aggregate terms: data crosses along this rule only as counts per cell, never as
+    /// records, and a cell counting fewer records than `min_count` is suppressed.
+    /// Required on every rule for a purpose the schema releases as `aggregates`.
+    #[serde(default)]
+    pub aggregate: Option<AggregateFile>,
+}
+
+/// The fewest records a released cell may count when an agreement names no
+/// threshold: 10, the rule Statistics Netherlands (CBS) applies to counts of persons.
+pub const DEFAULT_MIN_COUNT: u32 = 10;
+
+/// The lowest threshold an agreement may set: a cell of fewer records is too easily
+/// traced to a person, whatever the agreement says.
+pub const MIN_COUNT_FLOOR: u32 = 5;
+
+/// The terms of an aggregate release, like `{"min_count": 10}`.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Aggregate")]
+pub(crate) struct AggregateFile {
+    /// The fewest records a released cell may count; smaller cells are suppressed.
+    /// At least 5; 10 when absent. A flow uses the larger of both sides' thresholds.
+    #[serde(default)]
+    #[schemars(range(min = 5))]
+    pub min_count: Option<usize>,
 }
 
 /// The counterparties a rule selects: one organisation (`{"organisation":
@@ -407,6 +432,8 @@ pub struct Rule {
     pub(crate) legal_basis: Vec<Arc<str>>,
     /// Where the rule stands in its file (JSON pointer).
     pub(crate) pointer: String,
+    /// For an aggregate-only rule: the fewest records a released cell may count.
+    pub(crate) min_count: Option<u32>,
 }
 
 impl Rule {
@@ -469,6 +496,12 @@ impl Rule {
     /// Where the rule stands in its file (JSON pointer).
     pub fn pointer(&self) -> &str {
         &self.pointer
+    }
+
+    /// For a rule that lets data cross as aggregates only: the fewest records a
+    /// released cell may count. `None` for a rule that lets records cross.
+    pub fn min_count(&self) -> Option<u32> {
+        self.min_count
     }
 }
 

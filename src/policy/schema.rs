@@ -111,6 +111,25 @@ pub(crate) struct SchemaFile {
 struct PurposeFile {
     /// What the purpose is, for people.
     title: String,
+    /// How data crosses for this purpose: `rows` (records, field by field; the
+    /// default) or `aggregates` (only counts per cell, small cells suppressed, through
+    /// `privacy-gate aggregate`; every rule for the purpose then states its
+    /// `aggregate` terms).
+    #[serde(default)]
+    release: Release,
+}
+
+/// How data crosses for a purpose.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Release {
+    /// Records, each field passed, generalised, pseudonymised or removed.
+    #[default]
+    Rows,
+    /// Counts of records per cell only, cells below a threshold suppressed; no record
+    /// crosses.
+    Aggregates,
 }
 
 /// A legal basis agreements may cite.
@@ -343,6 +362,8 @@ pub struct Schema {
     pub(crate) version: String,
     /// Purpose ids and titles, in id order.
     pub(crate) purposes: BTreeMap<String, String>,
+    /// The purposes released as aggregates only.
+    pub(crate) aggregate_purposes: Vec<String>,
     /// The legal-basis catalogue.
     pub(crate) legal_bases: BTreeMap<String, LegalBasis>,
     /// The categories.
@@ -361,6 +382,16 @@ impl Schema {
     /// Purpose ids and titles, in id order.
     pub fn purposes(&self) -> &BTreeMap<String, String> {
         &self.purposes
+    }
+
+    /// How data crosses for `purpose`: [`Release::Aggregates`] when the schema says
+    /// so, else [`Release::Rows`].
+    pub fn release(&self, purpose: &str) -> Release {
+        if self.aggregate_purposes.iter().any(|p| p == purpose) {
+            Release::Aggregates
+        } else {
+            Release::Rows
+        }
     }
 
     /// The legal-basis catalogue.
@@ -501,8 +532,15 @@ impl Schema {
             .enumerate()
             .map(|(id, f)| (f.path.clone(), id))
             .collect();
+        let aggregate_purposes = raw
+            .purposes
+            .iter()
+            .filter(|(_, p)| p.release == Release::Aggregates)
+            .map(|(id, _)| id.clone())
+            .collect();
         Some(Schema {
             version: raw.version,
+            aggregate_purposes,
             purposes: raw
                 .purposes
                 .into_iter()

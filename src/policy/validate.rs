@@ -5,9 +5,9 @@
 use super::action::{Action, DomainId, Method};
 use super::agreement::{
     Agreement, AgreementFile, Condition, DomainFile, PseudonymDomain, Rule, RuleFile, Selector,
-    SelectorFile,
+    SelectorFile, DEFAULT_MIN_COUNT, MIN_COUNT_FLOOR,
 };
-use super::schema::{Grant, Schema, ValueType};
+use super::schema::{Grant, Release, Schema, ValueType};
 use super::source::PolicySource;
 use crate::support::diag::{Diagnostic, Diagnostics};
 use crate::support::ident::is_name;
@@ -613,6 +613,7 @@ impl Checker<'_> {
         let condition = rule
             .when
             .and_then(|w| self.condition(&format!("{pointer}/when"), w.path, w.allowed));
+        let min_count = self.aggregate_terms(pointer, &rule.id, &rule.purpose, rule.aggregate);
         if self.diags.error_count() > errors_before {
             return None;
         }
@@ -629,7 +630,43 @@ impl Checker<'_> {
             condition,
             legal_basis: bases.unwrap_or_default(),
             pointer: pointer.to_owned(),
+            min_count,
         })
+    }
+
+    /// Checks a rule's aggregate terms: present when the schema releases its purpose
+    /// as aggregates only, and no threshold below the floor. Gives the rule's
+    /// threshold, `None` for a rule that lets records cross.
+    fn aggregate_terms(
+        &mut self,
+        pointer: &str,
+        id: &str,
+        purpose: &str,
+        terms: Option<super::agreement::AggregateFile>,
+    ) -> Option<u32> {
+        let Some(terms) = terms else {
+            if self.schema.release(purpose) == Release::Aggregates {
+                self.error(
+                    pointer,
+                    format!(
+                        "rule `{id}` serves purpose `{purpose}`, which the schema releases as aggregates only: add `\"aggregate\": {{\"min_count\": {DEFAULT_MIN_COUNT}}}` (at least {MIN_COUNT_FLOOR})"
+                    ),
+                );
+            }
+            return None;
+        };
+        let min_count = terms
+            .min_count
+            .map_or(DEFAULT_MIN_COUNT, |n| u32::try_from(n).unwrap_or(u32::MAX));
+        if min_count < MIN_COUNT_FLOOR {
+            self.error(
+                &format!("{pointer}/aggregate/min_count"),
+                format!(
+                    "`min_count` {min_count} is below the floor of {MIN_COUNT_FLOOR}: cells that small are too easily traced to a person; use at least {MIN_COUNT_FLOOR} ({DEFAULT_MIN_COUNT} is the default)"
+                ),
+            );
+        }
+        Some(min_count)
     }
 
     fn selector(&mut self, pointer: &str, s: SelectorFile) -> Option<Selector> {

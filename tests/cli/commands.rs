@@ -313,7 +313,8 @@ fn demo_shows_all_three_provinces() {
         "== friesland/gemeente -> friesland/zvh for signal-assessment ==",
         "REFUSED: the sender's agreement `friesland/gemeente` (version 2025.1) is not in force: it is an unsigned draft",
         "pseudonymised  subject.bsn in drenthe/zvh-signalen",
-        "generalised    subject.birth_date to age-band",
+        "== groningen/zvh -> groningen/ggd for statistics ==",
+        "aggregates only, no record crosses: counts per cell of case.exploitation_type, case.opened_on, case.province, case.routing, subject.is_minor, cells under 15 suppressed",
     ] {
         assert!(stdout.contains(expected), "missing {expected:?} in\n{stdout}");
     }

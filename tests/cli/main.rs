@@ -7,6 +7,7 @@
     clippy::indexing_slicing
 )]
 
+mod aggregate;
 #[cfg(unix)]
 mod audit_crash;
 mod commands;

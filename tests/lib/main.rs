@@ -8,6 +8,7 @@
     clippy::indexing_slicing
 )]
 
+mod aggregates;
 mod audit;
 mod audit_doc;
 mod cases;

@@ -380,30 +380,47 @@ fn pseudonyms_link_within_one_recipients_domain_and_not_across() {
 
 #[test]
 fn statistics_never_carry_identity() {
-    for province in ["drenthe", "groningen"] {
-        let r = released(
-            &format!("{province}/zvh"),
-            &format!("{province}/ggd"),
-            "statistics",
-            AT,
-            record(),
-        );
-        let text = r.record.to_string();
+    for province in ["drenthe", "groningen", "friesland"] {
+        let (from, to) = (format!("{province}/zvh"), format!("{province}/ggd"));
+        // No row crosses, whatever the record.
+        assert!(matches!(
+            refused(&from, &to, "statistics", AT, record()),
+            Refusal::AggregatesOnly { .. }
+        ));
+        let transfer = Transfer {
+            from: &from,
+            to: &to,
+            purpose: "statistics",
+            at: AT.parse().unwrap(),
+        };
+        let report = gate()
+            .aggregate(&transfer, vec![record(); 20])
+            .unwrap_or_else(|e| panic!("{province}: {e}"));
+        let text = report.to_json().to_string();
         for raw in [
             "999998523",
             "Anna",
             "Jansen",
             "Kerkstraat",
+            "9401",
+            "1990",
             "0612345678",
             "diagnosis",
             "free text",
+            "zvh-2025-0001",
         ] {
             assert!(!text.contains(raw), "{province}: {raw} in statistics");
         }
-        assert_eq!(
-            pointer(&r, "/case/exploitation_type"),
-            Some(&json!("labour"))
-        );
+        let [cell] = report.cells() else {
+            panic!("{province}: one cell expected in {text}")
+        };
+        assert_eq!(cell.count(), 20);
+        let labour = report
+            .dimensions()
+            .iter()
+            .position(|d| &**d == "case.exploitation_type")
+            .unwrap();
+        assert_eq!(cell.values()[labour], json!("labour"));
     }
 }
 

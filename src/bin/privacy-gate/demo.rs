@@ -95,6 +95,56 @@ fn record_province(line: &str) -> Option<String> {
     value.pointer("/case/province")?.as_str().map(str::to_owned)
 }
 
+/// A flow of aggregates only: the province's example records counted per cell.
+fn aggregate_report(
+    gate: &Gate,
+    transfer: &Transfer<'_>,
+    province: &str,
+    lines: &[&str],
+    out: &mut String,
+) {
+    let mut aggregation = match gate.aggregation(transfer) {
+        Ok(aggregation) => aggregation,
+        Err(e) => {
+            let _ = writeln!(out, "   REFUSED: {}\n", crate::chain(&e));
+            return;
+        }
+    };
+    let mine: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| record_province(l).as_deref() == Some(province))
+        .collect();
+    for line in &mine {
+        // A record not counted shows in no cell; the demo names only the totals.
+        let _ = aggregation.add_json(line.as_bytes());
+    }
+    let report = aggregation.finish();
+    let _ = writeln!(
+        out,
+        "   aggregates only, no record crosses: counts per cell of {}, cells under {} suppressed",
+        report.dimensions().join(", "),
+        report.min_count()
+    );
+    let _ = writeln!(
+        out,
+        "   {} example records of {province}: {} cell(s) shown, {} suppressed",
+        mine.len(),
+        report.cells().len(),
+        report.suppressed_cells()
+    );
+    for cell in report.cells() {
+        let values: Vec<String> = cell.values().iter().map(Value::to_string).collect();
+        let _ = writeln!(
+            out,
+            "   cell           {} -> {}",
+            values.join(", "),
+            cell.count()
+        );
+    }
+    out.push('\n');
+}
+
 fn flow_report(gate: &Gate, transfer: &Transfer<'_>, province: &str, lines: &[&str]) -> String {
     let mut out = format!(
         "== {} -> {} for {} ==\n",
@@ -102,6 +152,10 @@ fn flow_report(gate: &Gate, transfer: &Transfer<'_>, province: &str, lines: &[&s
     );
     let flow = match gate.flow(transfer) {
         Ok(flow) => flow,
+        Err(privacy_gate::Refusal::AggregatesOnly { .. }) => {
+            aggregate_report(gate, transfer, province, lines, &mut out);
+            return out;
+        }
         Err(refusal) => {
             let _ = writeln!(out, "   REFUSED: {refusal}\n");
             return out;

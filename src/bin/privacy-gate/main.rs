@@ -17,6 +17,7 @@ macro_rules! stderr {
     }};
 }
 
+mod aggregate;
 mod audit;
 mod compare;
 mod demo;
@@ -74,6 +75,9 @@ enum Command {
         /// JSON Lines input; stdin when absent.
         input: Option<PathBuf>,
     },
+    /// Count records (JSON Lines) per cell along a flow that releases aggregates only;
+    /// cells below the flow's threshold are suppressed, and no total is given.
+    Aggregate(aggregate::AggregateArgs),
     /// Explain, field by field, what the gate does with one record.
     Explain {
         #[command(flatten)]
@@ -282,6 +286,7 @@ fn main() -> ExitCode {
             &limits,
             input.as_deref(),
         ),
+        Command::Aggregate(args) => aggregate::run(&args),
         Command::Explain { flow, json, input } => explain::run(&flow, json, input.as_deref()),
         Command::Demo {
             policies,
