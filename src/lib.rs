@@ -48,7 +48,12 @@ pub use support::limits::Limits;
 pub use plan::registry::{LoadError, PolicySet, PolicySource, Registry};
 pub use plan::{ClauseRef, FieldPlan, FlowPlan, PlannedCondition, Via};
 pub use policy::action::{Action, DomainId, Method};
-pub use policy::agreement::{Agreement, Condition, NotInForce, Regime, Rule, Selector, Status};
-pub use policy::schema::{Bounds, Category, Field, FieldId, Grant, LegalBasis, Schema, ValueType};
+pub use policy::agreement::{
+    Agreement, Condition, NotInForce, Regime, Retention, Rule, Selector, Status,
+};
+pub use policy::condition::{Comparison, Test, MAX_CONDITION_DEPTH};
+pub use policy::schema::{
+    Bounds, Category, Event, Field, FieldId, Grant, LegalBasis, Schema, ValueType,
+};
 pub use support::diag::{Diagnostic, Diagnostics, Severity};
 pub use support::time::{amsterdam_date, Period};

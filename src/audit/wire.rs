@@ -52,6 +52,10 @@ pub(super) enum WireRefusal<'a> {
         rule: &'a str,
         path: &'a str,
     },
+    RetentionExpired {
+        event: &'a str,
+        until: NaiveDate,
+    },
 }
 
 impl<'a> WireRefusal<'a> {
@@ -110,6 +114,10 @@ impl<'a> WireRefusal<'a> {
                 rule,
                 path,
             },
+            Refusal::RetentionExpired { event, until } => WireRefusal::RetentionExpired {
+                event,
+                until: *until,
+            },
         }
     }
 }
@@ -157,6 +165,7 @@ pub(super) fn removal_reason(reason: RemovalReason) -> &'static str {
         RemovalReason::InvalidValue => "invalid-value",
         RemovalReason::OutOfBounds => "out-of-bounds",
         RemovalReason::IdentifierInPassingField => "identifier-in-passing-field",
+        RemovalReason::ConditionNotMet => "condition-not-met",
     }
 }
 

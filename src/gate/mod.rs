@@ -3,10 +3,12 @@
 //!
 //! - `flow.rs`: the Flow API (one transfer, many records);
 //! - `walk.rs`: the walk of a record along the schema; `generalise.rs`: coarser forms;
+//! - `condition.rs`: rule and field conditions on a record, in three-valued logic;
 //! - `stream.rs`: JSON Lines, one or more threads;
 //! - `audited.rs`: the only path from the gate to the audit log.
 
 mod audited;
+mod condition;
 mod detect;
 mod flow;
 mod generalise;

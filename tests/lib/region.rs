@@ -26,7 +26,10 @@ fn agreement(id: &str) -> &'static Agreement {
 /// merger, when each province had its own police agreement (`drenthe/politie`,
 /// `groningen/politie`, `friesland/politie`): taken from the compiled plans of the
 /// policy set before this change, field by field (Drenthe, Groningen, Friesland).
-const GGD_TO_POLICE_BEFORE: [(&str, [&str; 3]); 37] = [
+const GGD_TO_POLICE_BEFORE: [(&str, [&str; 3]); 39] = [
+    // Added with retention from an event; category `case`, as `case.opened_on`.
+    ("case.closed_on", ["pass", "pass", "pass"]),
+    ("case.signal_unfounded_on", ["pass", "pass", "pass"]),
     ("case.consent", ["pass", "pass", "pass"]),
     ("case.disclosure_basis", ["pass", "pass", "pass"]),
     ("case.exploitation_type", ["pass", "pass", "pass"]),
@@ -107,7 +110,7 @@ fn the_regional_police_receives_from_each_ggd_what_its_province_allowed_before()
             .plan_for(&ggd, "noord-nederland/politie", "criminal-investigation")
             .unwrap_or_else(|| panic!("{ggd} -> noord-nederland/politie has no plan"));
         assert_eq!(
-            plan.retention().map(|p| p.to_string()).as_deref(),
+            plan.transfer_retention().map(|p| p.to_string()).as_deref(),
             Some(retention)
         );
         for (path, before) in GGD_TO_POLICE_BEFORE {
