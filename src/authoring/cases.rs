@@ -18,7 +18,9 @@
 //! `condition-not-met`) or `fields` (expected action per path; paths not named are
 //! not checked), optionally `values` (the exact released value of passed or
 //! generalised fields, at a path outside arrays) and `absent` (paths that must carry
-//! no value in the released record, such as an invalid BSN).
+//! no value in the released record, such as an invalid BSN), `removed` (the reason a
+//! field's value was removed, like `condition-not-met`) and `retain_until` (the
+//! day in the released record's `_transfer` terms, or `null`).
 
 use crate::decision::{Outcome, Transfer};
 use crate::gate::Gate;
@@ -89,11 +91,12 @@ struct TransferSpec {
 ]))]
 pub struct Expect {
     /// That the record is refused whole, for this reason: `not-in-force` (an agreement
-    /// is a draft, not yet valid or expired), `purpose-not-agreed`, `no-rule` or
-    /// `condition-not-met`.
+    /// is a draft, not yet valid or expired), `purpose-not-agreed`, `no-rule`,
+    /// `condition-not-met` or `retention-expired` (a retention period from an event
+    /// the record marks ended before the transfer).
     #[serde(default)]
     #[schemars(extend(
-        "examples" = ["not-in-force", "purpose-not-agreed", "no-rule", "condition-not-met"]
+        "examples" = ["not-in-force", "purpose-not-agreed", "no-rule", "condition-not-met", "retention-expired"]
     ))]
     pub refused: Option<String>,
     /// The expected action per field path (paths not named are not checked).
@@ -112,12 +115,43 @@ pub struct Expect {
     #[serde(default)]
     #[schemars(extend("items" = { "pattern": crate::policy::schema::FIELD_PATH_PATTERN }))]
     pub absent: Vec<String>,
+    /// Per field path, the reason its value was removed although the field may cross:
+    /// `condition-not-met` (its path entry's condition did not hold), `wrong-type`,
+    /// `out-of-bounds`, `invalid-bsn`, `invalid-value` or
+    /// `identifier-in-passing-field`.
+    #[serde(default)]
+    #[schemars(extend(
+        "propertyNames" = { "pattern": crate::policy::schema::FIELD_PATH_PATTERN },
+        "additionalProperties" = {
+            "type": "string",
+            "examples": ["condition-not-met", "wrong-type", "out-of-bounds", "invalid-bsn", "invalid-value", "identifier-in-passing-field"]
+        }
+    ))]
+    pub removed: BTreeMap<String, String>,
+    /// The last day the recipient may keep the record, as its `_transfer` terms say
+    /// (`"2027-03-02"`), or `null` when no deadline can be counted yet (a retention
+    /// that waits for an event the record does not mark).
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(extend("oneOf" = [
+        { "type": "string", "pattern": crate::support::ident::DATE_PATTERN },
+        { "const": null }
+    ]))]
+    pub retain_until: Option<Value>,
+}
+
+/// A member that is present, even as `null`, is `Some`.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }
 
 impl Expect {
     /// Whether the case expects anything of a released record.
     fn expects_release(&self) -> bool {
-        !(self.fields.is_empty() && self.values.is_empty() && self.absent.is_empty())
+        !(self.fields.is_empty()
+            && self.values.is_empty()
+            && self.absent.is_empty()
+            && self.removed.is_empty()
+            && self.retain_until.is_none())
     }
 }
 
@@ -244,6 +278,7 @@ pub fn load_cases(policies: &Path, registry: &Registry) -> Result<Vec<Case>, Dia
                 .keys()
                 .chain(expect.values.keys())
                 .chain(&expect.absent)
+                .chain(expect.removed.keys())
             {
                 if registry.schema().field(path).is_none() {
                     problem(format!("unknown field path `{path}`"));
@@ -251,7 +286,7 @@ pub fn load_cases(policies: &Path, registry: &Registry) -> Result<Vec<Case>, Dia
             }
             if expect.refused.is_none() && !expect.expects_release() {
                 problem(
-                    "expects nothing, so it could never fail: add `refused`, `fields`, `values` or `absent`"
+                    "expects nothing, so it could never fail: add `refused`, `fields`, `values`, `absent`, `removed` or `retain_until`"
                         .into(),
                 );
             }
@@ -378,6 +413,36 @@ pub fn run_case_covering(
                 } else if actual != Some(expected) {
                     let shown = actual.map_or_else(|| "nothing".to_owned(), ToString::to_string);
                     problems.push(format!("{path}: expected value {expected}, actual {shown}"));
+                }
+            }
+            for (path, reason) in &case.expect.removed {
+                let actual: Vec<String> = released
+                    .decision
+                    .removed()
+                    .iter()
+                    .filter(|r| r.path.as_deref() == Some(path.as_str()))
+                    .filter_map(|r| serde_json::to_value(r.reason).ok())
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect();
+                if !actual.iter().any(|a| a == reason) {
+                    let shown = if actual.is_empty() {
+                        "no value was removed there".to_owned()
+                    } else {
+                        format!("removed for {}", actual.join(", "))
+                    };
+                    problems.push(format!("{path}: expected removed ({reason}), but {shown}"));
+                }
+            }
+            if let Some(expected) = &case.expect.retain_until {
+                let actual = released
+                    .record
+                    .get(crate::TRANSFER_MEMBER)
+                    .and_then(|t| t.get("retain_until"));
+                if actual != Some(expected) {
+                    let shown = actual.map_or_else(|| "nothing".to_owned(), ToString::to_string);
+                    problems.push(format!(
+                        "retain_until: expected {expected}, actual {shown}"
+                    ));
                 }
             }
             for path in &case.expect.absent {
@@ -517,7 +582,9 @@ impl Coverage {
             // agreement not in force, such as a draft) decided that refusal, though
             // nothing crossed: the rules count as exercised, their entries do not.
             Outcome::Refused(
-                crate::Refusal::ConditionNotMet { .. } | crate::Refusal::NotInForce { .. },
+                crate::Refusal::ConditionNotMet { .. }
+                | crate::Refusal::RetentionExpired { .. }
+                | crate::Refusal::NotInForce { .. },
             ) => {
                 let plan = gate
                     .registry()
