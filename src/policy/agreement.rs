@@ -306,8 +306,8 @@ impl JsonSchema for PathEntryFile {
     }
 }
 
-/// A rule's retention as written: a period from the transfer (`"P2Y"`), or from an
-/// event (`{"period": "P1Y", "after": "case-closed"}`).
+/// A rule's retention as written: a period from the transfer (`"P2Y"`), from an
+/// event (`{"period": "P1Y", "after": "case-closed"}`), or a list of these.
 #[derive(Deserialize)]
 #[serde(transparent)]
 pub(crate) struct RetentionFile(pub Value);
@@ -320,23 +320,29 @@ impl JsonSchema for RetentionFile {
     fn json_schema(_: &mut SchemaGenerator) -> schemars::Schema {
         let period = json!({"type": "string", "pattern": Period::PATTERN});
         let event = json!({"type": "string", "pattern": crate::support::ident::NAME_PATTERN});
+        let from_event = json!({
+            "type": "object",
+            "properties": {
+                "period": period,
+                "after": {
+                    "oneOf": [
+                        event,
+                        {"type": "array", "minItems": 1, "items": event}
+                    ]
+                }
+            },
+            "required": ["period", "after"],
+            "additionalProperties": false
+        });
         json_schema!({
-            "description": "How long the recipient may keep the data: an ISO 8601 duration of years, months and days from the transfer day, like `P2Y` or `P90D`, at most the agreement's `max_retention`; or `{\"period\": \"P1Y\", \"after\": \"case-closed\"}`, the period from the day of an event of `policies/schema.json` (with a list of events, from the first of them to happen). A record without the event's date crosses with that retention pending, stated in its `_transfer` terms.",
+            "description": "How long the recipient may keep the data: an ISO 8601 duration of years, months and days from the transfer day, like `P2Y` or `P90D`, at most the agreement's `max_retention`; or `{\"period\": \"P1Y\", \"after\": \"case-closed\"}`, the period from the day of an event of `policies/schema.json` (with a list of events, from the first of them to happen). A record without the event's date crosses with that retention pending, stated in its `_transfer` terms. A list of these binds the earliest deadline: `[\"P5Y\", {\"period\": \"P1Y\", \"after\": \"case-closed\"}]` is one year after the case closed, and at most five years after the transfer.",
             "oneOf": [
                 period,
+                from_event,
                 {
-                    "type": "object",
-                    "properties": {
-                        "period": period,
-                        "after": {
-                            "oneOf": [
-                                event,
-                                {"type": "array", "minItems": 1, "items": event}
-                            ]
-                        }
-                    },
-                    "required": ["period", "after"],
-                    "additionalProperties": false
+                    "type": "array",
+                    "minItems": 1,
+                    "items": { "oneOf": [period, from_event] }
                 }
             ]
         })

@@ -633,14 +633,34 @@ impl Checker<'_> {
         checked.filter(|_| clean)
     }
 
-    /// Checks a rule's retention: a period from the transfer, or `{"period": P,
-    /// "after": EVENT or [EVENT, ...]}`; one [`Retention`] per start.
+    /// Checks a rule's retention: a period from the transfer, `{"period": P,
+    /// "after": EVENT or [EVENT, ...]}`, or a list of these (the earliest deadline
+    /// binds); one [`Retention`] per start.
     fn retention(
         &mut self,
         pointer: &str,
         file: &RetentionFile,
         max_retention: Option<Period>,
     ) -> Vec<Retention> {
+        if let serde_json::Value::Array(items) = &file.0 {
+            if items.is_empty() {
+                self.error(pointer, "an empty list of retentions sets none: write a period, like `\"P1Y\"`, or leave `retention` out".into());
+            }
+            let mut out: Vec<Retention> = Vec::new();
+            for (i, item) in items.iter().enumerate() {
+                let at = format!("{pointer}/{i}");
+                if item.is_array() {
+                    self.error(&at, "a list of retentions holds periods and `{\"period\": ..., \"after\": ...}` objects, not lists".into());
+                    continue;
+                }
+                for r in self.retention(&at, &RetentionFile(item.clone()), max_retention) {
+                    if !out.contains(&r) {
+                        out.push(r);
+                    }
+                }
+            }
+            return out;
+        }
         let (period_at, period_text, after) = match &file.0 {
             serde_json::Value::String(text) => (pointer.to_owned(), Some(text.as_str()), None),
             serde_json::Value::Object(map) => {
