@@ -424,7 +424,11 @@ impl Decision {
             at: self.at.to_rfc3339_opts(SecondsFormat::Secs, true),
             regime: self.plan.regime,
             retain_until: self.retain_until,
-            retain: self.retain_pending.iter().map(ToString::to_string).collect(),
+            retain: self
+                .retain_pending
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
             agreements: [
                 agreement(&self.plan.sender),
                 agreement(&self.plan.recipient),

@@ -440,9 +440,7 @@ pub fn run_case_covering(
                     .and_then(|t| t.get("retain_until"));
                 if actual != Some(expected) {
                     let shown = actual.map_or_else(|| "nothing".to_owned(), ToString::to_string);
-                    problems.push(format!(
-                        "retain_until: expected {expected}, actual {shown}"
-                    ));
+                    problems.push(format!("retain_until: expected {expected}, actual {shown}"));
                 }
             }
             for path in &case.expect.absent {

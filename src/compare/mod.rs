@@ -286,7 +286,12 @@ fn compare_checked(
                     };
                     let conditions = plan
                         .and_then(|p| p.fields.get(id))
-                        .map(|f| f.conditions.iter().map(|c| c.condition.to_string()).collect())
+                        .map(|f| {
+                            f.conditions
+                                .iter()
+                                .map(|c| c.condition.to_string())
+                                .collect()
+                        })
                         .unwrap_or_default();
                     FieldCell {
                         planned,
@@ -315,13 +320,15 @@ fn compare_checked(
                     Vec::new()
                 }
             };
-            let effective_conditions_differ = !all_equal(
-                cells.iter().map(|c| conditions_of(c, &c.effective)),
+            let effective_conditions_differ =
+                !all_equal(cells.iter().map(|c| conditions_of(c, &c.effective)));
+            let planned_conditions_differ = !all_equal(
+                cells
+                    .iter()
+                    .map(|c| conditions_of(c, c.planned.as_ref().unwrap_or(&Action::Block))),
             );
-            let planned_conditions_differ = !all_equal(cells.iter().map(|c| {
-                conditions_of(c, c.planned.as_ref().unwrap_or(&Action::Block))
-            }));
-            let with_conditions = |l: Likeness, differ: bool| if differ { Likeness::Different } else { l };
+            let with_conditions =
+                |l: Likeness, differ: bool| if differ { Likeness::Different } else { l };
             FieldComparison {
                 path: field.path.clone(),
                 category: field.category.clone(),

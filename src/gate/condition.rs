@@ -142,7 +142,10 @@ impl Context<'_> {
 }
 
 /// The value at `segments` of `record`, if there is one that is not `null`.
-pub(crate) fn lookup<'r>(record: &'r Map<String, Value>, segments: &[Box<str>]) -> Option<&'r Value> {
+pub(crate) fn lookup<'r>(
+    record: &'r Map<String, Value>,
+    segments: &[Box<str>],
+) -> Option<&'r Value> {
     let (first, rest) = segments.split_first()?;
     let mut at = record.get(&**first)?;
     for segment in rest {
@@ -304,7 +307,11 @@ mod tests {
         };
         for a in [T, F, U] {
             assert_eq!(
-                eval(&s, &json!({"not": part}), &json!({"a": {"status": status(a)}})),
+                eval(
+                    &s,
+                    &json!({"not": part}),
+                    &json!({"a": {"status": status(a)}})
+                ),
                 a.not()
             );
             for b in [T, F, U] {
@@ -354,13 +361,36 @@ mod tests {
 
     /// Records with each field missing, present, or of the wrong type.
     fn any_record() -> impl Strategy<Value = Value> {
-        let status = prop_oneof![Just(Value::Null), Just(json!("open")), Just(json!("closed")), Just(json!("shut")), Just(json!(7))];
-        let flag = prop_oneof![Just(Value::Null), any::<bool>().prop_map(Value::Bool), Just(json!("yes"))];
-        let date = prop_oneof![Just(Value::Null), (0u32..60).prop_map(|d| json!(day(d))), Just(json!("01-02-2026"))];
-        let num = prop_oneof![Just(Value::Null), (0u32..4).prop_map(|n| json!(n)), Just(json!("2"))];
+        let status = prop_oneof![
+            Just(Value::Null),
+            Just(json!("open")),
+            Just(json!("closed")),
+            Just(json!("shut")),
+            Just(json!(7))
+        ];
+        let flag = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            Just(json!("yes"))
+        ];
+        let date = prop_oneof![
+            Just(Value::Null),
+            (0u32..60).prop_map(|d| json!(day(d))),
+            Just(json!("01-02-2026"))
+        ];
+        let num = prop_oneof![
+            Just(Value::Null),
+            (0u32..4).prop_map(|n| json!(n)),
+            Just(json!("2"))
+        ];
         (status, flag, date, num).prop_map(|(status, flag, day, num)| {
             let mut a = Map::new();
-            for (k, v) in [("status", status), ("flag", flag), ("day", day), ("num", num)] {
+            for (k, v) in [
+                ("status", status),
+                ("flag", flag),
+                ("day", day),
+                ("num", num),
+            ] {
                 if !v.is_null() {
                     a.insert(k.into(), v);
                 }

@@ -210,8 +210,12 @@ impl Condition {
     /// `YYYY-MM-DD`, periods as [`Period`] writes them).
     pub fn to_json(&self) -> Value {
         match self {
-            Condition::All(parts) => json!({"all": parts.iter().map(Condition::to_json).collect::<Vec<_>>()}),
-            Condition::Any(parts) => json!({"any": parts.iter().map(Condition::to_json).collect::<Vec<_>>()}),
+            Condition::All(parts) => {
+                json!({"all": parts.iter().map(Condition::to_json).collect::<Vec<_>>()})
+            }
+            Condition::Any(parts) => {
+                json!({"any": parts.iter().map(Condition::to_json).collect::<Vec<_>>()})
+            }
             Condition::Not(part) => json!({"not": part.to_json()}),
             Condition::Test(test) => {
                 let (member, value) = match &test.comparison {
@@ -352,7 +356,11 @@ impl Checker<'_, '_> {
             return None;
         }
         if let Some(parts) = map.get("all").or_else(|| map.get("any")) {
-            let name = if map.contains_key("all") { "all" } else { "any" };
+            let name = if map.contains_key("all") {
+                "all"
+            } else {
+                "any"
+            };
             let at = member(pointer, name);
             let Value::Array(parts) = parts else {
                 self.error(&at, format!("`{name}` takes a list of conditions"));
@@ -551,7 +559,9 @@ impl Checker<'_, '_> {
             let at = format!("{at}/{i}");
             let Value::String(text) = item else {
                 let tip = if item.is_boolean() {
-                    format!(": for a boolean field write `{{\"path\": \"{path}\", \"is\": {item}}}`")
+                    format!(
+                        ": for a boolean field write `{{\"path\": \"{path}\", \"is\": {item}}}`"
+                    )
                 } else {
                     String::new()
                 };
@@ -613,9 +623,7 @@ impl Checker<'_, '_> {
 /// A fix hint for a comparison that does not fit a field's type.
 fn use_instead(value_type: ValueType) -> &'static str {
     match value_type {
-        ValueType::Date => {
-            ": use `before`, `after`, `on_or_before`, `on_or_after` or `within`"
-        }
+        ValueType::Date => ": use `before`, `after`, `on_or_before`, `on_or_after` or `within`",
         ValueType::Boolean => ": use `is`",
         ValueType::String | ValueType::Number => ": use `in`",
         _ => ": a condition reads string, boolean, number and date fields only",

@@ -675,7 +675,10 @@ impl Checker<'_> {
                 }
                 let period = map.get("period").and_then(|p| p.as_str());
                 if period.is_none() {
-                    self.error(pointer, "a retention from an event needs a `period`, like `\"P1Y\"`".into());
+                    self.error(
+                        pointer,
+                        "a retention from an event needs a `period`, like `\"P1Y\"`".into(),
+                    );
                 }
                 let after = map.get("after");
                 if after.is_none() {
@@ -727,7 +730,8 @@ impl Checker<'_> {
                 Some((at, name)) => match self.schema.events.get(name) {
                     Some(event) => Some(event.clone()),
                     None => {
-                        let known: Vec<&str> = self.schema.events.keys().map(String::as_str).collect();
+                        let known: Vec<&str> =
+                            self.schema.events.keys().map(String::as_str).collect();
                         let listed = if known.is_empty() {
                             "the schema names no events".to_owned()
                         } else {

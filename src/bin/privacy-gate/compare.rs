@@ -251,9 +251,7 @@ fn term_rows(c: &Comparison) -> Vec<TermRow> {
         TermRow {
             name: "retention",
             differs: differs(Aspect::Retention),
-            cells: terms(&|t| {
-                retention_text(&t.retention).unwrap_or_else(|| "none".to_owned())
-            }),
+            cells: terms(&|t| retention_text(&t.retention).unwrap_or_else(|| "none".to_owned())),
             common: retention_text(&c.common.retention)
                 .map_or_else(|| "-".to_owned(), |r| format!("{r} (earliest)")),
         },

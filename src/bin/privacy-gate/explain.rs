@@ -114,8 +114,11 @@ pub(crate) fn explain_text(decision: &Decision) -> String {
             action.push_str(&format!(" (x{})", f.occurrences));
         }
         if !f.conditions.is_empty() {
-            let conditions: Vec<String> =
-                f.conditions.iter().map(|c| c.condition().to_string()).collect();
+            let conditions: Vec<String> = f
+                .conditions
+                .iter()
+                .map(|c| c.condition().to_string())
+                .collect();
             action.push_str(&format!(" if {}", conditions.join(" and ")));
         }
         rows.push([
