@@ -11,5 +11,6 @@
 mod audit_crash;
 mod commands;
 mod compare;
+mod conditions;
 mod faults;
 mod util;
