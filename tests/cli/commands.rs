@@ -229,7 +229,7 @@ fn keys_come_from_the_environment_too_and_refused_records_exit_3() {
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout).lines().count(), 1);
     assert!(
-        text(&out.stderr).contains("line 2: refused: rule"),
+        text(&out.stderr).contains("line 2: refused: the condition of rule"),
         "{}",
         text(&out.stderr)
     );
