@@ -99,12 +99,10 @@ pub enum Refusal {
     },
     /// A retention period that starts at an event ended before the transfer: the
     /// record marks the event (e.g. the case closed) so long ago that the recipient
-    /// could not keep it at all.
+    /// could not keep it at all. The day is not named: it comes from the record.
     RetentionExpired {
         /// The event whose period ended.
         event: Arc<str>,
-        /// The last day the recipient could have kept it.
-        until: NaiveDate,
     },
 }
 
@@ -184,8 +182,8 @@ impl fmt::Display for Refusal {
             } => {
                 write!(f, "the condition of rule `{rule}` of `{agreement}` does not hold for this record (it reads `{path}`)")
             }
-            Refusal::RetentionExpired { event, until } => {
-                write!(f, "the retention period after event `{event}` ended on {until}, before the transfer: the recipient may not keep the record")
+            Refusal::RetentionExpired { event } => {
+                write!(f, "the retention period after event `{event}` ended before the transfer: the recipient may not keep the record")
             }
         }
     }
@@ -280,6 +278,9 @@ pub struct Decision {
     pub(crate) plan: Arc<FlowPlan>,
     pub(crate) at: DateTime<Utc>,
     pub(crate) retain_until: Option<NaiveDate>,
+    /// The flow's deadline from the transfer day alone: what the audit log records,
+    /// as a deadline from an event would reveal the event's day.
+    pub(crate) flow_retain_until: Option<NaiveDate>,
     pub(crate) retain_pending: Vec<Retention>,
     pub(crate) counts: Vec<FieldCount>,
     pub(crate) removed: Vec<Removal>,
@@ -331,6 +332,12 @@ impl Decision {
     /// is set, or every one waits for its event ([`Decision::retain_pending`]).
     pub fn retain_until(&self) -> Option<NaiveDate> {
         self.retain_until
+    }
+
+    /// The deadline counted from the transfer day alone (the flow's), which the audit
+    /// log records: a deadline from an event the record marks would reveal its day.
+    pub(crate) fn flow_retain_until(&self) -> Option<NaiveDate> {
+        self.flow_retain_until
     }
 
     /// Retention periods that start at an event the record does not mark yet (like

@@ -678,7 +678,9 @@ pub(crate) fn transfer_body(facts: &TransferFacts<'_>, key: &ActiveKey) -> Body 
                     .collect()
             })
             .unwrap_or_default(),
-        retain_until: facts.decision.and_then(Decision::retain_until),
+        // The flow's deadline from the transfer day, never one counted from an
+        // event's day, which comes from the record.
+        retain_until: facts.decision.and_then(Decision::flow_retain_until),
         input: facts.input.map(|b| digest(INPUT, b)),
         output: facts.output.map(|b| digest(OUTPUT, b)),
         subject: facts.subject.map(|s| digest(SUBJECT, s.as_bytes())),

@@ -54,7 +54,6 @@ pub(super) enum WireRefusal<'a> {
     },
     RetentionExpired {
         event: &'a str,
-        until: NaiveDate,
     },
 }
 
@@ -114,10 +113,7 @@ impl<'a> WireRefusal<'a> {
                 rule,
                 path,
             },
-            Refusal::RetentionExpired { event, until } => WireRefusal::RetentionExpired {
-                event,
-                until: *until,
-            },
+            Refusal::RetentionExpired { event } => WireRefusal::RetentionExpired { event },
         }
     }
 }

@@ -142,13 +142,6 @@ impl Flow<'_> {
         subject: Option<&str>,
         entries: &mut Entries,
     ) {
-        // A record whose retention starts at an event it marks has a deadline of
-        // its own, which the flow's template does not hold.
-        if decision.retain_until() != self.retain_until {
-            let body = self.reference_body(audit, Ok(decision), input, Some(output), subject);
-            entries.push(&body);
-            return;
-        }
         let release = format::Release {
             decision,
             input,
@@ -178,9 +171,6 @@ impl Flow<'_> {
         subject: Option<&str>,
     ) -> Body {
         if let (Ok(decision), Some(output)) = (outcome, output) {
-            if decision.retain_until() != self.retain_until {
-                return self.reference_body(audit, outcome, input, Some(output), subject);
-            }
             let release = format::Release {
                 decision,
                 input,

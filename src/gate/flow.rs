@@ -194,7 +194,6 @@ impl Flow<'_> {
             if until < self.today {
                 return Err(Refusal::RetentionExpired {
                     event: event.clone(),
-                    until,
                 });
             }
         }
@@ -284,6 +283,7 @@ impl Flow<'_> {
             plan: self.plan.clone(),
             at: self.at,
             retain_until,
+            flow_retain_until: self.retain_until,
             retain_pending,
             counts: walker.counts,
             removed: walker.removed,
