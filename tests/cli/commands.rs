@@ -52,7 +52,8 @@ fn check_reports_every_problem_with_place_and_hint() {
         "error: tests/fixtures/bad-policies/drenthe/ggd.json:51:18: drenthe/ggd at `/outbound/0/purpose`: purpose `signal-assesment` is not among this agreement's purposes (did you mean `signal-assessment`?)",
         "error: tests/fixtures/bad-policies/drenthe/ggd.json:73:18: drenthe/ggd at `/outbound/0/categories/helth`: unknown category `helth` (did you mean `health`?)",
         "error: tests/fixtures/bad-policies/drenthe/ggd.json:78:31: drenthe/ggd at `/outbound/0/paths/subject.brith_date`: unknown field path `subject.brith_date` (did you mean `subject.birth_date`?)",
-        "4 error(s), 0 warning(s)",
+        "error: tests/fixtures/bad-policies/drenthe/zvh.json:46:32: drenthe/zvh at `/outbound/0/when/not/path`: unknown field path `case.stauts` (did you mean `case.status`?); a condition reads a field of `policies/schema.json`",
+        "5 error(s), 0 warning(s)",
     ];
     assert_eq!(stdout.trim_end().lines().collect::<Vec<_>>(), expected);
 }
