@@ -3,9 +3,9 @@
 //! these, and the audit log, which records them.
 
 pub use crate::plan::resolve::Side;
-use crate::plan::{ClauseRef, FlowPlan};
+use crate::plan::{ClauseRef, FlowPlan, PlannedCondition};
 use crate::policy::action::Action;
-use crate::policy::agreement::{NotInForce, Regime};
+use crate::policy::agreement::{NotInForce, Regime, Retention};
 use crate::pseudonym::ValueProblem;
 use crate::support::json::JsonError;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
@@ -86,13 +86,15 @@ pub enum Refusal {
         /// The domain.
         domain: String,
     },
-    /// A rule's condition on the record does not hold (e.g. no consent).
+    /// A rule's condition on the record does not hold (e.g. no consent), or cannot
+    /// be decided because a value it reads is missing or unusable.
     ConditionNotMet {
         /// The agreement whose rule sets the condition.
         agreement: Arc<str>,
         /// The rule.
         rule: Arc<str>,
-        /// The field the condition reads.
+        /// A field the condition reads: the first whose value is missing or
+        /// unusable, else the first it reads.
         path: Arc<str>,
     },
     /// The flow releases aggregates only (counts per cell, small cells suppressed), so
@@ -101,6 +103,13 @@ pub enum Refusal {
     AggregatesOnly {
         /// The fewest records a released cell counts.
         min_count: u32,
+    },
+    /// A retention period that starts at an event ended before the transfer: the
+    /// record marks the event (e.g. the case closed) so long ago that the recipient
+    /// could not keep it at all. The day is not named: it comes from the record.
+    RetentionExpired {
+        /// The event whose period ended.
+        event: Arc<str>,
     },
 }
 
@@ -178,7 +187,10 @@ impl fmt::Display for Refusal {
                 rule,
                 path,
             } => {
-                write!(f, "rule `{rule}` of `{agreement}` requires a value of `{path}` the record does not have")
+                write!(f, "the condition of rule `{rule}` of `{agreement}` does not hold for this record (it reads `{path}`)")
+            }
+            Refusal::RetentionExpired { event } => {
+                write!(f, "the retention period after event `{event}` ended before the transfer: the recipient may not keep the record")
             }
             Refusal::AggregatesOnly { min_count } => {
                 write!(f, "this flow releases aggregates only (counts per cell, cells of fewer than {min_count} records suppressed), never a record: use `privacy-gate aggregate` or `Gate::aggregate`")
@@ -218,6 +230,10 @@ pub enum RemovalReason {
     /// A value passing in plain form that holds an identifier (a BSN, an e-mail
     /// address, a Dutch phone number, an IBAN) in a field not meant for one.
     IdentifierInPassingField,
+    /// The field's path entry sets a condition on the record that does not hold (or
+    /// cannot be decided), so the field does not cross while the rest of the record
+    /// may; [`Removal::clause`] cites the clause.
+    ConditionNotMet,
 }
 
 impl From<ValueProblem> for RemovalReason {
@@ -239,6 +255,7 @@ impl fmt::Display for RemovalReason {
             RemovalReason::InvalidValue => "invalid value",
             RemovalReason::OutOfBounds => "out of bounds",
             RemovalReason::IdentifierInPassingField => "identifier in a field that passes",
+            RemovalReason::ConditionNotMet => "condition not met",
         })
     }
 }
@@ -254,6 +271,9 @@ pub struct Removal {
     pub path: Option<Arc<str>>,
     /// Why.
     pub reason: RemovalReason,
+    /// For [`RemovalReason::ConditionNotMet`]: the clause whose condition did not hold.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clause: Option<ClauseRef>,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -268,6 +288,10 @@ pub struct Decision {
     pub(crate) plan: Arc<FlowPlan>,
     pub(crate) at: DateTime<Utc>,
     pub(crate) retain_until: Option<NaiveDate>,
+    /// The flow's deadline from the transfer day alone: what the audit log records,
+    /// as a deadline from an event would reveal the event's day.
+    pub(crate) flow_retain_until: Option<NaiveDate>,
+    pub(crate) retain_pending: Vec<Retention>,
     pub(crate) counts: Vec<FieldCount>,
     pub(crate) removed: Vec<Removal>,
 }
@@ -291,6 +315,10 @@ pub struct FieldDecision<'a> {
     pub recipient_clause: Option<&'a ClauseRef>,
     /// The legal bases for the field on both sides.
     pub legal_basis: &'a [Arc<str>],
+    /// The conditions of the deciding path entries on either side: the field crosses
+    /// only when all of them hold.
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub conditions: &'a [PlannedCondition],
     /// How many values the record had at this path.
     pub occurrences: u32,
     /// How many of them crossed (in the form of the action).
@@ -308,9 +336,26 @@ impl Decision {
         self.at
     }
 
-    /// The last day the recipient may keep the data, if the sender's rule sets one.
+    /// The last day the recipient may keep the data: the earliest deadline of the
+    /// sender's retention periods that could be counted, from the transfer day or
+    /// from the day of an event the record marks. `None` when none could: no period
+    /// is set, or every one waits for its event ([`Decision::retain_pending`]).
     pub fn retain_until(&self) -> Option<NaiveDate> {
         self.retain_until
+    }
+
+    /// The deadline counted from the transfer day alone (the flow's), which the audit
+    /// log records: a deadline from an event the record marks would reveal its day.
+    pub(crate) fn flow_retain_until(&self) -> Option<NaiveDate> {
+        self.flow_retain_until
+    }
+
+    /// Retention periods that start at an event the record does not mark yet (like
+    /// `P1Y after case-closed` for an open case): the recipient keeps the record no
+    /// longer than each period after its event, and no later than
+    /// [`Decision::retain_until`] if that is set.
+    pub fn retain_pending(&self) -> &[Retention] {
+        &self.retain_pending
     }
 
     /// The regime of the transfer.
@@ -337,6 +382,7 @@ impl Decision {
                     sender_clause: plan.sender.as_ref(),
                     recipient_clause: plan.recipient.as_ref(),
                     legal_basis: &plan.legal_basis,
+                    conditions: &plan.conditions,
                     occurrences: count.seen,
                     released: count.released,
                 })
@@ -353,7 +399,8 @@ impl Decision {
             .map(|(i, c)| (i, (c.seen, c.released)))
     }
 
-    /// Values removed for reasons of their own: unknown fields, wrong types, invalid values.
+    /// Values removed for reasons of their own: unknown fields, wrong types, invalid
+    /// values, and fields whose own condition did not hold.
     pub fn removed(&self) -> &[Removal] {
         &self.removed
     }
@@ -374,6 +421,8 @@ impl Decision {
             at: String,
             regime: Regime,
             retain_until: Option<NaiveDate>,
+            #[serde(skip_serializing_if = "Vec::is_empty")]
+            retain: Vec<String>,
             agreements: [Agreement<'a>; 2],
             fields: Vec<FieldDecision<'a>>,
             removed: &'a [Removal],
@@ -392,6 +441,11 @@ impl Decision {
             at: self.at.to_rfc3339_opts(SecondsFormat::Secs, true),
             regime: self.plan.regime,
             retain_until: self.retain_until,
+            retain: self
+                .retain_pending
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
             agreements: [
                 agreement(&self.plan.sender),
                 agreement(&self.plan.recipient),

@@ -51,11 +51,12 @@ pub use plan::registry::{LoadError, PolicySet, PolicySource, Registry};
 pub use plan::{ClauseRef, FieldPlan, FlowPlan, PlannedCondition, Via};
 pub use policy::action::{Action, DomainId, Method};
 pub use policy::agreement::{
-    Agreement, Condition, NotInForce, PseudonymDomain, Regime, Rule, Selector, Status,
+    Agreement, Condition, NotInForce, PseudonymDomain, Regime, Retention, Rule, Selector, Status,
     DEFAULT_MIN_COUNT, MIN_COUNT_FLOOR,
 };
+pub use policy::condition::{Comparison, Test, MAX_CONDITION_DEPTH};
 pub use policy::schema::{
-    Bounds, Category, Field, FieldId, Grant, LegalBasis, Release, Schema, ValueType,
+    Bounds, Category, Event, Field, FieldId, Grant, LegalBasis, Release, Schema, ValueType,
 };
 pub use support::diag::{Diagnostic, Diagnostics, Severity};
 pub use support::time::{amsterdam_date, Period};

@@ -392,15 +392,41 @@ struct PlanField<'a> {
     recipient: Option<WireClause<'a>>,
     recipient_action: WireAction<'a>,
     basis: &'a [std::sync::Arc<str>],
+    /// The field's own conditions (path entries with `when`); absent when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    when: Vec<PlanCondition<'a>>,
 }
 
+/// A condition in a plan entry: `path` and `in` for the plain form, as before
+/// conditions could combine; `when`, the canonical file form, for any other.
 #[derive(Serialize)]
-struct PlanCondition<'a> {
+pub(crate) struct PlanCondition<'a> {
     agreement: &'a str,
     rule: &'a str,
-    path: &'a str,
-    #[serde(rename = "in")]
-    allowed: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path: Option<&'a str>,
+    #[serde(rename = "in", skip_serializing_if = "Option::is_none")]
+    allowed: Option<&'a [String]>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    when: Option<serde_json::Value>,
+}
+
+/// The wire form of a planned condition (replay compares plans with it too).
+pub(crate) fn plan_condition(c: &crate::PlannedCondition) -> PlanCondition<'_> {
+    let plain = c.condition.as_path_in();
+    PlanCondition {
+        agreement: &c.agreement,
+        rule: &c.rule,
+        path: plain.map(|(path, _)| path),
+        allowed: plain.map(|(_, values)| values),
+        when: plain.is_none().then(|| c.condition.to_json()),
+    }
+}
+
+/// The path a transfer entry names for a condition: its one field, or the first it
+/// reads (the plan entry holds the whole condition).
+fn condition_path(c: &crate::PlannedCondition) -> &str {
+    c.condition.paths().first().copied().unwrap_or_default()
 }
 
 #[derive(Serialize)]
@@ -450,6 +476,7 @@ pub(crate) fn plan_body(plan: &FlowPlan) -> (Body, [u8; 32]) {
             recipient: p.recipient.as_ref().map(WireClause::of),
             recipient_action: WireAction(&p.recipient_action),
             basis: &p.legal_basis,
+            when: p.conditions.iter().map(plan_condition).collect(),
         })
         .collect();
     let body = Body::of(&PlanBody {
@@ -459,20 +486,19 @@ pub(crate) fn plan_body(plan: &FlowPlan) -> (Body, [u8; 32]) {
         to: &plan.recipient.id,
         purpose: &plan.purpose,
         regime: wire::regime(plan.regime),
-        retention: plan.retention.map(|p| p.to_string()),
+        // One start keeps the member's form (`"P2Y"`); several, or an event, are
+        // listed with `; ` (`"P5Y; P1Y after case-closed"`).
+        retention: (!plan.retention.is_empty()).then(|| {
+            plan.retention
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        }),
         agreements: [agreement_ref(&plan.sender), agreement_ref(&plan.recipient)],
         sender_rules: &plan.sender_rules,
         recipient_rules: &plan.recipient_rules,
-        conditions: plan
-            .conditions
-            .iter()
-            .map(|c| PlanCondition {
-                agreement: &c.agreement,
-                rule: &c.rule,
-                path: &c.condition.path,
-                allowed: &c.condition.allowed,
-            })
-            .collect(),
+        conditions: plan.conditions.iter().map(plan_condition).collect(),
         fields,
     });
     let id = line_hash(body.members());
@@ -611,7 +637,7 @@ pub(crate) fn transfer_body(facts: &TransferFacts<'_>, key: &ActiveKey) -> Body 
             conditions.push(ConditionOutcome {
                 agreement: &c.agreement,
                 rule: &c.rule,
-                path: &c.condition.path,
+                path: condition_path(c),
                 met: !is_failed,
             });
             if is_failed {
@@ -652,7 +678,9 @@ pub(crate) fn transfer_body(facts: &TransferFacts<'_>, key: &ActiveKey) -> Body 
                     .collect()
             })
             .unwrap_or_default(),
-        retain_until: facts.decision.and_then(Decision::retain_until),
+        // The flow's deadline from the transfer day, never one counted from an
+        // event's day, which comes from the record.
+        retain_until: facts.decision.and_then(Decision::flow_retain_until),
         input: facts.input.map(|b| digest(INPUT, b)),
         output: facts.output.map(|b| digest(OUTPUT, b)),
         subject: facts.subject.map(|s| digest(SUBJECT, s.as_bytes())),
@@ -735,7 +763,7 @@ impl ReleasedTemplate {
                 .map(|c| ConditionOutcome {
                     agreement: &c.agreement,
                     rule: &c.rule,
-                    path: &c.condition.path,
+                    path: condition_path(c),
                     met: true,
                 })
                 .collect(),

@@ -255,10 +255,14 @@ fn replay_entry(
         at,
     };
     let logged_reason = entry.get("reason");
-    let condition_refusal = logged_reason
-        .and_then(|r| r.get("reason"))
-        .and_then(Value::as_str)
-        == Some("condition-not-met");
+    // Refusals decided on the record (a condition, a retention from an event that
+    // already ended), not on the flow: the flow itself resolves.
+    let condition_refusal = matches!(
+        logged_reason
+            .and_then(|r| r.get("reason"))
+            .and_then(Value::as_str),
+        Some("condition-not-met" | "retention-expired")
+    );
     let flow = match replay.gate.flow(&transfer) {
         Ok(flow) => flow,
         Err(refusal) => {
@@ -442,7 +446,7 @@ fn compare_plans(
     let new_conditions: Vec<Value> = new_plan
         .conditions
         .iter()
-        .map(|c| serde_json::json!({"agreement": &*c.agreement, "rule": &*c.rule, "path": &*c.condition.path, "in": c.condition.allowed}))
+        .map(|c| serde_json::to_value(super::format::plan_condition(c)).unwrap_or_default())
         .collect();
     if old_conditions != Value::Array(new_conditions.clone()) {
         result.changes.push(Change {

@@ -55,6 +55,9 @@ pub(super) enum WireRefusal<'a> {
     AggregatesOnly {
         min_count: u32,
     },
+    RetentionExpired {
+        event: &'a str,
+    },
 }
 
 impl<'a> WireRefusal<'a> {
@@ -116,6 +119,7 @@ impl<'a> WireRefusal<'a> {
             Refusal::AggregatesOnly { min_count } => WireRefusal::AggregatesOnly {
                 min_count: *min_count,
             },
+            Refusal::RetentionExpired { event } => WireRefusal::RetentionExpired { event },
         }
     }
 }
@@ -163,6 +167,7 @@ pub(super) fn removal_reason(reason: RemovalReason) -> &'static str {
         RemovalReason::InvalidValue => "invalid-value",
         RemovalReason::OutOfBounds => "out-of-bounds",
         RemovalReason::IdentifierInPassingField => "identifier-in-passing-field",
+        RemovalReason::ConditionNotMet => "condition-not-met",
     }
 }
 

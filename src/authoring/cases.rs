@@ -18,7 +18,9 @@
 //! `condition-not-met`) or `fields` (expected action per path; paths not named are
 //! not checked), optionally `values` (the exact released value of passed or
 //! generalised fields, at a path outside arrays) and `absent` (paths that must carry
-//! no value in the released record, such as an invalid BSN). Along a flow that
+//! no value in the released record, such as an invalid BSN), `removed` (the reason a
+//! field's value was removed, like `condition-not-met`) and `retain_until` (the
+//! day in the released record's `_transfer` terms, or `null`). Along a flow that
 //! releases aggregates only, no record crosses: such a case expects `refused`
 //! (`aggregates-only`), or `cell` (the record's value at every dimension of the flow,
 //! the cell it would count in), optionally with `fields`.
@@ -93,10 +95,12 @@ struct TransferSpec {
 pub struct Expect {
     /// That the record is refused whole, for this reason: `not-in-force` (an agreement
     /// is a draft, not yet valid or expired), `purpose-not-agreed`, `no-rule`,
-    /// `condition-not-met` or `aggregates-only` (the flow releases counts, no record).
+    /// `condition-not-met`, `retention-expired` (a retention period from an event the
+    /// record marks ended before the transfer) or `aggregates-only` (the flow releases
+    /// counts, no record).
     #[serde(default)]
     #[schemars(extend(
-        "examples" = ["not-in-force", "purpose-not-agreed", "no-rule", "condition-not-met", "aggregates-only"]
+        "examples" = ["not-in-force", "purpose-not-agreed", "no-rule", "condition-not-met", "retention-expired", "aggregates-only"]
     ))]
     pub refused: Option<String>,
     /// For a flow that releases aggregates only: the cell the record counts in, as the
@@ -123,6 +127,33 @@ pub struct Expect {
     #[serde(default)]
     #[schemars(extend("items" = { "pattern": crate::policy::schema::FIELD_PATH_PATTERN }))]
     pub absent: Vec<String>,
+    /// Per field path, the reason its value was removed although the field may cross:
+    /// `condition-not-met` (its path entry's condition did not hold), `wrong-type`,
+    /// `out-of-bounds`, `invalid-bsn`, `invalid-value` or
+    /// `identifier-in-passing-field`.
+    #[serde(default)]
+    #[schemars(extend(
+        "propertyNames" = { "pattern": crate::policy::schema::FIELD_PATH_PATTERN },
+        "additionalProperties" = {
+            "type": "string",
+            "examples": ["condition-not-met", "wrong-type", "out-of-bounds", "invalid-bsn", "invalid-value", "identifier-in-passing-field"]
+        }
+    ))]
+    pub removed: BTreeMap<String, String>,
+    /// The last day the recipient may keep the record, as its `_transfer` terms say
+    /// (`"2027-03-02"`), or `null` when no deadline can be counted yet (a retention
+    /// that waits for an event the record does not mark).
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(extend("oneOf" = [
+        { "type": "string", "pattern": crate::support::ident::DATE_PATTERN },
+        { "const": null }
+    ]))]
+    pub retain_until: Option<Value>,
+}
+
+/// A member that is present, even as `null`, is `Some`.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
 }
 
 impl Expect {
@@ -131,7 +162,9 @@ impl Expect {
         !(self.fields.is_empty()
             && self.values.is_empty()
             && self.absent.is_empty()
-            && self.cell.is_none())
+            && self.cell.is_none()
+            && self.removed.is_empty()
+            && self.retain_until.is_none())
     }
 }
 
@@ -260,6 +293,7 @@ pub fn load_cases(policies: &Path, registry: &Registry) -> Result<Vec<Case>, Dia
                 .chain(expect.values.keys())
                 .chain(&expect.absent)
                 .chain(cell)
+                .chain(expect.removed.keys())
             {
                 if registry.schema().field(path).is_none() {
                     problem(format!("unknown field path `{path}`"));
@@ -267,7 +301,7 @@ pub fn load_cases(policies: &Path, registry: &Registry) -> Result<Vec<Case>, Dia
             }
             if expect.refused.is_none() && !expect.expects_release() {
                 problem(
-                    "expects nothing, so it could never fail: add `refused`, `fields`, `values` or `absent`"
+                    "expects nothing, so it could never fail: add `refused`, `fields`, `values`, `absent`, `removed` or `retain_until`"
                         .into(),
                 );
             }
@@ -403,6 +437,34 @@ pub fn run_case_covering(
                 } else if actual != Some(expected) {
                     let shown = actual.map_or_else(|| "nothing".to_owned(), ToString::to_string);
                     problems.push(format!("{path}: expected value {expected}, actual {shown}"));
+                }
+            }
+            for (path, reason) in &case.expect.removed {
+                let actual: Vec<String> = released
+                    .decision
+                    .removed()
+                    .iter()
+                    .filter(|r| r.path.as_deref() == Some(path.as_str()))
+                    .filter_map(|r| serde_json::to_value(r.reason).ok())
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect();
+                if !actual.iter().any(|a| a == reason) {
+                    let shown = if actual.is_empty() {
+                        "no value was removed there".to_owned()
+                    } else {
+                        format!("removed for {}", actual.join(", "))
+                    };
+                    problems.push(format!("{path}: expected removed ({reason}), but {shown}"));
+                }
+            }
+            if let Some(expected) = &case.expect.retain_until {
+                let actual = released
+                    .record
+                    .get(crate::TRANSFER_MEMBER)
+                    .and_then(|t| t.get("retain_until"));
+                if actual != Some(expected) {
+                    let shown = actual.map_or_else(|| "nothing".to_owned(), ToString::to_string);
+                    problems.push(format!("retain_until: expected {expected}, actual {shown}"));
                 }
             }
             for path in &case.expect.absent {
@@ -620,6 +682,7 @@ impl Coverage {
             // exercised, their entries do not.
             Outcome::Refused(
                 crate::Refusal::ConditionNotMet { .. }
+                | crate::Refusal::RetentionExpired { .. }
                 | crate::Refusal::NotInForce { .. }
                 | crate::Refusal::AggregatesOnly { .. },
             ) => {

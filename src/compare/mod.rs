@@ -285,20 +285,68 @@ fn compare_checked(
                         (Some(action), true) => action.clone(),
                         _ => Action::Block,
                     };
-                    FieldCell { planned, effective }
+                    let conditions = plan
+                        .and_then(|p| p.fields.get(id))
+                        .map(|f| {
+                            f.conditions
+                                .iter()
+                                .map(|c| c.condition.to_string())
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    FieldCell {
+                        planned,
+                        effective,
+                        conditions,
+                    }
                 })
                 .collect();
             let common_ground = common_ground(cells.iter().map(|c| &c.effective));
+            let mut common_conditions: Vec<String> = Vec::new();
+            if common_ground.releases() {
+                for c in cells.iter().flat_map(|c| &c.conditions) {
+                    if !common_conditions.contains(c) {
+                        common_conditions.push(c.clone());
+                    }
+                }
+            }
+            // A conditioned action is not the same as the action without the
+            // condition: only cells alike in both are alike.
+            let conditions_of = |cell: &FieldCell, action: &Action| {
+                if action.releases() {
+                    let mut set = cell.conditions.clone();
+                    set.sort();
+                    set
+                } else {
+                    Vec::new()
+                }
+            };
+            let effective_conditions_differ =
+                !all_equal(cells.iter().map(|c| conditions_of(c, &c.effective)));
+            let planned_conditions_differ = !all_equal(
+                cells
+                    .iter()
+                    .map(|c| conditions_of(c, c.planned.as_ref().unwrap_or(&Action::Block))),
+            );
+            let with_conditions =
+                |l: Likeness, differ: bool| if differ { Likeness::Different } else { l };
             FieldComparison {
                 path: field.path.clone(),
                 category: field.category.clone(),
-                likeness: likeness(cells.iter().map(|c| &c.effective)),
-                as_written: likeness(
-                    cells
-                        .iter()
-                        .map(|c| c.planned.as_ref().unwrap_or(&Action::Block)),
+                likeness: with_conditions(
+                    likeness(cells.iter().map(|c| &c.effective)),
+                    effective_conditions_differ,
+                ),
+                as_written: with_conditions(
+                    likeness(
+                        cells
+                            .iter()
+                            .map(|c| c.planned.as_ref().unwrap_or(&Action::Block)),
+                    ),
+                    planned_conditions_differ,
                 ),
                 common_ground,
+                common_conditions,
                 cells,
             }
         })
@@ -309,18 +357,14 @@ fn compare_checked(
     let with_terms = || columns.iter().filter_map(|c| c.terms.as_ref());
     let mut conditions: Vec<ConditionTerm> = Vec::new();
     for condition in with_terms().flat_map(|t| &t.conditions) {
-        let seen = conditions
-            .iter()
-            .any(|c| c.path == condition.path && c.allowed == condition.allowed);
+        let seen = conditions.iter().any(|c| c.when == condition.when);
         if !seen {
             conditions.push(condition.clone());
         }
     }
     let common = CommonTerms {
         all_in_force: !columns.is_empty() && columns.iter().all(|c| c.availability.in_force()),
-        retention: with_terms()
-            .filter_map(|t| t.retention)
-            .min_by_key(|p| p.max_days()),
+        retention: crate::plan::shortest_per_start(with_terms().flat_map(|t| &t.retention)),
         conditions,
     };
     Comparison {
@@ -408,7 +452,7 @@ fn differing_aspects(columns: &[ProvinceFlow], day: NaiveDate) -> Vec<Aspect> {
                         .filter(|c| c.sender.is_some() && c.recipient.is_some())
                         .map(|c| c.window.map(|w| (w.from.max(day), w.until))),
                 ),
-                Aspect::Retention => all_equal(terms().map(|t| t.retention)),
+                Aspect::Retention => all_equal(terms().map(|t| &t.retention)),
                 Aspect::Regime => all_equal(terms().map(|t| (t.regime_out, t.regime_in))),
                 Aspect::LegalBasis => all_equal(terms().map(FlowTerms::basis_sets)),
                 Aspect::Conditions => all_equal(terms().map(FlowTerms::condition_set)),

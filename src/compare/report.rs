@@ -4,8 +4,7 @@
 use crate::plan::resolve::Side;
 use crate::plan::FlowPlan;
 use crate::policy::action::Action;
-use crate::policy::agreement::{Agreement, NotInForce, Regime, Rule, Status};
-use crate::support::time::Period;
+use crate::policy::agreement::{Agreement, NotInForce, Regime, Retention, Rule, Status};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Serialize, Serializer};
 use std::collections::BTreeSet;
@@ -247,19 +246,30 @@ impl fmt::Display for Window {
 /// A condition a rule puts on records (e.g. consent given).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct ConditionTerm {
-    /// The field the condition reads.
-    pub path: Arc<str>,
-    /// The values that satisfy it.
-    pub allowed: Vec<String>,
+    /// The condition as it reads, like `case.consent in [given]`.
+    pub when: String,
+    /// The fields it reads.
+    pub paths: Vec<Arc<str>>,
     /// The agreement whose rule sets it.
     pub agreement: Arc<str>,
     /// The rule.
     pub rule: Arc<str>,
 }
 
+impl ConditionTerm {
+    pub(super) fn of(c: &crate::plan::PlannedCondition) -> ConditionTerm {
+        ConditionTerm {
+            when: c.condition.to_string(),
+            paths: c.condition.paths().into_iter().map(Arc::from).collect(),
+            agreement: c.agreement.clone(),
+            rule: c.rule.clone(),
+        }
+    }
+}
+
 impl fmt::Display for ConditionTerm {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} in [{}]", self.path, self.allowed.join(", "))
+        f.write_str(&self.when)
     }
 }
 
@@ -270,9 +280,11 @@ pub struct FlowTerms {
     pub sender_rules: Vec<Arc<str>>,
     /// The recipient's matching inbound rules.
     pub recipient_rules: Vec<Arc<str>>,
-    /// How long the recipient may keep the data (the shortest of the sender's rules).
-    #[serde(serialize_with = "serialize_period")]
-    pub retention: Option<Period>,
+    /// How long the recipient may keep the data: per start (the transfer day, or an
+    /// event) the shortest period of the sender's rules, the earliest deadline
+    /// binding. In JSON one text, like `"P2Y"` or `"P5Y; P1Y after case-closed"`.
+    #[serde(serialize_with = "serialize_retention")]
+    pub retention: Vec<Retention>,
     /// The regime of the sender's rules (else the sender's agreement).
     pub regime_out: Regime,
     /// The regime of the recipient's rules (else the recipient's agreement).
@@ -301,21 +313,13 @@ impl FlowTerms {
             }
             out
         };
-        let mut conditions: Vec<ConditionTerm> = plan
-            .conditions
-            .iter()
-            .map(|c| ConditionTerm {
-                path: c.condition.path.clone(),
-                allowed: c.condition.allowed.clone(),
-                agreement: c.agreement.clone(),
-                rule: c.rule.clone(),
-            })
-            .collect();
+        let mut conditions: Vec<ConditionTerm> =
+            plan.conditions.iter().map(ConditionTerm::of).collect();
         conditions.sort();
         FlowTerms {
             sender_rules: plan.sender_rules.clone(),
             recipient_rules: plan.recipient_rules.clone(),
-            retention: plan.retention,
+            retention: plan.retention.clone(),
             regime_out: plan.regime,
             regime_in: inbound
                 .iter()
@@ -328,11 +332,8 @@ impl FlowTerms {
     }
 
     /// The conditions without the rules that set them, sorted, for comparing provinces.
-    pub(super) fn condition_set(&self) -> BTreeSet<(&str, &[String])> {
-        self.conditions
-            .iter()
-            .map(|c| (&*c.path, c.allowed.as_slice()))
-            .collect()
+    pub(super) fn condition_set(&self) -> BTreeSet<&str> {
+        self.conditions.iter().map(|c| c.when.as_str()).collect()
     }
 
     /// Each side's bases as a sorted set, for comparing provinces.
@@ -347,11 +348,13 @@ impl FlowTerms {
     }
 }
 
-fn serialize_period<S: Serializer>(period: &Option<Period>, s: S) -> Result<S::Ok, S::Error> {
-    match period {
-        Some(p) => s.collect_str(p),
-        None => s.serialize_none(),
+/// Retention as one text, `P2Y` or `P5Y; P1Y after case-closed`; `null` when none.
+fn serialize_retention<S: Serializer>(retention: &[Retention], s: S) -> Result<S::Ok, S::Error> {
+    if retention.is_empty() {
+        return s.serialize_none();
     }
+    let texts: Vec<String> = retention.iter().map(ToString::to_string).collect();
+    s.collect_str(&texts.join("; "))
 }
 
 /// One province's side of the comparison: a column of the matrix.
@@ -383,6 +386,11 @@ pub struct FieldCell {
     /// What the gate releases at the moment compared: `planned` when the flow is in
     /// force, `block` otherwise.
     pub effective: Action,
+    /// The field's own conditions in the province's plan (path entries with
+    /// `when`, either side), as they read: the field crosses only when all hold.
+    /// A conditioned action is stricter than the same action without conditions.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<String>,
 }
 
 /// How the provinces' effective actions on a field relate.
@@ -417,6 +425,11 @@ pub struct FieldComparison {
     pub as_written: Likeness,
     /// The join of every province's effective action: what all of them allow at once.
     pub common_ground: Action,
+    /// When the common ground releases the field: the conditions it crosses under,
+    /// every province's field conditions at once (a conditioned action joined with
+    /// the same action unconditioned keeps the condition).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub common_conditions: Vec<String>,
 }
 
 impl FieldComparison {
@@ -487,10 +500,11 @@ pub struct CommonTerms {
     /// Whether every province has the flow in force; if not, the common ground is
     /// `block` for every field.
     pub all_in_force: bool,
-    /// The shortest retention among the provinces (those whose rules set one).
-    #[serde(serialize_with = "serialize_period")]
-    pub retention: Option<Period>,
-    /// Every condition any province puts on records (path and values, once each).
+    /// Every province's retention at once: per start (the transfer day, or an
+    /// event), the shortest period, the earliest deadline binding.
+    #[serde(serialize_with = "serialize_retention")]
+    pub retention: Vec<Retention>,
+    /// Every condition any province puts on records (each once).
     pub conditions: Vec<ConditionTerm>,
 }
 

@@ -1,14 +1,16 @@
 //! A transfer resolved to its plan, applied to records: the Flow API.
 
 use super::audited::{Entries, GateAudit, ReleasedTemplate};
+use super::condition::{lookup_path, Context};
 use super::walk::Walker;
 use super::{GateError, GateFlow};
 use crate::decision::{
     Decision, FieldCount, Outcome, RecordError, Refusal, Released, Written, TRANSFER_MEMBER,
 };
-use crate::plan::FlowPlan;
-use crate::policy::schema::ValueType;
-use crate::pseudonym::{normalise, ActiveKey};
+use crate::plan::{ClauseRef, FlowPlan};
+use crate::policy::agreement::Retention;
+use crate::policy::schema::FieldId;
+use crate::pseudonym::{parse_date, ActiveKey};
 use crate::support::json::JsonError;
 use crate::support::limits::Limits;
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
@@ -56,8 +58,8 @@ impl<'g> Flow<'g> {
         limits: Limits,
     ) -> Flow<'g> {
         let plan = &gate_flow.plan;
-        let retain_until = plan.retention.and_then(|p| p.deadline(today));
-        let terms = transfer_terms(plan, at, retain_until);
+        let retain_until = plan.transfer_retention().and_then(|p| p.deadline(today));
+        let terms = transfer_terms(plan, at, retain_until, &[]);
         Flow {
             plan,
             gate_flow,
@@ -80,7 +82,10 @@ impl Flow<'_> {
         self.plan
     }
 
-    /// The last day the recipient may keep what crosses, if the sender's rule sets one.
+    /// The last day the recipient may keep what crosses, counted from the transfer
+    /// day, if the sender's rule sets such a period. A record's own deadline
+    /// ([`Decision::retain_until`]) is earlier when a period from an event it
+    /// carries ends first.
     pub fn retain_until(&self) -> Option<NaiveDate> {
         self.retain_until
     }
@@ -156,18 +161,44 @@ impl Flow<'_> {
         self.audit.is_some()
     }
 
-    /// Checks the conditions and gates a record, without logging.
+    /// Checks the conditions and the retention, and gates a record, without logging.
     pub(super) fn apply_map(&self, mut input: Map<String, Value>) -> Outcome {
-        if let Some(refusal) = self.unmet_condition(&input) {
-            return Outcome::Refused(refusal);
-        }
-        let mut walker = self.walker();
+        let keep = match self.admit(&input) {
+            Ok(keep) => keep,
+            Err(refusal) => return Outcome::Refused(refusal),
+        };
+        let mut walker = self.walker(self.unmet_field_conditions(&input));
         walker.record_in_place(&mut input);
-        input.insert(TRANSFER_MEMBER.to_owned(), self.terms.clone());
+        let terms = match &keep {
+            Some(keep) => self.record_terms(keep),
+            None => self.terms.clone(),
+        };
+        input.insert(TRANSFER_MEMBER.to_owned(), terms);
         Outcome::Released(Released {
             record: Value::Object(input),
-            decision: self.decision(walker),
+            decision: self.decision(walker, keep),
         })
+    }
+
+    /// Checks the rules' conditions and the record's retention: the refusal, or
+    /// the record's own retention when a period starts at an event (`None`: the
+    /// flow's terms hold as they are).
+    fn admit(&self, input: &Map<String, Value>) -> Result<Option<Keep>, Refusal> {
+        if let Some(refusal) = self.unmet_condition(input) {
+            return Err(refusal);
+        }
+        if !self.plan.retention_after_events() {
+            return Ok(None);
+        }
+        let keep = self.keep(input);
+        if let (Some(until), Some(event)) = (keep.until, &keep.set_by) {
+            if until < self.today {
+                return Err(Refusal::RetentionExpired {
+                    event: event.clone(),
+                });
+            }
+        }
+        Ok(Some(keep))
     }
 
     /// Parses `bytes` strictly, gates the record and appends the released record as
@@ -207,16 +238,25 @@ impl Flow<'_> {
             return Err(RecordError::NotAnObject);
         };
         let subject = self.audit.and_then(|audit| self.subject(audit, &input));
-        if let Some(refusal) = self.unmet_condition(&input) {
-            if let Some(audit) = self.audit {
-                entries.push(&self.body(audit, Err(&refusal), bytes, None, subject.as_deref()));
+        let keep = match self.admit(&input) {
+            Ok(keep) => keep,
+            Err(refusal) => {
+                if let Some(audit) = self.audit {
+                    entries.push(&self.body(audit, Err(&refusal), bytes, None, subject.as_deref()));
+                }
+                return Ok(Written::Refused(refusal));
             }
-            return Ok(Written::Refused(refusal));
-        }
+        };
         let start = out.len();
-        let mut walker = self.walker();
-        walker.record_to_json(&input, out, &self.terms_json);
-        let decision = self.decision(walker);
+        let mut walker = self.walker(self.unmet_field_conditions(&input));
+        match &keep {
+            Some(keep) => {
+                let terms = serde_json::to_vec(&self.record_terms(keep)).unwrap_or_default();
+                walker.record_to_json(&input, out, &terms);
+            }
+            None => walker.record_to_json(&input, out, &self.terms_json),
+        }
+        let decision = self.decision(walker, keep);
         if let Some(audit) = self.audit {
             let output = out.get(start..).unwrap_or_default();
             self.push_release(audit, &decision, bytes, output, subject.as_deref(), entries);
@@ -224,75 +264,140 @@ impl Flow<'_> {
         Ok(Written::Released(decision))
     }
 
-    fn walker(&self) -> Walker<'_> {
+    fn walker(&self, unmet: Vec<(FieldId, Option<ClauseRef>)>) -> Walker<'_> {
         Walker {
             plan: self.plan,
             keys: self.keys,
             today: self.today,
             counts: vec![FieldCount::default(); self.plan.fields.len()],
             removed: Vec::new(),
+            unmet,
         }
     }
 
-    fn decision(&self, walker: Walker<'_>) -> Decision {
+    fn decision(&self, walker: Walker<'_>, keep: Option<Keep>) -> Decision {
+        let (retain_until, retain_pending) = match keep {
+            Some(keep) => (keep.until, keep.pending),
+            None => (self.retain_until, Vec::new()),
+        };
         Decision {
             plan: self.plan.clone(),
             at: self.at,
-            retain_until: self.retain_until,
+            retain_until,
+            flow_retain_until: self.retain_until,
+            retain_pending,
             counts: walker.counts,
             removed: walker.removed,
         }
     }
 
+    fn context(&self) -> Context<'_> {
+        Context {
+            schema: &self.plan.schema,
+            today: self.today,
+        }
+    }
+
     /// The first rule condition the record does not meet, as a refusal.
     fn unmet_condition(&self, input: &Map<String, Value>) -> Option<Refusal> {
+        let cx = self.context();
         let planned = self
             .plan
             .conditions
             .iter()
-            .find(|planned| !self.condition_met(input, &planned.condition))?;
+            .find(|planned| !cx.holds(&planned.condition, input))?;
         Some(Refusal::ConditionNotMet {
             agreement: planned.agreement.clone(),
             rule: planned.rule.clone(),
-            path: planned.condition.path.clone(),
+            path: cx.culprit(&planned.condition, input),
         })
     }
 
-    /// Whether the record holds one of the condition's values; a missing value does not.
-    fn condition_met(
+    /// The fields whose conditions do not hold for this record, each with the clause
+    /// whose condition failed first. Decided before the walk, on the record as sent,
+    /// since the walk changes the record as it goes.
+    fn unmet_field_conditions(
         &self,
         input: &Map<String, Value>,
-        condition: &crate::policy::agreement::Condition,
-    ) -> bool {
-        let mut at: Option<&Value> = None;
-        for segment in &condition.segments {
-            let map = match at {
-                None => input,
-                Some(Value::Object(m)) => m,
-                Some(_) => return false,
+    ) -> Vec<(FieldId, Option<ClauseRef>)> {
+        let cx = self.context();
+        let mut unmet = Vec::new();
+        for &field in &self.plan.conditioned_fields {
+            let Some(plan) = self.plan.fields.get(field) else {
+                continue;
             };
-            match map.get(&**segment) {
-                Some(value) => at = Some(value),
-                None => return false,
+            if let Some(failed) = plan
+                .conditions
+                .iter()
+                .find(|c| !cx.holds(&c.condition, input))
+            {
+                let clause = [&plan.sender, &plan.recipient]
+                    .into_iter()
+                    .flatten()
+                    .find(|c| c.agreement == failed.agreement && c.rule == failed.rule)
+                    .cloned();
+                unmet.push((field, clause));
             }
         }
-        let field_type = self
-            .plan
-            .schema
-            .field_by_id(condition.field)
-            .map_or(ValueType::String, |f| f.value_type);
-        match at {
-            Some(v @ (Value::String(_) | Value::Bool(_) | Value::Number(_))) => {
-                normalise(field_type, v)
-                    .is_ok_and(|text| condition.allowed.iter().any(|allowed| *allowed == *text))
+        unmet
+    }
+
+    /// The record's retention: the earliest deadline among the transfer's and those
+    /// of events the record carries a day for, and the periods still waiting for
+    /// their event.
+    fn keep(&self, input: &Map<String, Value>) -> Keep {
+        let mut keep = Keep {
+            until: self.retain_until,
+            set_by: None,
+            pending: Vec::new(),
+        };
+        for retention in &self.plan.retention {
+            let Some(event) = &retention.after else {
+                continue;
+            };
+            // A day that is missing or unusable is an event not (knowably) reached:
+            // its period stays pending, stated in the terms, never dropped.
+            let deadline = lookup_path(input, &event.path)
+                .and_then(Value::as_str)
+                .and_then(parse_date)
+                .and_then(|day| retention.period.deadline(day));
+            match deadline {
+                Some(day) if keep.until.is_none_or(|until| day < until) => {
+                    keep.until = Some(day);
+                    keep.set_by = Some(event.id.clone());
+                }
+                Some(_) => {}
+                None => keep.pending.push(retention.clone()),
             }
-            _ => false,
         }
+        keep
+    }
+
+    /// The `_transfer` member for a record whose retention is its own.
+    fn record_terms(&self, keep: &Keep) -> Value {
+        transfer_terms(self.plan, self.at, keep.until, &keep.pending)
     }
 }
 
-/// The `_transfer` member of released records.
-fn transfer_terms(plan: &FlowPlan, at: DateTime<Utc>, retain_until: Option<NaiveDate>) -> Value {
+/// A record's retention when a period starts at an event.
+struct Keep {
+    /// The earliest deadline known.
+    until: Option<NaiveDate>,
+    /// The event whose period gave `until`, if one did.
+    set_by: Option<Arc<str>>,
+    /// Periods whose event the record does not mark (yet).
+    pending: Vec<Retention>,
+}
+
+/// The `_transfer` member of released records: with `retain` when periods wait for
+/// an event the record does not mark yet, so that an open-ended retention is stated,
+/// never silent.
+fn transfer_terms(
+    plan: &FlowPlan,
+    at: DateTime<Utc>,
+    retain_until: Option<NaiveDate>,
+    pending: &[Retention],
+) -> Value {
     let mut terms = Map::new();
     terms.insert("from".into(), Value::String(plan.sender.id.to_string()));
     terms.insert("to".into(), Value::String(plan.recipient.id.to_string()));
@@ -305,5 +410,15 @@ fn transfer_terms(plan: &FlowPlan, at: DateTime<Utc>, retain_until: Option<Naive
         "retain_until".into(),
         retain_until.map_or(Value::Null, |d| Value::String(d.to_string())),
     );
+    if !pending.is_empty() {
+        let retain = pending
+            .iter()
+            .filter_map(|r| {
+                let event = r.after.as_ref()?;
+                Some(serde_json::json!({"period": r.period.to_string(), "after": &*event.id}))
+            })
+            .collect();
+        terms.insert("retain".into(), Value::Array(retain));
+    }
     Value::Object(terms)
 }

@@ -3,12 +3,14 @@
 //!
 //! - `flow.rs`: the Flow API (one transfer, many records);
 //! - `walk.rs`: the walk of a record along the schema; `generalise.rs`: coarser forms;
+//! - `condition.rs`: rule and field conditions on a record, in three-valued logic;
 //! - `stream.rs`: JSON Lines, one or more threads;
 //! - `aggregate.rs`: counts per cell along flows that release aggregates only;
 //! - `audited.rs`: the only path from the gate to the audit log.
 
 mod aggregate;
 mod audited;
+mod condition;
 mod detect;
 mod flow;
 mod generalise;

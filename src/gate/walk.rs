@@ -4,7 +4,7 @@
 use super::detect::identifier_in;
 use super::generalise::generalise;
 use crate::decision::{FieldCount, Removal, RemovalReason, TRANSFER_MEMBER};
-use crate::plan::FlowPlan;
+use crate::plan::{ClauseRef, FlowPlan};
 use crate::policy::action::Action;
 use crate::policy::schema::{Field, FieldId, Node, ValueType};
 use crate::pseudonym::{check_type, normalise, ActiveKey};
@@ -51,6 +51,9 @@ pub(super) struct Walker<'p> {
     pub(super) today: NaiveDate,
     pub(super) counts: Vec<FieldCount>,
     pub(super) removed: Vec<Removal>,
+    /// Fields whose own conditions do not hold for this record, with the clause
+    /// whose condition failed: removed wherever they occur.
+    pub(super) unmet: Vec<(FieldId, Option<ClauseRef>)>,
 }
 
 /// What a leaf becomes.
@@ -285,6 +288,16 @@ impl<'p> Walker<'p> {
             return None;
         }
         let schema_field = self.plan.schema.field_by_id(field)?;
+        if let Some((_, clause)) = self.unmet.iter().find(|(f, _)| *f == field) {
+            let clause = clause.clone();
+            self.removed.push(Removal {
+                pointer: crumb.pointer(),
+                path: Some(schema_field.path.clone()),
+                reason: RemovalReason::ConditionNotMet,
+                clause,
+            });
+            return None;
+        }
         // A flow without all its keys is refused before any record, so the key is
         // always there; without it the value simply does not cross.
         let key = match plan.action {
@@ -327,6 +340,7 @@ impl<'p> Walker<'p> {
             pointer: crumb.pointer(),
             path,
             reason,
+            clause: None,
         });
     }
 }

@@ -9,7 +9,7 @@ pub(crate) mod registry;
 pub(crate) mod resolve;
 
 use crate::policy::action::{Action, DomainId};
-use crate::policy::agreement::{Agreement, Condition, Regime, Rule};
+use crate::policy::agreement::{Agreement, Condition, Regime, Retention, Rule};
 use crate::policy::schema::{Grant, Schema};
 use crate::support::diag::Diagnostic;
 use crate::support::time::Period;
@@ -87,6 +87,10 @@ pub struct FieldPlan {
     /// then on the recipient's, that grant lawfulness or the category's special
     /// requirement (art. 9 or 10). Empty when no rule on either side names the field.
     pub(crate) legal_basis: Arc<[Arc<str>]>,
+    /// Conditions of the deciding path entries on either side (sender first): the
+    /// field crosses only for records for which all of them hold. Empty when the
+    /// field does not cross at all.
+    pub(crate) conditions: Vec<PlannedCondition>,
     /// Index into the plan's domains when pseudonymised.
     pub(crate) domain_slot: Option<usize>,
     /// The field's value type, kept here so the walk needs one lookup per leaf.
@@ -125,6 +129,14 @@ impl FieldPlan {
     pub fn legal_basis(&self) -> &[Arc<str>] {
         &self.legal_basis
     }
+
+    /// Conditions of the deciding path entries on either side (sender first): the
+    /// field crosses only for records for which all of them hold; otherwise it is
+    /// removed with reason [`ConditionNotMet`](crate::RemovalReason::ConditionNotMet).
+    /// Empty when the field crosses unconditionally or not at all.
+    pub fn conditions(&self) -> &[PlannedCondition] {
+        &self.conditions
+    }
 }
 
 /// A condition of a rule on either side.
@@ -136,6 +148,19 @@ pub struct PlannedCondition {
     pub(crate) rule: Arc<str>,
     /// The condition.
     pub(crate) condition: Condition,
+}
+
+/// `{"agreement": ..., "rule": ..., "when": "case.consent in [given]"}`, for
+/// explanations (the audit log has a wire form of its own).
+impl Serialize for PlannedCondition {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut out = s.serialize_struct("PlannedCondition", 3)?;
+        out.serialize_field("agreement", &*self.agreement)?;
+        out.serialize_field("rule", &*self.rule)?;
+        out.serialize_field("when", &self.condition.to_string())?;
+        out.end()
+    }
 }
 
 impl PlannedCondition {
@@ -167,8 +192,11 @@ pub struct FlowPlan {
     pub(crate) purpose: Arc<str>,
     /// Per schema field, by field id.
     pub(crate) fields: Vec<FieldPlan>,
-    /// The shortest retention of the sender's matching rules.
-    pub(crate) retention: Option<Period>,
+    /// The fields that cross only under conditions of their own, in field order.
+    pub(crate) conditioned_fields: Vec<usize>,
+    /// The retention of the sender's matching rules: per start (the transfer day, or
+    /// an event), the shortest period; the earliest deadline binds.
+    pub(crate) retention: Vec<Retention>,
     /// The regime of the transfer (the sender's rule, else the sender's agreement).
     pub(crate) regime: Regime,
     /// Conditions records must meet.
@@ -204,9 +232,25 @@ impl FlowPlan {
         &self.fields
     }
 
-    /// The shortest retention of the sender's matching rules.
-    pub fn retention(&self) -> Option<Period> {
+    /// The retention of the sender's matching rules: per start (the transfer day
+    /// first, then events by id), the shortest period; the recipient keeps a record
+    /// until the earliest of their deadlines. Empty when no rule sets one.
+    pub fn retention(&self) -> &[Retention] {
+        &self.retention
+    }
+
+    /// The shortest period from the transfer day, if a rule sets one.
+    pub fn transfer_retention(&self) -> Option<Period> {
         self.retention
+            .iter()
+            .find(|r| r.after.is_none())
+            .map(|r| r.period)
+    }
+
+    /// Whether a retention period starts at an event, so that each record may have a
+    /// deadline of its own.
+    pub fn retention_after_events(&self) -> bool {
+        self.retention.iter().any(|r| r.after.is_some())
     }
 
     /// The regime of the transfer (the sender's rule, else the sender's agreement).
@@ -285,6 +329,22 @@ pub(crate) fn compile(
         let (recipient_action, recipient_clause, recipient_rule) =
             side_action(recipient, inbound, id, &field.path, &field.category, errors);
         let action = sender_action.join(&recipient_action);
+        // Both sides' field conditions bind: the field crosses when all of them hold.
+        let conditions: Vec<PlannedCondition> = if action.releases() {
+            [(sender, sender_rule), (recipient, recipient_rule)]
+                .into_iter()
+                .filter_map(|(agreement, rule)| {
+                    let rule = rule?;
+                    rule.field_condition(id).map(|condition| PlannedCondition {
+                        agreement: agreement.id.clone(),
+                        rule: rule.id.clone(),
+                        condition: condition.clone(),
+                    })
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         let domain_slot = match &action {
             Action::Pseudonymise(domain) => Some(match domains.iter().position(|d| d == domain) {
                 Some(slot) => slot,
@@ -316,16 +376,17 @@ pub(crate) fn compile(
             sender: sender_clause,
             recipient: recipient_clause,
             legal_basis: legal_basis.into(),
+            conditions,
             domain_slot,
             value_type: field.value_type,
         });
     }
     linkable_record_ids(schema, sender, outbound, &fields, errors);
     let aggregate = aggregate::terms(schema, purpose, sender, outbound, inbound, &fields, errors);
-    let retention = outbound
-        .iter()
-        .filter_map(|r| r.retention)
-        .min_by_key(|p| p.max_days());
+    let conditioned_fields = (0..fields.len())
+        .filter(|&id| fields.get(id).is_some_and(|f| !f.conditions.is_empty()))
+        .collect();
+    let retention = shortest_per_start(outbound.iter().flat_map(|r| &r.retention));
     let regime = outbound
         .iter()
         .find_map(|r| r.regime)
@@ -348,6 +409,7 @@ pub(crate) fn compile(
         recipient: recipient.clone(),
         purpose: Arc::from(purpose),
         fields,
+        conditioned_fields,
         retention,
         regime,
         conditions,
@@ -356,6 +418,28 @@ pub(crate) fn compile(
         recipient_rules: inbound.iter().map(|r| r.id.clone()).collect(),
         aggregate,
     }
+}
+
+/// Per start (the transfer day, or an event), the shortest of `retentions`; the
+/// transfer first, then events by id. Keeping every start and binding the earliest
+/// deadline is stricter than each, as no start is comparable with another in general.
+pub(crate) fn shortest_per_start<'a>(
+    retentions: impl IntoIterator<Item = &'a Retention>,
+) -> Vec<Retention> {
+    let mut out: Vec<Retention> = Vec::new();
+    for r in retentions {
+        let start = |x: &Retention| x.after.as_ref().map(|e| e.id.clone());
+        match out.iter_mut().find(|x| start(x) == start(r)) {
+            Some(kept) if r.period.max_days() < kept.period.max_days() => kept.period = r.period,
+            Some(_) => {}
+            None => out.push(r.clone()),
+        }
+    }
+    out.sort_by(|a, b| {
+        let key = |x: &Retention| x.after.as_ref().map(|e| e.id.clone());
+        key(a).cmp(&key(b))
+    });
+    out
 }
 
 /// A flow that pseudonymises who a record is about must not pass the record's own
@@ -413,6 +497,22 @@ fn side_action<'r>(
         };
         match decided {
             None => decided = Some((action, rule, by_path)),
+            Some((earlier, earlier_rule, _))
+                if earlier == action
+                    && earlier_rule.field_condition(field) != rule.field_condition(field) =>
+            {
+                errors.push(
+                    Diagnostic::error(
+                        &agreement.file,
+                        format!(
+                            "rules `{}` and `{}` both apply to the same flow and give field `{path}` different conditions: give it one condition, in one rule",
+                            earlier_rule.id, rule.id
+                        ),
+                    )
+                    .in_agreement(Some(&agreement.id))
+                    .with_pointer(&rule.pointer),
+                );
+            }
             Some((earlier, earlier_rule, _)) if earlier != action => {
                 errors.push(
                     Diagnostic::error(

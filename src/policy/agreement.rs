@@ -1,11 +1,16 @@
 //! Agreements: the JSON form authors write, and the checked form the gate compiles.
 
 use crate::policy::action::{Action, DomainId};
-use crate::policy::schema::FieldId;
+pub use crate::policy::condition::Condition;
+use crate::policy::condition::ConditionFile;
+use crate::policy::schema::{Event, FieldId};
 use crate::support::time::Period;
 use chrono::NaiveDate;
-use schemars::JsonSchema;
+use schemars::{json_schema, JsonSchema, SchemaGenerator};
+use serde::de::{self, Deserializer};
 use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
@@ -224,12 +229,9 @@ pub(crate) struct RuleFile {
     pub from: Option<SelectorFile>,
     /// The purpose, one of the agreement's `purposes`.
     pub purpose: String,
-    /// How long the recipient may keep the data: an ISO 8601 duration of years, months
-    /// and days, like `P2Y` or `P90D`. Expected on outbound rules; at most the
-    /// agreement's `max_retention`.
+    /// How long the recipient may keep the data. Expected on outbound rules.
     #[serde(default)]
-    #[schemars(regex(pattern = crate::support::time::Period::PATTERN))]
-    pub retention: Option<String>,
+    pub retention: Option<RetentionFile>,
     /// A legal regime overriding the agreement's for this rule.
     #[serde(default)]
     pub regime: Option<Regime>,
@@ -245,12 +247,14 @@ pub(crate) struct RuleFile {
     #[serde(default)]
     pub categories: BTreeMap<String, Action>,
     /// The action per field path (from `policies/schema.json`, like `subject.bsn`),
-    /// overriding its category's.
+    /// overriding its category's; optionally with a condition on the record, so that
+    /// this one field crosses only when it holds:
+    /// `{"action": "pass", "when": {"path": "case.consent", "in": ["given"]}}`.
     #[serde(default)]
     #[schemars(extend("propertyNames" = { "pattern": crate::policy::schema::FIELD_PATH_PATTERN }))]
-    pub paths: BTreeMap<String, Action>,
-    /// A condition: the rule applies only to records whose field holds one of the
-    /// listed values; a record for which it does not hold is refused whole.
+    pub paths: BTreeMap<String, PathEntryFile>,
+    /// A condition on the record for the whole rule, like `{"path": "case.consent",
+    /// "in": ["given"]}`; a record for which it does not hold is refused whole.
     #[serde(default)]
     pub when: Option<ConditionFile>,
     /// The legal bases, among its purpose's, this rule rests on. Without it the rule
@@ -315,19 +319,102 @@ pub(crate) struct SelectorFile {
     pub province: Option<String>,
 }
 
-/// A condition on a record value, like `{"path": "case.consent", "in": ["given"]}`.
-#[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-#[schemars(rename = "Condition")]
-pub(crate) struct ConditionFile {
-    /// The field it reads: a string, boolean or number field of the schema, not inside
-    /// an array.
-    #[schemars(regex(pattern = crate::policy::schema::FIELD_PATH_PATTERN))]
-    pub path: String,
-    /// The values that satisfy it, as text (`"true"`, `"given"`).
-    #[serde(rename = "in")]
-    #[schemars(length(min = 1))]
-    pub allowed: Vec<String>,
+/// A path entry as written: an action, or `{"action": A, "when": C}`.
+pub(crate) struct PathEntryFile {
+    pub action: Action,
+    pub when: Option<ConditionFile>,
+}
+
+impl<'de> Deserialize<'de> for PathEntryFile {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<PathEntryFile, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Conditioned {
+            action: Action,
+            when: ConditionFile,
+        }
+        let value = Value::deserialize(d)?;
+        let conditioned = match &value {
+            Value::Object(map) => map.contains_key("action") || map.contains_key("when"),
+            _ => false,
+        };
+        if conditioned {
+            let c = Conditioned::deserialize(value).map_err(de::Error::custom)?;
+            return Ok(PathEntryFile {
+                action: c.action,
+                when: Some(c.when),
+            });
+        }
+        Action::deserialize(value)
+            .map(|action| PathEntryFile { action, when: None })
+            .map_err(de::Error::custom)
+    }
+}
+
+impl JsonSchema for PathEntryFile {
+    fn schema_name() -> Cow<'static, str> {
+        "PathEntry".into()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> schemars::Schema {
+        let action = generator.subschema_for::<Action>();
+        let condition = generator.subschema_for::<ConditionFile>();
+        json_schema!({
+            "oneOf": [
+                action,
+                {
+                    "type": "object",
+                    "description": "An action that applies only to records for which the condition holds; otherwise the field is removed (reason `condition not met`) and the rest of the record crosses as the rules say.",
+                    "properties": { "action": action, "when": condition },
+                    "required": ["action", "when"],
+                    "additionalProperties": false
+                }
+            ]
+        })
+    }
+}
+
+/// A rule's retention as written: a period from the transfer (`"P2Y"`), from an
+/// event (`{"period": "P1Y", "after": "case-closed"}`), or a list of these.
+#[derive(Deserialize)]
+#[serde(transparent)]
+pub(crate) struct RetentionFile(pub Value);
+
+impl JsonSchema for RetentionFile {
+    fn schema_name() -> Cow<'static, str> {
+        "Retention".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> schemars::Schema {
+        let period = json!({"type": "string", "pattern": Period::PATTERN});
+        let event = json!({"type": "string", "pattern": crate::support::ident::NAME_PATTERN});
+        let from_event = json!({
+            "type": "object",
+            "properties": {
+                "period": period,
+                "after": {
+                    "oneOf": [
+                        event,
+                        {"type": "array", "minItems": 1, "items": event}
+                    ]
+                }
+            },
+            "required": ["period", "after"],
+            "additionalProperties": false
+        });
+        json_schema!({
+            "description": "How long the recipient may keep the data: an ISO 8601 duration of years, months and days from the transfer day, like `P2Y` or `P90D`, at most the agreement's `max_retention`; or `{\"period\": \"P1Y\", \"after\": \"case-closed\"}`, the period from the day of an event of `policies/schema.json` (with a list of events, from the first of them to happen). A record without the event's date crosses with that retention pending, stated in its `_transfer` terms. A list of these binds the earliest deadline: `[\"P5Y\", {\"period\": \"P1Y\", \"after\": \"case-closed\"}]` is one year after the case closed, and at most five years after the transfer.",
+            "oneOf": [
+                period,
+                from_event,
+                {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": { "oneOf": [period, from_event] }
+                }
+            ]
+        })
+    }
 }
 
 /// Which counterparties a rule applies to.
@@ -375,32 +462,33 @@ impl fmt::Display for Selector {
     }
 }
 
-/// A condition on a record value that a rule needs (e.g. consent given).
-#[derive(Clone, Debug)]
-pub struct Condition {
-    /// The schema field.
-    pub(crate) field: FieldId,
-    /// Its path.
-    pub(crate) path: Arc<str>,
-    pub(crate) segments: Vec<Box<str>>,
-    /// The values (normalised text) that satisfy it.
-    pub(crate) allowed: Vec<String>,
+/// How long the recipient may keep what crosses: a period from the transfer day, or
+/// from the day of an event the record marks (`P1Y after case-closed`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Retention {
+    pub(crate) period: Period,
+    pub(crate) after: Option<Event>,
 }
 
-impl Condition {
-    /// The schema field.
-    pub fn field(&self) -> FieldId {
-        self.field
+impl Retention {
+    /// The period.
+    pub fn period(&self) -> Period {
+        self.period
     }
 
-    /// Its path.
-    pub fn path(&self) -> &str {
-        &self.path
+    /// The event it starts at, or `None` for the transfer day.
+    pub fn after(&self) -> Option<&Event> {
+        self.after.as_ref()
     }
+}
 
-    /// The values (normalised text) that satisfy it.
-    pub fn allowed(&self) -> &[String] {
-        &self.allowed
+/// `P2Y`, or `P1Y after case-closed`.
+impl fmt::Display for Retention {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.after {
+            None => write!(f, "{}", self.period),
+            Some(event) => write!(f, "{} after {}", self.period, event.id),
+        }
     }
 }
 
@@ -413,8 +501,9 @@ pub struct Rule {
     pub(crate) selector: Selector,
     /// The purpose it serves.
     pub(crate) purpose: String,
-    /// How long the recipient may keep the data (outbound rules).
-    pub(crate) retention: Option<Period>,
+    /// How long the recipient may keep the data (outbound rules): one entry per start
+    /// (the transfer, or each event listed), the earliest deadline binding.
+    pub(crate) retention: Vec<Retention>,
     /// A regime overriding the agreement's.
     pub(crate) regime: Option<Regime>,
     /// The article of the signed covenant it implements.
@@ -427,6 +516,8 @@ pub struct Rule {
     pub(crate) paths: BTreeMap<FieldId, Action>,
     /// A condition records must meet.
     pub(crate) condition: Option<Condition>,
+    /// Conditions of path entries: the field crosses only when its condition holds.
+    pub(crate) field_conditions: BTreeMap<FieldId, Condition>,
     /// The legal bases this rule rests on: a subset of its purpose's bases, or all of
     /// them when the rule names none.
     pub(crate) legal_basis: Vec<Arc<str>>,
@@ -452,9 +543,11 @@ impl Rule {
         &self.purpose
     }
 
-    /// How long the recipient may keep the data (outbound rules).
-    pub fn retention(&self) -> Option<Period> {
-        self.retention
+    /// How long the recipient may keep the data (outbound rules): one entry per start
+    /// (the transfer day, or each event the rule lists), the earliest deadline
+    /// binding; empty when the rule sets none.
+    pub fn retention(&self) -> &[Retention] {
+        &self.retention
     }
 
     /// A regime overriding the agreement's.
@@ -485,6 +578,12 @@ impl Rule {
     /// A condition records must meet.
     pub fn condition(&self) -> Option<&Condition> {
         self.condition.as_ref()
+    }
+
+    /// The condition of the path entry for `field`, if it has one: the field crosses
+    /// only for records for which it holds.
+    pub fn field_condition(&self, field: FieldId) -> Option<&Condition> {
+        self.field_conditions.get(&field)
     }
 
     /// The legal bases this rule rests on: a subset of its purpose's bases, or all of

@@ -4,6 +4,7 @@
 
 pub(crate) mod action;
 pub(crate) mod agreement;
+pub(crate) mod condition;
 pub(crate) mod schema;
 pub(crate) mod source;
 pub(crate) mod validate;

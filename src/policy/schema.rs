@@ -102,6 +102,25 @@ pub(crate) struct SchemaFile {
     /// be a prefix of another.
     #[schemars(extend("propertyNames" = { "pattern": FIELD_PATH_PATTERN }))]
     fields: BTreeMap<String, FieldFile>,
+    /// Events a retention period may start at, by id (like `case-closed`), each marked
+    /// in the record by a date field: a rule's `"retention": {"period": "P1Y", "after":
+    /// "case-closed"}` keeps data one year after the day in that field.
+    #[serde(default)]
+    #[schemars(extend("propertyNames" = { "pattern": crate::support::ident::NAME_PATTERN }))]
+    events: BTreeMap<String, EventFile>,
+}
+
+/// An event in a case's life that a retention period may start at.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "Event")]
+struct EventFile {
+    /// What the event is, for people.
+    title: String,
+    /// The `date` field (outside arrays) that holds the day the event happened; a
+    /// record without it has not reached the event yet.
+    #[schemars(regex(pattern = FIELD_PATH_PATTERN))]
+    field: String,
 }
 
 /// A purpose data may be shared for.
@@ -355,6 +374,41 @@ impl LegalBasis {
     }
 }
 
+/// An event a retention period may start at, marked by a date field of the record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// The event's id, like `case-closed`.
+    pub(crate) id: Arc<str>,
+    /// A human title.
+    pub(crate) title: String,
+    /// The date field that marks it.
+    pub(crate) field: FieldId,
+    /// That field's path.
+    pub(crate) path: Arc<str>,
+}
+
+impl Event {
+    /// The event's id, like `case-closed`.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// A human title.
+    pub fn title(&self) -> &str {
+        &self.title
+    }
+
+    /// The date field that marks it.
+    pub fn field(&self) -> FieldId {
+        self.field
+    }
+
+    /// That field's path, like `case.closed_on`.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+}
+
 /// The compiled schema.
 #[derive(Debug)]
 pub struct Schema {
@@ -371,6 +425,8 @@ pub struct Schema {
     fields: Vec<Field>,
     by_path: HashMap<Arc<str>, FieldId>,
     pub(crate) tree: Node,
+    /// The events retention may start at, by id.
+    pub(crate) events: BTreeMap<String, Event>,
 }
 
 impl Schema {
@@ -402,6 +458,11 @@ impl Schema {
     /// The categories.
     pub fn categories(&self) -> &BTreeMap<String, Category> {
         &self.categories
+    }
+
+    /// The events retention may start at, by id.
+    pub fn events(&self) -> &BTreeMap<String, Event> {
+        &self.events
     }
 }
 
@@ -523,15 +584,53 @@ impl Schema {
                 );
             }
         }
-        if diags.error_count() > errors_before {
-            return None;
-        }
-        sort_tree(&mut tree);
-        let by_path = fields
+        let by_path: HashMap<Arc<str>, FieldId> = fields
             .iter()
             .enumerate()
             .map(|(id, f)| (f.path.clone(), id))
             .collect();
+        let mut events = BTreeMap::new();
+        for (id, event) in &raw.events {
+            let pointer = format!(
+                "/events/{}",
+                crate::support::json::escape_pointer_segment(id)
+            );
+            if !crate::support::ident::is_name(id) {
+                error(
+                    pointer.clone(),
+                    format!("invalid event id `{id}`: use lowercase letters, digits and `-`"),
+                );
+            }
+            let path = &event.field;
+            match by_path.get(path.as_str()).and_then(|&f| fields.get(f).map(|d| (f, d))) {
+                None => error(
+                    format!("{pointer}/field"),
+                    format!(
+                        "unknown field path `{path}`{}",
+                        crate::support::suggest::hint(path, by_path.keys())
+                    ),
+                ),
+                Some((_, def)) if def.value_type != ValueType::Date || def.in_array => error(
+                    format!("{pointer}/field"),
+                    format!("event `{id}` needs a `date` field outside arrays to mark the day it happened, and `{path}` is not one"),
+                ),
+                Some((field, def)) => {
+                    events.insert(
+                        id.clone(),
+                        Event {
+                            id: Arc::from(id.as_str()),
+                            title: event.title.clone(),
+                            field,
+                            path: def.path.clone(),
+                        },
+                    );
+                }
+            }
+        }
+        if diags.error_count() > errors_before {
+            return None;
+        }
+        sort_tree(&mut tree);
         let aggregate_purposes = raw
             .purposes
             .iter()
@@ -576,6 +675,7 @@ impl Schema {
             fields,
             by_path,
             tree,
+            events,
         })
     }
 }

@@ -4,9 +4,10 @@
 
 use super::action::{Action, DomainId, Method};
 use super::agreement::{
-    Agreement, AgreementFile, Condition, DomainFile, PseudonymDomain, Rule, RuleFile, Selector,
-    SelectorFile, DEFAULT_MIN_COUNT, MIN_COUNT_FLOOR,
+    Agreement, AgreementFile, Condition, DomainFile, PseudonymDomain, Retention, RetentionFile,
+    Rule, RuleFile, Selector, SelectorFile, DEFAULT_MIN_COUNT, MIN_COUNT_FLOOR,
 };
+use super::condition::ConditionFile;
 use super::schema::{Grant, Release, Schema, ValueType};
 use super::source::PolicySource;
 use crate::support::diag::{Diagnostic, Diagnostics};
@@ -494,21 +495,18 @@ impl Checker<'_> {
                 ),
             );
         }
-        let retention = self.period(&format!("{pointer}/retention"), rule.retention.as_deref());
-        if outbound && rule.retention.is_none() {
-            self.warning(
-                pointer,
-                format!("outbound rule `{}` sets no retention period", rule.id),
-            );
-        }
-        if let (Some(r), Some(max)) = (retention, max_retention) {
-            if r.max_days() > max.max_days() {
-                self.warning(
-                    &format!("{pointer}/retention"),
-                    format!("retention {r} is longer than the agreement's maximum {max}"),
-                );
+        let retention = match &rule.retention {
+            Some(file) => self.retention(&format!("{pointer}/retention"), file, max_retention),
+            None => {
+                if outbound {
+                    self.warning(
+                        pointer,
+                        format!("outbound rule `{}` sets no retention period", rule.id),
+                    );
+                }
+                Vec::new()
             }
-        }
+        };
         // With an unknown purpose the bases are unknown too: skip the basis checks
         // rather than report a cascade of missing bases.
         let bases =
@@ -576,7 +574,9 @@ impl Checker<'_> {
             categories.insert(category, action);
         }
         let mut paths = std::collections::BTreeMap::new();
-        for (path, action) in rule.paths {
+        let mut field_conditions = std::collections::BTreeMap::new();
+        for (path, entry) in rule.paths {
+            let action = entry.action;
             let at = format!("{pointer}/paths/{}", esc(&path));
             let Some(id) = self.schema.field(&path) else {
                 let candidates = self.schema.fields().iter().map(|f| f.path.to_string());
@@ -599,6 +599,18 @@ impl Checker<'_> {
             if let Some(bases) = &bases {
                 self.basis_covers(&at, &action, &category, requires, bases, &rule.purpose);
             }
+            if let Some(when) = entry.when {
+                if action.releases() {
+                    if let Some(c) = self.condition(&format!("{at}/when"), &when) {
+                        field_conditions.insert(id, c);
+                    }
+                } else {
+                    self.error(
+                        &format!("{at}/when"),
+                        format!("a condition on a `block` entry changes nothing: `{path}` never crosses; remove the `when`, or give the entry the action it should have when the condition holds"),
+                    );
+                }
+            }
             paths.insert(id, action);
         }
         if categories.is_empty() && paths.is_empty() {
@@ -612,7 +624,7 @@ impl Checker<'_> {
         }
         let condition = rule
             .when
-            .and_then(|w| self.condition(&format!("{pointer}/when"), w.path, w.allowed));
+            .and_then(|w| self.condition(&format!("{pointer}/when"), &w));
         let min_count = self.aggregate_terms(pointer, &rule.id, &rule.purpose, rule.aggregate);
         if self.diags.error_count() > errors_before {
             return None;
@@ -628,6 +640,7 @@ impl Checker<'_> {
             categories,
             paths,
             condition,
+            field_conditions,
             legal_basis: bases.unwrap_or_default(),
             pointer: pointer.to_owned(),
             min_count,
@@ -759,45 +772,136 @@ impl Checker<'_> {
         );
     }
 
-    fn condition(
+    fn condition(&mut self, pointer: &str, when: &ConditionFile) -> Option<Condition> {
+        let schema = self.schema;
+        let mut problems: Vec<(String, String)> = Vec::new();
+        let checked = super::condition::check(schema, &when.0, pointer, &mut |at, message| {
+            problems.push((at.to_owned(), message));
+        });
+        let clean = problems.is_empty();
+        for (at, message) in problems {
+            self.error(&at, message);
+        }
+        checked.filter(|_| clean)
+    }
+
+    /// Checks a rule's retention: a period from the transfer, `{"period": P,
+    /// "after": EVENT or [EVENT, ...]}`, or a list of these (the earliest deadline
+    /// binds); one [`Retention`] per start.
+    fn retention(
         &mut self,
         pointer: &str,
-        path: String,
-        allowed: Vec<String>,
-    ) -> Option<Condition> {
-        let Some(field) = self.schema.field(&path) else {
-            let candidates = self.schema.fields().iter().map(|f| f.path.to_string());
-            self.error(
-                &format!("{pointer}/path"),
-                format!("unknown field path `{path}`{}", hint(&path, candidates)),
-            );
-            return None;
+        file: &RetentionFile,
+        max_retention: Option<Period>,
+    ) -> Vec<Retention> {
+        if let serde_json::Value::Array(items) = &file.0 {
+            if items.is_empty() {
+                self.error(pointer, "an empty list of retentions sets none: write a period, like `\"P1Y\"`, or leave `retention` out".into());
+            }
+            let mut out: Vec<Retention> = Vec::new();
+            for (i, item) in items.iter().enumerate() {
+                let at = format!("{pointer}/{i}");
+                if item.is_array() {
+                    self.error(&at, "a list of retentions holds periods and `{\"period\": ..., \"after\": ...}` objects, not lists".into());
+                    continue;
+                }
+                for r in self.retention(&at, &RetentionFile(item.clone()), max_retention) {
+                    if !out.contains(&r) {
+                        out.push(r);
+                    }
+                }
+            }
+            return out;
+        }
+        let (period_at, period_text, after) = match &file.0 {
+            serde_json::Value::String(text) => (pointer.to_owned(), Some(text.as_str()), None),
+            serde_json::Value::Object(map) => {
+                for key in map.keys().filter(|k| *k != "period" && *k != "after") {
+                    self.error(
+                        &format!("{pointer}/{}", esc(key)),
+                        format!(
+                            "unknown member `{key}` in a retention{}; write `{{\"period\": \"P1Y\", \"after\": \"case-closed\"}}`",
+                            hint(key, ["period", "after"])
+                        ),
+                    );
+                }
+                let period = map.get("period").and_then(|p| p.as_str());
+                if period.is_none() {
+                    self.error(
+                        pointer,
+                        "a retention from an event needs a `period`, like `\"P1Y\"`".into(),
+                    );
+                }
+                let after = map.get("after");
+                if after.is_none() {
+                    self.error(pointer, "a retention written as an object needs `after`, the event it starts at; for a period from the transfer write just the period, like `\"P1Y\"`".into());
+                }
+                (format!("{pointer}/period"), period, after)
+            }
+            _ => {
+                self.error(pointer, "a retention is a period, like `\"P2Y\"`, or `{\"period\": \"P1Y\", \"after\": \"case-closed\"}`".into());
+                return Vec::new();
+            }
         };
-        let def = self.schema.field_by_id(field)?;
-        if def.in_array
-            || !matches!(
-                def.value_type,
-                ValueType::String | ValueType::Boolean | ValueType::Number
-            )
-        {
-            self.error(
-                &format!("{pointer}/path"),
-                format!("a condition needs a string, boolean or number field outside arrays; `{path}` is not one"),
-            );
-            return None;
+        let period = self.period(&period_at, period_text);
+        if let (Some(r), Some(max)) = (period, max_retention) {
+            if r.max_days() > max.max_days() {
+                self.warning(
+                    &period_at,
+                    format!("retention {r} is longer than the agreement's maximum {max}"),
+                );
+            }
         }
-        if allowed.is_empty() {
-            self.error(
-                &format!("{pointer}/in"),
-                "a condition needs at least one allowed value".into(),
-            );
-            return None;
+        let mut events = Vec::new();
+        match after {
+            None => events.push(None),
+            Some(serde_json::Value::String(name)) => {
+                events.push(Some((format!("{pointer}/after"), name.as_str())));
+            }
+            Some(serde_json::Value::Array(names)) if !names.is_empty() => {
+                for (i, name) in names.iter().enumerate() {
+                    let at = format!("{pointer}/after/{i}");
+                    match name.as_str() {
+                        Some(name) => events.push(Some((at, name))),
+                        None => self.error(&at, "an event is named by its id, like `\"case-closed\"`".into()),
+                    }
+                }
+            }
+            Some(_) => self.error(
+                &format!("{pointer}/after"),
+                "`after` names an event of `policies/schema.json`, like `\"case-closed\"`, or a list of them (the first to happen starts the period)".into(),
+            ),
         }
-        Some(Condition {
-            field,
-            segments: path.split('.').map(Box::from).collect(),
-            path: def.path.clone(),
-            allowed,
-        })
+        let Some(period) = period else {
+            return Vec::new();
+        };
+        let mut out: Vec<Retention> = Vec::new();
+        for event in events {
+            let after = match event {
+                None => None,
+                Some((at, name)) => match self.schema.events.get(name) {
+                    Some(event) => Some(event.clone()),
+                    None => {
+                        let known: Vec<&str> =
+                            self.schema.events.keys().map(String::as_str).collect();
+                        let listed = if known.is_empty() {
+                            "the schema names no events".to_owned()
+                        } else {
+                            format!("events of `policies/schema.json`: {}", known.join(", "))
+                        };
+                        self.error(
+                            &at,
+                            format!("unknown event `{name}`{}; {listed}", hint(name, &known)),
+                        );
+                        continue;
+                    }
+                },
+            };
+            let retention = Retention { period, after };
+            if !out.contains(&retention) {
+                out.push(retention);
+            }
+        }
+        out
     }
 }

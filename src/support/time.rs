@@ -75,6 +75,13 @@ impl Period {
             .checked_add_days(chrono::Days::new(u64::from(self.days)))
     }
 
+    /// The first day of the period that ends on `end`: `end` minus the months, then
+    /// minus the days (so `P1Y` back from 2026-03-02 is 2025-03-02).
+    pub fn back_from(self, end: NaiveDate) -> Option<NaiveDate> {
+        end.checked_sub_months(Months::new(self.months))?
+            .checked_sub_days(chrono::Days::new(u64::from(self.days)))
+    }
+
     /// An upper bound in days, for comparing periods.
     pub fn max_days(self) -> u64 {
         u64::from(self.months) * 31 + u64::from(self.days)

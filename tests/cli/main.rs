@@ -12,5 +12,6 @@ mod aggregate;
 mod audit_crash;
 mod commands;
 mod compare;
+mod conditions;
 mod faults;
 mod util;

@@ -14,6 +14,7 @@ mod audit_doc;
 mod cases;
 mod compare;
 mod concurrency;
+mod conditions;
 mod diagnostics;
 mod faults;
 mod fixtures;

@@ -30,7 +30,10 @@ fn agreement(id: &str) -> &'static Agreement {
 /// police, which holds them in plain form from its other partners, so the pseudonyms
 /// protected nothing; unlinkable-by-default refuses that, and Drenthe's GGD now sends
 /// no identity (`tests/lib/linkage.rs`).
-const GGD_TO_POLICE_BEFORE: [(&str, [&str; 3]); 37] = [
+const GGD_TO_POLICE_BEFORE: [(&str, [&str; 3]); 39] = [
+    // Added with retention from an event; category `case`, as `case.opened_on`.
+    ("case.closed_on", ["pass", "pass", "pass"]),
+    ("case.signal_unfounded_on", ["pass", "pass", "pass"]),
     ("case.consent", ["pass", "pass", "pass"]),
     ("case.disclosure_basis", ["pass", "pass", "pass"]),
     ("case.exploitation_type", ["pass", "pass", "pass"]),
@@ -93,7 +96,7 @@ fn the_regional_police_receives_from_each_ggd_what_its_province_allowed_before()
             .plan_for(&ggd, "noord-nederland/politie", "criminal-investigation")
             .unwrap_or_else(|| panic!("{ggd} -> noord-nederland/politie has no plan"));
         assert_eq!(
-            plan.retention().map(|p| p.to_string()).as_deref(),
+            plan.transfer_retention().map(|p| p.to_string()).as_deref(),
             Some(retention)
         );
         for (path, before) in GGD_TO_POLICE_BEFORE {

@@ -119,16 +119,32 @@ fn short(action: &Action) -> String {
 
 /// A province's cell text: the action; in parentheses when the flow is refused at
 /// the moment (the agreement's action, not applied); `-` without a flow.
-fn cell_text(column: &ProvinceFlow, planned: Option<&Action>) -> String {
-    match (planned, column.availability.in_force()) {
-        (Some(action), true) => short(action),
-        (Some(action), false) => format!("({})", short(action)),
+fn cell_text(column: &ProvinceFlow, cell: &privacy_gate::compare::FieldCell) -> String {
+    match (&cell.planned, column.availability.in_force()) {
+        (Some(action), true) => with_conditions(short(action), action, &cell.conditions),
+        (Some(action), false) => format!(
+            "({})",
+            with_conditions(short(action), action, &cell.conditions)
+        ),
         (None, _) => "-".to_owned(),
     }
 }
 
+/// `pass if case.consent in [given]`: a field that crosses only under conditions.
+fn with_conditions(text: String, action: &Action, conditions: &[String]) -> String {
+    if conditions.is_empty() || !action.releases() {
+        text
+    } else {
+        format!("{text} if {}", conditions.join(" and "))
+    }
+}
+
 fn common_text(field: &FieldComparison) -> String {
-    let text = short(&field.common_ground);
+    let text = with_conditions(
+        short(&field.common_ground),
+        &field.common_ground,
+        &field.common_conditions,
+    );
     if field.likeness == Likeness::DomainsOnly {
         format!("{text} (domains differ)")
     } else {
@@ -235,14 +251,9 @@ fn term_rows(c: &Comparison) -> Vec<TermRow> {
         TermRow {
             name: "retention",
             differs: differs(Aspect::Retention),
-            cells: terms(&|t| {
-                t.retention
-                    .map_or_else(|| "none".to_owned(), |r| r.to_string())
-            }),
-            common: c
-                .common
-                .retention
-                .map_or_else(|| "-".to_owned(), |r| format!("{r} (shortest)")),
+            cells: terms(&|t| retention_text(&t.retention).unwrap_or_else(|| "none".to_owned())),
+            common: retention_text(&c.common.retention)
+                .map_or_else(|| "-".to_owned(), |r| format!("{r} (earliest)")),
         },
         TermRow {
             name: "regime out/in",
@@ -280,6 +291,17 @@ fn term_rows(c: &Comparison) -> Vec<TermRow> {
             },
         },
     ]
+}
+
+/// `P2Y`, or `P5Y; P1Y after case-closed` (the earliest deadline binds).
+fn retention_text(retention: &[privacy_gate::Retention]) -> Option<String> {
+    (!retention.is_empty()).then(|| {
+        retention
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ")
+    })
 }
 
 /// Whether the provinces with a flow name different sets of bases on one side.
@@ -372,7 +394,7 @@ fn text_flow(c: &Comparison) -> String {
             c.provinces
                 .iter()
                 .zip(&field.cells)
-                .map(|(p, cell)| cell_text(p, cell.planned.as_ref())),
+                .map(|(p, cell)| cell_text(p, cell)),
         );
         line.push(common_text(field));
         rows.push(line);
@@ -397,7 +419,8 @@ legend: * the provinces differ; ~ all pseudonymise, in different domains (their 
   pseudonyms of different domains are unlinkable, and a joint domain would link across provinces);
   pass = crosses unchanged; year, year-month, age-band, postcode4, placeholder = generalised;
   pseudo:D = pseudonymised in domain D; block = does not cross; (x) = the agreement's action,
-  not applied because the flow is refused at that moment; - = no such flow.
+  not applied because the flow is refused at that moment; - = no such flow;
+  A if C = the action applies only to records for which C holds (else the field is removed).
   common ground = the join over the provinces: what all of them allow at once.
 ";
 
@@ -705,7 +728,7 @@ fn html_flow(c: &Comparison, single: bool) -> String {
                 out,
                 "<td class=\"{class}\" title=\"{}\">{}</td>",
                 esc(&title),
-                esc(&cell_text(p, cell.planned.as_ref()))
+                esc(&cell_text(p, cell))
             );
         }
         let _ = writeln!(

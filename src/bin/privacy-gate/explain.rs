@@ -77,9 +77,22 @@ pub(crate) fn explain_text(decision: &Decision) -> String {
             .at()
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
     );
-    match decision.retain_until() {
-        Some(day) => out.push_str(&format!("the recipient may keep this until {day}\n\n")),
-        None => out.push_str("the sender's rule sets no retention period\n\n"),
+    let pending: Vec<String> = decision
+        .retain_pending()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    match (decision.retain_until(), pending.is_empty()) {
+        (Some(day), true) => out.push_str(&format!("the recipient may keep this until {day}\n\n")),
+        (Some(day), false) => out.push_str(&format!(
+            "the recipient may keep this until {day}, and no longer than {} (the record does not mark that event yet)\n\n",
+            pending.join(", nor ")
+        )),
+        (None, false) => out.push_str(&format!(
+            "the recipient may keep this no longer than {} (the record does not mark that event yet)\n\n",
+            pending.join(", nor ")
+        )),
+        (None, true) => out.push_str("the sender's rule sets no retention period\n\n"),
     }
     let mut rows = vec![[
         "path".to_owned(),
@@ -99,6 +112,14 @@ pub(crate) fn explain_text(decision: &Decision) -> String {
             ));
         } else if f.occurrences > 1 {
             action.push_str(&format!(" (x{})", f.occurrences));
+        }
+        if !f.conditions.is_empty() {
+            let conditions: Vec<String> = f
+                .conditions
+                .iter()
+                .map(|c| c.condition().to_string())
+                .collect();
+            action.push_str(&format!(" if {}", conditions.join(" and ")));
         }
         rows.push([
             f.path.to_owned(),
@@ -123,12 +144,24 @@ pub(crate) fn explain_text(decision: &Decision) -> String {
         if let Some(note) = &rule.note() {
             out.push_str(&format!(": {note}"));
         }
+        if let Some(condition) = rule.condition() {
+            out.push_str(&format!(" [only when {condition}]"));
+        }
         out.push('\n');
     }
     if !decision.removed().is_empty() {
-        out.push_str("\nremoved before the plan applied:\n");
+        out.push_str("\nremoved values:\n");
         for r in decision.removed() {
-            out.push_str(&format!("  {}: {}\n", r.pointer, r.reason));
+            match &r.clause {
+                Some(c) => out.push_str(&format!(
+                    "  {}: {} (the condition of {} {})\n",
+                    r.pointer,
+                    r.reason,
+                    c.agreement(),
+                    c.rule()
+                )),
+                None => out.push_str(&format!("  {}: {}\n", r.pointer, r.reason)),
+            }
         }
     }
     out
