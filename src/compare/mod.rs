@@ -366,6 +366,7 @@ fn compare_checked(
         all_in_force: !columns.is_empty() && columns.iter().all(|c| c.availability.in_force()),
         retention: crate::plan::shortest_per_start(with_terms().flat_map(|t| &t.retention)),
         conditions,
+        aggregate_min_count: with_terms().filter_map(|t| t.aggregate_min_count).max(),
     };
     Comparison {
         flow: flow.clone(),
@@ -456,6 +457,7 @@ fn differing_aspects(columns: &[ProvinceFlow], day: NaiveDate) -> Vec<Aspect> {
                 Aspect::Regime => all_equal(terms().map(|t| (t.regime_out, t.regime_in))),
                 Aspect::LegalBasis => all_equal(terms().map(FlowTerms::basis_sets)),
                 Aspect::Conditions => all_equal(terms().map(FlowTerms::condition_set)),
+                Aspect::Release => all_equal(terms().map(|t| t.aggregate_min_count)),
             };
             !same
         })

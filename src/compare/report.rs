@@ -295,6 +295,9 @@ pub struct FlowTerms {
     pub recipient_legal_basis: Vec<Arc<str>>,
     /// Conditions records must meet, from rules on either side.
     pub conditions: Vec<ConditionTerm>,
+    /// For a flow of aggregates only: the fewest records a released cell counts;
+    /// `None` for a flow of records.
+    pub aggregate_min_count: Option<u32>,
 }
 
 impl FlowTerms {
@@ -328,6 +331,7 @@ impl FlowTerms {
             sender_legal_basis: bases(&outbound),
             recipient_legal_basis: bases(&inbound),
             conditions,
+            aggregate_min_count: plan.aggregate().map(|a| a.min_count()),
         }
     }
 
@@ -460,20 +464,23 @@ pub enum Aspect {
     LegalBasis,
     /// Conditions on records.
     Conditions,
+    /// Records, or aggregates only (and with which threshold).
+    Release,
 }
 
 impl Aspect {
     /// Every aspect, in report order.
-    pub const ALL: [Aspect; 6] = [
+    pub const ALL: [Aspect; 7] = [
         Aspect::Availability,
         Aspect::Validity,
+        Aspect::Release,
         Aspect::Retention,
         Aspect::Regime,
         Aspect::LegalBasis,
         Aspect::Conditions,
     ];
 
-    /// A short name: `availability`, `validity`, `retention`, `regime`,
+    /// A short name: `availability`, `validity`, `release`, `retention`, `regime`,
     /// `legal basis`, `conditions`.
     pub fn name(self) -> &'static str {
         match self {
@@ -483,6 +490,7 @@ impl Aspect {
             Aspect::Regime => "regime",
             Aspect::LegalBasis => "legal basis",
             Aspect::Conditions => "conditions",
+            Aspect::Release => "release",
         }
     }
 }
@@ -506,6 +514,9 @@ pub struct CommonTerms {
     pub retention: Vec<Retention>,
     /// Every condition any province puts on records (each once).
     pub conditions: Vec<ConditionTerm>,
+    /// Aggregates only, with the largest threshold of any province, if any province
+    /// releases aggregates only; `None` when every province releases records.
+    pub aggregate_min_count: Option<u32>,
 }
 
 /// A flow compared across provinces.

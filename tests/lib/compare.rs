@@ -5,7 +5,7 @@ use crate::fixtures::{self, RuleActions};
 use crate::properties::rule_actions;
 use chrono::{DateTime, Utc};
 use privacy_gate::compare::{
-    common_ground, compare_all, compare_flow, Availability, FlowKind, Likeness,
+    common_ground, compare_all, compare_flow, Aspect, Availability, FlowKind, Likeness,
 };
 use privacy_gate::{Action, Gate, PolicySource, Refusal, Registry, Transfer};
 use proptest::prelude::*;
@@ -463,4 +463,52 @@ fn several_organisations_of_a_kind_get_a_column_each() {
     .unwrap();
     assert_eq!(c.field("a.p").unwrap().common_ground, Action::Pass);
     assert_eq!(c.field("a.s").unwrap().common_ground.to_string(), "block");
+}
+
+/// Statistics cross as counts only; Groningen's GGD asks a larger threshold than the
+/// others, so the release differs, and a joint agreement needs the largest.
+#[test]
+fn the_release_of_statistics_differs_by_threshold_and_the_largest_is_common() {
+    let c = compare_flow(
+        shipped(),
+        &FlowKind::new("zvh", "ggd", "statistics"),
+        &[],
+        at(),
+    )
+    .unwrap();
+    let thresholds: Vec<(&str, Option<u32>)> = c
+        .provinces
+        .iter()
+        .map(|p| {
+            (
+                p.province.as_str(),
+                p.terms.as_ref().and_then(|t| t.aggregate_min_count),
+            )
+        })
+        .collect();
+    assert!(
+        thresholds.contains(&("groningen", Some(15))),
+        "{thresholds:?}"
+    );
+    assert!(
+        thresholds.contains(&("drenthe", Some(10))),
+        "{thresholds:?}"
+    );
+    assert!(c.aspects.contains(&Aspect::Release));
+    assert_eq!(c.common.aggregate_min_count, Some(15));
+
+    let records = compare_flow(
+        shipped(),
+        &FlowKind::new("ggd", "politie", "criminal-investigation"),
+        &[],
+        at(),
+    )
+    .unwrap();
+    assert!(records
+        .provinces
+        .iter()
+        .filter_map(|p| p.terms.as_ref())
+        .all(|t| t.aggregate_min_count.is_none()));
+    assert!(!records.aspects.contains(&Aspect::Release));
+    assert_eq!(records.common.aggregate_min_count, None);
 }

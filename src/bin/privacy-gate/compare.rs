@@ -249,6 +249,12 @@ fn term_rows(c: &Comparison) -> Vec<TermRow> {
             common: String::new(),
         },
         TermRow {
+            name: "release",
+            differs: differs(Aspect::Release),
+            cells: terms(&|t| release_text(t.aggregate_min_count)),
+            common: release_text(c.common.aggregate_min_count),
+        },
+        TermRow {
             name: "retention",
             differs: differs(Aspect::Retention),
             cells: terms(&|t| retention_text(&t.retention).unwrap_or_else(|| "none".to_owned())),
@@ -291,6 +297,14 @@ fn term_rows(c: &Comparison) -> Vec<TermRow> {
             },
         },
     ]
+}
+
+/// `records`, or `counts per cell of 10 or more` for a flow of aggregates only.
+fn release_text(min_count: Option<u32>) -> String {
+    min_count.map_or_else(
+        || "records".to_owned(),
+        |n| format!("counts per cell of {n} or more"),
+    )
 }
 
 /// `P2Y`, or `P5Y; P1Y after case-closed` (the earliest deadline binds).
