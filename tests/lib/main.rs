@@ -9,7 +9,7 @@
 )]
 
 mod audit;
-mod audit_doc;
+mod audit_attacks;
 mod cases;
 mod compare;
 mod concurrency;

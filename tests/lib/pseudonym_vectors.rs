@@ -256,7 +256,7 @@ fn key_file_rotation_reproduces_vectors() {
     assert_eq!(p(drenthe.get("k1").unwrap()), text(drenthe_k1, "pseudonym"));
     assert_eq!(p(groningen.active()), text(groningen_k1, "pseudonym"));
     assert!(drenthe.get("k3").is_none());
-    assert!(ring.audit().is_none());
+    assert!(ring.audit_writer().is_none() && ring.audit_records().is_none());
 }
 
 #[test]
@@ -267,7 +267,7 @@ fn key_file_validation() {
         format!(r#"{{"active": "{active}", "keys": {{"k1": "{secret}"}}}}"#)
     };
     assert!(load(format!(
-        r#"{{"domains": {{"a/b": {}}}, "audit": {}}}"#,
+        r#"{{"domains": {{"a/b": {}}}, "audit_records": {}}}"#,
         set("k1", &good),
         set("k1", &good)
     ))

@@ -16,7 +16,9 @@ fn keys() -> KeyRing {
             "groningen/mensenhandel": set("a1"),
             "friesland/mensenhandel": set("f1"),
         },
-        "audit": set("ad"),
+        "audit_writer": {"name": "test.example/audit", "secret": "ae".repeat(32)},
+        "audit_records": set("ad"),
+        "audit_subject": set("af"),
     });
     KeyRing::from_json("replay keys", text.to_string().as_bytes()).unwrap()
 }
@@ -106,6 +108,7 @@ fn every_flow_replays_identically_and_a_changed_rule_shows_exactly_where_it_bite
             archive: &archive,
             against: None,
             records: Some(&records),
+            public_key: &crate::util::public_of(&keys),
             keys: &keys,
         },
     )
@@ -140,6 +143,7 @@ fn every_flow_replays_identically_and_a_changed_rule_shows_exactly_where_it_bite
             archive: &archive,
             against: Some(changed),
             records: None,
+            public_key: &crate::util::public_of(&keys),
             keys: &keys,
         },
     )
@@ -194,6 +198,7 @@ fn replay_without_the_archive_says_why_each_entry_cannot_be_replayed() {
             archive: &empty,
             against: None,
             records: None,
+            public_key: &crate::util::public_of(&keys()),
             keys: &keys(),
         },
     )
