@@ -88,7 +88,8 @@ fn key_ring() -> KeyRing {
         "drenthe/mensenhandel": set,
         "groningen/mensenhandel": set,
         "friesland/mensenhandel": set,
-    }, "audit": set});
+    }, "audit_writer": {"name": "bench.example/audit", "secret": SECRET_HEX},
+        "audit_records": set, "audit_subject": set});
     KeyRing::from_json("<bench keys>", &serde_json::to_vec(&file).unwrap()).unwrap()
 }
 
@@ -403,8 +404,8 @@ fn audit(c: &mut Criterion) {
             out
         });
     });
-    // The hashing every entry needs whatever its layout: keyed digests of the input
-    // and the released record, and one chain hash over an entry-sized line.
+    // The log's floor: keyed digests of the input and the released record, and one
+    // leaf hash (RFC 9162: SHA-256 of 0x00 and the entry) of an entry-sized line.
     let mut released = Vec::new();
     gate_json_lines(&plain, &input[..], &mut released, |_| {}).unwrap();
     let pairs: Vec<(&[u8], &[u8])> = input
@@ -416,13 +417,13 @@ fn audit(c: &mut Criterion) {
         .ok()
         .and_then(|log| log.split(|b| *b == b'\n').nth(5).map(<[u8]>::to_vec))
         .unwrap_or_else(|| vec![b'x'; 1350]);
-    let audit_key = key_ring().audit().unwrap().active().clone();
-    group.bench_function("floor/digests+chain-hash", |b| {
+    let audit_key = key_ring().audit_records().unwrap().active().clone();
+    group.bench_function("floor/digests+leaf-hash", |b| {
         b.iter(|| {
             for (input, output) in &pairs {
                 black_box(raw_tag(&audit_key, b"pg-audit-input", &[input]));
                 black_box(raw_tag(&audit_key, b"pg-audit-output", &[output]));
-                black_box(<sha2::Sha256 as sha2::Digest>::digest(&entry_line));
+                black_box(privacy_gate::audit::merkle::leaf_hash(&entry_line));
             }
         })
     });
@@ -435,12 +436,24 @@ fn audit(c: &mut Criterion) {
     drop(gate);
     let log = std::fs::read(&path).unwrap();
     let keys = key_ring();
-    let audit_keys = keys.audit().unwrap();
-    let entries = verify(&log, audit_keys).unwrap().entries;
+    let public = privacy_gate::audit::VerifierKey::of(
+        keys.audit_writer().unwrap(),
+        privacy_gate::audit::note::ED25519,
+    );
+    let entries = verify(&log, &public).unwrap().entries;
     eprintln!("audit log: {entries} entries, {} bytes", log.len());
     group.throughput(Throughput::Elements(entries));
     group.bench_function("verify", |b| {
-        b.iter(|| verify(black_box(&log), audit_keys).unwrap())
+        b.iter(|| verify(black_box(&log), &public).unwrap())
+    });
+    // Opening resumes from the last checkpoint, whatever the log's size.
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("open", |b| {
+        b.iter(|| AuditLog::open(&path, &keys, Arc::new(SystemClock)).unwrap())
+    });
+    // A proof bundle for one entry (the log read, verified and hashed whole).
+    group.bench_function("prove-one", |b| {
+        b.iter(|| privacy_gate::audit::prove(black_box(&log), &public, &[entries / 2]).unwrap())
     });
     group.finish();
     let _ = std::fs::remove_file(&path);

@@ -42,7 +42,8 @@ fuzz_target!(|data: &[u8]| {
         let sets = ring
             .domains()
             .filter_map(|d| ring.domain(d))
-            .chain(ring.audit());
+            .chain(ring.audit_records())
+            .chain(ring.audit_subject());
         for set in sets {
             let active = set.active();
             assert!(set

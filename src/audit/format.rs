@@ -1,4 +1,4 @@
-//! The entry wire format: framing, sealing and the bodies of each kind of entry.
+//! The entry wire format: framing, leaf hashing and the bodies of each kind of entry.
 //! `docs/audit-log.md` is the specification; these types serialise it.
 
 use super::wire::{self, WireAction, WireClause, WireRefusal};
@@ -15,36 +15,56 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
 /// The version of the entry format.
-pub const FORMAT: u32 = 2;
+pub const FORMAT: u32 = 3;
 
 /// How every line starts: the format version, then the body's members.
-const LINE_START: &[u8] = b"{\"v\":2,";
+pub(crate) const LINE_START: &[u8] = b"{\"v\":3,";
 
 /// The version of the decision semantics: how agreements turn into per-field actions.
 /// It changes whenever the same agreements could decide differently.
 pub const SEMANTICS: u32 = 2;
 
 /// HMAC domain-separation prefixes (the message is `prefix ‖ 0x00 ‖ bytes`).
-pub(crate) const SEAL: &[u8] = b"pg-audit-seal";
 pub(crate) const INPUT: &[u8] = b"pg-audit-input";
 pub(crate) const OUTPUT: &[u8] = b"pg-audit-output";
 pub(crate) const SUBJECT: &[u8] = b"pg-audit-subject";
-pub(crate) const CHECKPOINT: &[u8] = b"pg-audit-checkpoint";
 
-/// The suffix that starts the seal member; the seal is always the last member.
-pub(crate) const SEAL_MEMBER: &[u8] = b",\"seal\":\"";
-
-/// What starts the framing members after the body (`seq`, `time`, `prev`, `seal`).
+/// What starts the framing members after the body (`seq`, `time`).
 pub(crate) const SEQ_MEMBER: &[u8] = b",\"seq\":";
 
-/// An entry's content without the framing (`v`, `seq`, `time`, `prev`, `seal`): a JSON
+/// How a checkpoint entry's line starts.
+pub(crate) const CHECKPOINT_START: &[u8] = b"{\"v\":3,\"kind\":\"checkpoint\",";
+
+/// The keys of the digests in transfer entries, one per role: the record-digest key
+/// (input and released record) and the subject-digest key (the subject's BSN).
+#[derive(Clone, Debug)]
+pub(crate) struct DigestKeys {
+    pub(crate) records: std::sync::Arc<ActiveKey>,
+    pub(crate) subject: std::sync::Arc<ActiveKey>,
+}
+
+/// Appends a keyed digest as it stands in an entry: `<key id>:<64 hex digits>`.
+fn push_digest(out: &mut Vec<u8>, key: &ActiveKey, prefix: &[u8], bytes: &[u8]) {
+    out.extend_from_slice(key.id().as_bytes());
+    out.push(b':');
+    push_hex_bytes(out, &key.tag(prefix, bytes));
+}
+
+/// A keyed digest as it stands in an entry.
+pub(crate) fn digest(key: &ActiveKey, prefix: &[u8], bytes: &[u8]) -> String {
+    let mut out = Vec::with_capacity(key.id().len() + 65);
+    push_digest(&mut out, key, prefix, bytes);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// An entry's content without the framing (`v`, `seq`, `time`): a JSON
 /// object whose members, starting with `"kind"`, the writer frames.
 #[derive(Clone)]
 pub struct Body {
     pub(crate) bytes: Vec<u8>,
-    /// SHA-256 state after the line's first bytes (`{"v":2,` and the members), when
-    /// the body's builder computed it: the writer, which frames entries one at a
-    /// time under its lock, then hashes only the framing members.
+    /// SHA-256 state of the leaf hash after its first bytes (0x00, `{"v":3,` and the
+    /// members), when the body's builder computed it: the writer, which frames
+    /// entries one at a time under its lock, then hashes only the framing members.
     line_state: Option<Sha256>,
 }
 
@@ -143,11 +163,11 @@ impl BodyRef<'_> {
         inner.strip_suffix(b"}").unwrap_or(inner)
     }
 
-    /// The SHA-256 state after the framed line's bytes up to the end of the members.
+    /// The leaf hash's SHA-256 state after 0x00 and the framed line's bytes up to the
+    /// end of the members.
     fn line_state(&self) -> Sha256 {
         self.line_state.cloned().unwrap_or_else(|| {
-            let mut state = Sha256::new();
-            state.update(LINE_START);
+            let mut state = leaf_state();
             state.update(self.members());
             state
         })
@@ -191,20 +211,25 @@ impl Bodies {
     }
 }
 
-/// Appends the framed, sealed line for `body` (without the newline) to `out`, and
-/// returns its chain hash.
+/// The leaf hash's SHA-256 state after 0x00 and `{"v":3,` (RFC 9162: a leaf hash is
+/// SHA-256(0x00 ‖ entry)).
+fn leaf_state() -> Sha256 {
+    let mut state = Sha256::new();
+    state.update([0u8]);
+    state.update(LINE_START);
+    state
+}
+
+/// Appends the framed line for `body` (without the newline) to `out`, and returns
+/// its leaf hash.
 ///
-/// The members that depend on the entry's place in the log (`seq`, `time`, `prev`)
-/// come after the body, so that everything before them can be hashed before that
-/// place is known (see [`Body::line_state`]); here only they are hashed. One pass
-/// over the line serves both the seal (over the hash of the sealed text) and the
-/// chain hash (over the whole line).
+/// The members that depend on the entry's place in the log (`seq`, `time`) come after
+/// the body, so that everything before them can be hashed before that place is known
+/// (see [`Body::line_state`]); here only they are hashed.
 pub(crate) fn frame(
     seq: u64,
     time: DateTime<Utc>,
-    prev: &[u8; 32],
     body: BodyRef<'_>,
-    key: &ActiveKey,
     out: &mut Vec<u8>,
 ) -> [u8; 32] {
     out.extend_from_slice(LINE_START);
@@ -214,58 +239,10 @@ pub(crate) fn frame(
     push_decimal(out, seq);
     out.extend_from_slice(b",\"time\":\"");
     push_time(out, time);
-    out.extend_from_slice(b"\",\"prev\":\"");
-    push_hex_bytes(out, prev);
-    out.push(b'"');
-    let mut line = body.line_state();
-    line.update(out.get(framing..).unwrap_or_default());
-    let mut sealed = line.clone();
-    sealed.update(b"}");
-    let tag = key.tag_parts(SEAL, &[&sealed.finalize()]);
-    let seal = out.len();
-    out.extend_from_slice(SEAL_MEMBER);
-    out.extend_from_slice(key.id().as_bytes());
-    out.push(b':');
-    push_hex_bytes(out, &tag);
     out.extend_from_slice(b"\"}");
-    line.update(out.get(seal..).unwrap_or_default());
-    line.finalize().into()
-}
-
-/// The seal's tag for the SHA-256 of a line's sealed text (the line without its seal
-/// member, with the closing brace).
-pub(crate) fn seal_of_digest(key: &ActiveKey, sealed_digest: &[u8; 32]) -> [u8; 32] {
-    key.tag_parts(SEAL, &[sealed_digest])
-}
-
-/// A line's seal member, and both of the line's hashes from one pass over it.
-pub(crate) struct SealedLine<'a> {
-    /// The id of the key that sealed it.
-    pub(crate) key_id: &'a str,
-    /// The seal's tag.
-    pub(crate) tag: [u8; 32],
-    /// SHA-256 of the sealed text (what the tag is an HMAC of).
-    pub(crate) sealed_digest: [u8; 32],
-    /// SHA-256 of the whole line: its chain hash.
-    pub(crate) chain: [u8; 32],
-}
-
-/// Reads a line's seal member, if it ends in a well-formed one, and hashes the line.
-pub(crate) fn read_seal(line: &[u8]) -> Option<SealedLine<'_>> {
-    let (at, key_id, tag) = seal_member(line)?;
-    // The sealed text is the line up to the seal member and a `}`: both hashes share
-    // that prefix.
-    let mut chain = Sha256::new();
-    chain.update(line.get(..at)?);
-    let mut sealed = chain.clone();
-    sealed.update(b"}");
-    chain.update(line.get(at..)?);
-    Some(SealedLine {
-        key_id,
-        tag,
-        sealed_digest: sealed.finalize().into(),
-        chain: chain.finalize().into(),
-    })
+    let mut leaf = body.line_state();
+    leaf.update(out.get(framing..).unwrap_or_default());
+    leaf.finalize().into()
 }
 
 /// Appends `time` as RFC 3339 with microseconds and `Z`, exactly as chrono's
@@ -308,23 +285,6 @@ pub(crate) fn line_hash(line: &[u8]) -> [u8; 32] {
     Sha256::digest(line).into()
 }
 
-/// Where a line's seal member starts, and its key id and tag, if the line ends in a
-/// well-formed seal member.
-fn seal_member(line: &[u8]) -> Option<(usize, &str, [u8; 32])> {
-    let at = line
-        .windows(SEAL_MEMBER.len())
-        .rposition(|w| w == SEAL_MEMBER)?;
-    let rest = line.get(at + SEAL_MEMBER.len()..)?;
-    let seal = std::str::from_utf8(rest.strip_suffix(b"\"}")?).ok()?;
-    let (key_id, tag_hex) = seal.split_once(':')?;
-    Some((at, key_id, decode_hex32(tag_hex)?))
-}
-
-/// The id of the key that sealed a line, if it ends in a well-formed seal member.
-pub(crate) fn seal_key_id(line: &[u8]) -> Option<&str> {
-    seal_member(line).map(|(_, key_id, _)| key_id)
-}
-
 #[derive(Serialize)]
 struct OpenBody<'a> {
     kind: &'static str,
@@ -349,6 +309,27 @@ struct RecoveryBody<'a> {
     torn_bytes: usize,
     torn_sha256: String,
     moved_to: &'a str,
+}
+
+#[derive(Serialize)]
+struct CheckpointBody<'a> {
+    kind: &'static str,
+    note: &'a str,
+    peaks: Vec<String>,
+}
+
+/// A checkpoint entry: the signed note of the tree of every entry before it, and the
+/// tree's peaks (its perfect subtrees' roots, base64), from which a writer resumes.
+pub(crate) fn checkpoint_body(note: &str, peaks: &[[u8; 32]]) -> Body {
+    use base64::Engine;
+    Body::of(&CheckpointBody {
+        kind: "checkpoint",
+        note,
+        peaks: peaks
+            .iter()
+            .map(|p| base64::engine::general_purpose::STANDARD.encode(p))
+            .collect(),
+    })
 }
 
 /// Records a torn last line found on open and where its bytes were moved.
@@ -611,9 +592,9 @@ pub(crate) struct TransferFacts<'a> {
     pub subject: Option<&'a str>,
 }
 
-/// A transfer entry's body. Digests are keyed with the audit key, so that without it
-/// they link nothing.
-pub(crate) fn transfer_body(facts: &TransferFacts<'_>, key: &ActiveKey) -> Body {
+/// A transfer entry's body. Digests are keyed (records and subjects apart), so that
+/// without the keys they reveal nothing.
+pub(crate) fn transfer_body(facts: &TransferFacts<'_>, keys: &DigestKeys) -> Body {
     let plan = facts.plan.map(|(p, _)| p);
     let mut present = Vec::new();
     let mut removed = Vec::new();
@@ -645,7 +626,7 @@ pub(crate) fn transfer_body(facts: &TransferFacts<'_>, key: &ActiveKey) -> Body 
             }
         }
     }
-    let digest = |prefix: &[u8], bytes: &[u8]| hex(&key.tag(prefix, bytes));
+    let records = &*keys.records;
     Body::of(&TransferBody {
         kind: "transfer",
         semantics: SEMANTICS,
@@ -681,9 +662,11 @@ pub(crate) fn transfer_body(facts: &TransferFacts<'_>, key: &ActiveKey) -> Body 
         // The flow's deadline from the transfer day, never one counted from an
         // event's day, which comes from the record.
         retain_until: facts.decision.and_then(Decision::flow_retain_until),
-        input: facts.input.map(|b| digest(INPUT, b)),
-        output: facts.output.map(|b| digest(OUTPUT, b)),
-        subject: facts.subject.map(|s| digest(SUBJECT, s.as_bytes())),
+        input: facts.input.map(|b| digest(records, INPUT, b)),
+        output: facts.output.map(|b| digest(records, OUTPUT, b)),
+        subject: facts
+            .subject
+            .map(|s| digest(&keys.subject, SUBJECT, s.as_bytes())),
     })
 }
 
@@ -753,8 +736,7 @@ impl ReleasedTemplate {
         })
         .bytes;
         head.pop();
-        let mut head_state = Sha256::new();
-        head_state.update(LINE_START);
+        let mut head_state = leaf_state();
         head_state.update(head.get(1..).unwrap_or_default());
         let tail = Body::of(&ReleasedTail {
             conditions: plan
@@ -789,22 +771,22 @@ impl ReleasedTemplate {
     }
 
     /// The body of one release: as [`transfer_body`] for the same facts.
-    pub(crate) fn body(&self, release: &Release<'_>, key: &ActiveKey) -> Body {
+    pub(crate) fn body(&self, release: &Release<'_>, keys: &DigestKeys) -> Body {
         let mut bytes = Vec::with_capacity(self.head.len() + self.tail.len() + 512);
-        let line_state = self.write(release, key, &mut bytes);
+        let line_state = self.write(release, keys, &mut bytes);
         Body { bytes, line_state }
     }
 
     /// As [`ReleasedTemplate::body`], added to `bodies` without allocating.
-    pub(crate) fn push_body(&self, release: &Release<'_>, key: &ActiveKey, bodies: &mut Bodies) {
+    pub(crate) fn push_body(&self, release: &Release<'_>, keys: &DigestKeys, bodies: &mut Bodies) {
         let start = bodies.bytes.len();
-        let line_state = self.write(release, key, &mut bodies.bytes);
+        let line_state = self.write(release, keys, &mut bodies.bytes);
         bodies.spans.push((start..bodies.bytes.len(), line_state));
     }
 
     /// Appends the body to `out` and returns the hash state for [`Body::line_state`];
     /// appends nothing and returns `None` if it cannot be serialised.
-    fn write(&self, release: &Release<'_>, key: &ActiveKey, out: &mut Vec<u8>) -> Option<Sha256> {
+    fn write(&self, release: &Release<'_>, keys: &DigestKeys, out: &mut Vec<u8>) -> Option<Sha256> {
         let Release {
             decision,
             input,
@@ -848,14 +830,19 @@ impl ReleasedTemplate {
             push_decimal(out, unknown_fields);
         }
         out.extend_from_slice(&self.tail);
-        for (name, prefix, bytes) in [
-            (&b",\"input\":\""[..], INPUT, Some(input)),
-            (b",\"output\":\"", OUTPUT, Some(output)),
-            (b",\"subject\":\"", SUBJECT, subject.map(str::as_bytes)),
+        for (name, key, prefix, bytes) in [
+            (&b",\"input\":\""[..], &keys.records, INPUT, Some(input)),
+            (b",\"output\":\"", &keys.records, OUTPUT, Some(output)),
+            (
+                b",\"subject\":\"",
+                &keys.subject,
+                SUBJECT,
+                subject.map(str::as_bytes),
+            ),
         ] {
             if let Some(bytes) = bytes {
                 out.extend_from_slice(name);
-                push_hex_bytes(out, &key.tag(prefix, bytes));
+                push_digest(out, key, prefix, bytes);
                 out.push(b'"');
             }
         }

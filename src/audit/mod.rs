@@ -1,8 +1,13 @@
-//! The audit log: one sealed, hash-chained entry per transfer, which auditors verify
-//! and replay. The format is specified in `docs/audit-log.md`.
+//! The audit log: one entry per transfer in a Merkle tree (RFC 9162), with
+//! checkpoints the writer signs (C2SP signed notes, Ed25519), which auditors verify
+//! with the writer's public key, prove single entries from, and replay. The format is
+//! specified in `docs/audit-log.md`.
 
 mod archive;
 pub(crate) mod format;
+pub mod merkle;
+pub mod note;
+mod proof;
 mod replay;
 mod verify;
 mod wire;
@@ -10,10 +15,14 @@ mod writer;
 
 pub use archive::Archive;
 pub use format::{Body, SEMANTICS};
+pub use note::{Checkpoint, VerifierKey};
+pub use proof::{
+    check, check_consistency, consistency, prove, subject_entries, Bundle, Checked, ProofError,
+    ProvenEntry, BUNDLE_FORMAT,
+};
 pub use replay::{replay, Change, EntryReplay, ReplayError, ReplayOptions};
 pub use verify::{
-    checkpoint, plan_id, subject_digest, torn_tail, verify, verify_against, Checkpoint, Damage,
-    DamageKind, Summary,
+    plan_id, subject_digest, torn_tail, verify, verify_against, Damage, DamageKind, Summary,
 };
 pub use writer::{AuditError, AuditLog, OpenReport, Storage};
 

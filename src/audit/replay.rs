@@ -2,13 +2,13 @@
 //! it recorded (to show nothing has changed) or with other agreements (to show what a
 //! new version would change on real past traffic).
 
-use super::format::{decode_hex32, plan_body, seal_key_id, INPUT, OUTPUT};
+use super::format::{decode_hex32, digest, plan_body, INPUT, OUTPUT};
+use super::note::VerifierKey;
 use super::{Archive, Damage};
 use crate::decision::Transfer;
 use crate::gate::Gate;
 use crate::plan::registry::Registry;
 use crate::pseudonym::KeyRing;
-use crate::support::hex::hex;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::HashMap;
@@ -22,8 +22,10 @@ pub struct ReplayOptions<'a> {
     pub against: Option<Registry>,
     /// The original records (JSON Lines), matched to entries by their digests.
     pub records: Option<&'a [u8]>,
-    /// The audit keys (to verify and match digests) and any pseudonymisation keys (to
-    /// compare released records by digest).
+    /// The writer's public key, to verify the log first.
+    pub public_key: &'a VerifierKey,
+    /// The record-digest keys (to match records and released records by digest), and
+    /// any pseudonymisation keys (to compare released records byte for byte).
     pub keys: &'a KeyRing,
 }
 
@@ -70,8 +72,8 @@ impl EntryReplay {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ReplayError {
-    /// The key file has no audit key.
-    #[error("the key file has no `audit` key")]
+    /// Records to match were given, but no record-digest key.
+    #[error("matching records needs the record-digest key (`audit_records`)")]
     NoAuditKey,
     /// The log is damaged.
     #[error("the log is damaged")]
@@ -90,8 +92,11 @@ struct ReplayGate {
 ///
 /// No audit key, or a damaged log (it is verified first).
 pub fn replay(log: &[u8], mut options: ReplayOptions<'_>) -> Result<Vec<EntryReplay>, ReplayError> {
-    let audit_keys = options.keys.audit().ok_or(ReplayError::NoAuditKey)?;
-    super::verify(log, audit_keys)?;
+    let audit_keys = options.keys.audit_records();
+    if options.records.is_some() && audit_keys.is_none() {
+        return Err(ReplayError::NoAuditKey);
+    }
+    super::verify(log, options.public_key)?;
     let lines: Vec<&[u8]> = log
         .split(|b| *b == b'\n')
         .filter(|l| !l.is_empty())
@@ -109,7 +114,13 @@ pub fn replay(log: &[u8], mut options: ReplayOptions<'_>) -> Result<Vec<EntryRep
                 }
             }
             Some("transfer") => {
-                let key_id = seal_key_id(line).unwrap_or_default().to_owned();
+                // The record-digest key's id starts the digests.
+                let key_id = value
+                    .get("input")
+                    .and_then(Value::as_str)
+                    .and_then(|d| d.split_once(':'))
+                    .map(|(id, _)| id.to_owned())
+                    .unwrap_or_default();
                 entries.push((value, key_id));
             }
             _ => {}
@@ -154,7 +165,7 @@ pub fn replay(log: &[u8], mut options: ReplayOptions<'_>) -> Result<Vec<EntryRep
         };
         match gate {
             Ok(gate) => {
-                let output_key = audit_keys.get(key_id).map(|k| &**k);
+                let output_key = audit_keys.and_then(|k| k.get(key_id)).map(|k| &**k);
                 replay_entry(gate, entry, &plans, &records, output_key, &mut result);
             }
             Err(why) => result.unavailable = Some(why.to_string()),
@@ -212,7 +223,7 @@ fn index_records(
     entries: &[(Value, String)],
 ) -> HashMap<String, Vec<u8>> {
     let mut index = HashMap::new();
-    let (Some(records), Some(audit)) = (options.records, options.keys.audit()) else {
+    let (Some(records), Some(audit)) = (options.records, options.keys.audit_records()) else {
         return index;
     };
     let mut key_ids: Vec<&str> = entries.iter().map(|(_, k)| k.as_str()).collect();
@@ -225,7 +236,7 @@ fn index_records(
         }
         for id in &key_ids {
             if let Some(key) = audit.get(id) {
-                index.insert(hex(&key.tag(INPUT, line)), line.to_vec());
+                index.insert(digest(key, INPUT, line), line.to_vec());
             }
         }
     }
@@ -343,7 +354,7 @@ fn replay_entry(
                 entry.get("output").and_then(Value::as_str),
                 output_key,
             ) {
-                if hex(&key.tag(OUTPUT, &out)) != old {
+                if digest(key, OUTPUT, &out) != old {
                     result.changes.push(Change {
                         what: "released record".into(),
                         old: "as logged".into(),

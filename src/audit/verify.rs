@@ -1,8 +1,12 @@
-//! Verifying a log: every seal, the hash chain and the sequence, naming the first bad
-//! entry and what is wrong with it.
+//! Verifying a log with the writer's public key: the sequence, the tree, and every
+//! checkpoint's signature and root, naming the first bad entry and what is wrong
+//! with it; and resuming a log from its last checkpoint.
 
-use super::format::{line_hash, read_seal, seal_of_digest};
-use crate::pseudonym::KeySet;
+use super::format::line_hash;
+use super::merkle::{leaf_hash, Frontier};
+use super::note::{self, Checkpoint, Cosigned, VerifierKey};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::{BTreeSet, HashSet};
@@ -17,13 +21,15 @@ pub enum DamageKind {
     Edited,
     /// Entries before it are missing.
     Removed,
-    /// It does not belong here: it does not chain to the entry before it.
+    /// It does not belong here (a sequence number already passed, or a checkpoint
+    /// of another log or another place).
     Inserted,
     /// It is a copy of an earlier entry.
     Duplicated,
     /// It is out of order.
     Reordered,
-    /// Its bytes are intact but its seal was made with another key.
+    /// A checkpoint's signature does not verify with the writer's public key (or the
+    /// checkpoint is of another writer's log).
     WrongKey,
     /// The file ends in an incomplete line (a crash mid-append).
     TornLastLine,
@@ -40,7 +46,7 @@ impl fmt::Display for DamageKind {
             DamageKind::Inserted => "inserted",
             DamageKind::Duplicated => "duplicated",
             DamageKind::Reordered => "reordered",
-            DamageKind::WrongKey => "sealed with the wrong key",
+            DamageKind::WrongKey => "not signed by the writer's key",
             DamageKind::TornLastLine => "torn last line",
             DamageKind::Truncated => "truncated or rolled back since the checkpoint",
         })
@@ -72,36 +78,48 @@ pub struct Summary {
     pub last_time: Option<String>,
     /// Agreement versions named by the log (`id@version`).
     pub versions: BTreeSet<String>,
-    /// Sequence number of the last entry.
-    pub last_seq: Option<u64>,
-    /// Chain hash of the last entry (zeros for an empty log).
-    pub head: [u8; 32],
+    /// The root hash of the tree over every entry.
+    pub root: [u8; 32],
+    /// Entries covered by the log's last checkpoint entry (it included): the signed
+    /// part. Entries after it were written but not yet signed (a writer that stopped
+    /// before its next sync); the next writer covers them.
+    pub signed: u64,
+    /// Checkpoint entries in the log.
+    pub checkpoints: u64,
+    /// The note of the last checkpoint entry.
+    pub latest_note: Option<String>,
+    /// The log's origin, from its checkpoints.
+    pub origin: Option<String>,
     /// Ids of the plans the log holds.
     pub plans: HashSet<[u8; 32]>,
     /// Ids of the policy sets the log names.
     pub policy_sets: BTreeSet<String>,
     /// Length of the intact part of the file in bytes.
     pub bytes: u64,
+    /// Cosignatures of the given checkpoints that verified.
+    pub cosigned: Vec<Cosigned>,
 }
 
-/// The chain hash and byte offset of one entry.
-type Captured = ([u8; 32], u64);
+impl Summary {
+    /// Entries after the last checkpoint entry: not (yet) signed.
+    pub fn unsigned(&self) -> u64 {
+        self.entries - self.signed
+    }
+}
 
-/// The framing members of an entry; the body is checked by the seal, not parsed
-/// (except for the few kinds whose content the summary needs).
+/// The framing members of an entry; the rest of the body is covered by the tree,
+/// not parsed (except for the few kinds whose content the summary needs).
 #[derive(serde::Deserialize)]
-struct Frame<'a> {
-    v: u32,
-    seq: u64,
+pub(crate) struct Frame<'a> {
+    pub(crate) v: u32,
+    pub(crate) seq: u64,
     #[serde(borrow)]
-    time: std::borrow::Cow<'a, str>,
+    pub(crate) time: std::borrow::Cow<'a, str>,
     #[serde(borrow)]
-    prev: std::borrow::Cow<'a, str>,
-    #[serde(borrow)]
-    kind: std::borrow::Cow<'a, str>,
+    pub(crate) kind: std::borrow::Cow<'a, str>,
 }
 
-fn frame_of(line: &[u8]) -> Option<Frame<'_>> {
+pub(crate) fn frame_of(line: &[u8]) -> Option<Frame<'_>> {
     // An entry is an object starting with its version (serde would take an array too).
     if !line.starts_with(b"{\"v\":") {
         return None;
@@ -109,8 +127,42 @@ fn frame_of(line: &[u8]) -> Option<Frame<'_>> {
     serde_json::from_slice(line).ok()
 }
 
-fn prev_of(line: &[u8]) -> Option<[u8; 32]> {
-    super::format::decode_hex32(&frame_of(line)?.prev)
+/// A checkpoint entry's members.
+#[derive(serde::Deserialize)]
+struct CheckpointEntry {
+    note: String,
+    peaks: Vec<String>,
+}
+
+/// A checkpoint entry read: its checkpoint, peaks and note text.
+type ReadCheckpoint = (Checkpoint, Vec<[u8; 32]>, String);
+
+/// A checkpoint entry's note (writer signature checked) and peaks.
+fn read_checkpoint(
+    line: &[u8],
+    public: &VerifierKey,
+) -> Result<ReadCheckpoint, (DamageKind, String)> {
+    let entry: CheckpointEntry = serde_json::from_slice(line).map_err(|_| {
+        (
+            DamageKind::Edited,
+            "a malformed checkpoint entry".to_owned(),
+        )
+    })?;
+    let opened = note::open(&entry.note, public, &[])
+        .map_err(|e| (DamageKind::WrongKey, format!("checkpoint: {e}")))?;
+    let mut peaks = Vec::with_capacity(entry.peaks.len());
+    for p in &entry.peaks {
+        let peak = B64
+            .decode(p)
+            .ok()
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+            .ok_or((
+                DamageKind::Edited,
+                "a malformed peak in a checkpoint entry".to_owned(),
+            ))?;
+        peaks.push(peak);
+    }
+    Ok((opened.checkpoint, peaks, entry.note))
 }
 
 /// The byte offset after which an incomplete last line starts, if the log has one.
@@ -121,22 +173,97 @@ pub fn torn_tail(bytes: &[u8]) -> Option<usize> {
     Some(bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1))
 }
 
-/// Checks every entry of `bytes` (a whole log) with the audit keys.
+/// Checks every entry of `bytes` (a whole log) with the writer's public key: the
+/// framing and sequence of every entry, and at every checkpoint entry the writer's
+/// signature and that the entries before it hash to the root it signed.
 ///
 /// # Errors
 ///
 /// The first bad entry, with its position and what is wrong.
-pub fn verify(bytes: &[u8], keys: &KeySet) -> Result<Summary, Damage> {
-    verify_capturing(bytes, keys, None).map(|(summary, _)| summary)
+pub fn verify(bytes: &[u8], public: &VerifierKey) -> Result<Summary, Damage> {
+    verify_against(bytes, public, &[], &[])
 }
 
-/// As [`verify`], also returning the chain hash of the entry at 1-based position
-/// `capture`, if the log has it.
-fn verify_capturing(
+/// As [`verify`], and checks the log against checkpoints kept apart from it (signed
+/// notes, such as `privacy-gate audit checkpoint` printed): each must be signed by
+/// the writer, be of this log, and the log must still hold the tree it signed (a log
+/// that grew since passes). Cosignatures by `witnesses` on those checkpoints are
+/// verified and reported in [`Summary::cosigned`].
+///
+/// # Errors
+///
+/// The log is damaged, or truncated, rolled back or forked since a checkpoint; a
+/// checkpoint that does not verify is reported as damage at entry 0.
+pub fn verify_against(
     bytes: &[u8],
-    keys: &KeySet,
-    capture: Option<u64>,
-) -> Result<(Summary, Option<Captured>), Damage> {
+    public: &VerifierKey,
+    witnesses: &[VerifierKey],
+    checkpoints: &[&str],
+) -> Result<Summary, Damage> {
+    let bad_checkpoint = |detail: String| Damage {
+        entry: 0,
+        offset: 0,
+        kind: DamageKind::WrongKey,
+        detail: format!("checkpoint: {detail}"),
+    };
+    let mut kept = Vec::new();
+    let mut cosigned = Vec::new();
+    for text in checkpoints {
+        let opened = note::open(text, public, witnesses).map_err(|e| bad_checkpoint(e.0))?;
+        cosigned.extend(opened.cosigned);
+        kept.push(opened.checkpoint);
+    }
+    let sizes: Vec<u64> = kept.iter().map(|c| c.size).collect();
+    let (mut summary, roots) = walk(bytes, public, &sizes)?;
+    summary.cosigned = cosigned;
+    for (checkpoint, root) in kept.iter().zip(roots) {
+        if summary
+            .origin
+            .as_ref()
+            .is_some_and(|o| *o != checkpoint.origin)
+        {
+            return Err(bad_checkpoint(
+                "it is a checkpoint of another log (its origin differs)".into(),
+            ));
+        }
+        match root {
+            None => {
+                return Err(Damage {
+                    entry: summary.entries + 1,
+                    offset: summary.bytes,
+                    kind: DamageKind::Truncated,
+                    detail: format!(
+                        "the checkpoint counted {} entries, the log has {}",
+                        checkpoint.size, summary.entries
+                    ),
+                })
+            }
+            Some((root, entry, offset)) if root != checkpoint.root => {
+                return Err(Damage {
+                    entry,
+                    offset,
+                    kind: DamageKind::Truncated,
+                    detail: format!(
+                        "the first {} entries do not hash to the root of the checkpoint: the log was rolled back and rewritten, or forked",
+                        checkpoint.size
+                    ),
+                })
+            }
+            Some(_) => {}
+        }
+    }
+    Ok(summary)
+}
+
+/// The root of the tree at one size, and the entry and offset where that size ends.
+type RootAt = Option<([u8; 32], u64, u64)>;
+
+/// The pass over the log, also capturing the tree's root at each of `sizes`.
+fn walk(
+    bytes: &[u8],
+    public: &VerifierKey,
+    sizes: &[u64],
+) -> Result<(Summary, Vec<RootAt>), Damage> {
     let complete = match torn_tail(bytes) {
         Some(cut) => bytes.get(..cut).unwrap_or_default(),
         None => bytes,
@@ -149,93 +276,46 @@ fn verify_capturing(
         offset += raw.len() as u64;
     }
     let mut summary = Summary::default();
+    let mut roots: Vec<RootAt> = vec![None; sizes.len()];
+    let mut capture = |frontier: &Frontier, entry: u64, offset: u64| {
+        for (size, root) in sizes.iter().zip(roots.iter_mut()) {
+            if *size == frontier.size() {
+                *root = Some((frontier.root(), entry, offset));
+            }
+        }
+    };
+    let mut frontier = Frontier::new();
+    capture(&frontier, 0, 0);
     let mut seen: HashSet<[u8; 32]> = HashSet::new();
-    let mut prev_hash = [0u8; 32];
-    let mut expected = 0u64;
-    let mut captured: Option<Captured> = None;
+    // Where the entries since the last checkpoint start (entry number, offset).
+    let mut since = (1u64, 0u64);
     for (i, &(offset, line)) in lines.iter().enumerate() {
         let entry = i as u64 + 1;
+        let expected = i as u64;
         let damage = |kind, detail: String| Damage {
             entry,
             offset,
             kind,
             detail,
         };
-        let sealed = read_seal(line);
-        let hash = sealed.as_ref().map_or_else(|| line_hash(line), |s| s.chain);
-        let next_prev = || lines.get(i + 1).and_then(|(_, l)| prev_of(l));
         let Some(frame) = frame_of(line) else {
             return Err(damage(
                 DamageKind::Edited,
                 "not a valid entry (malformed JSON or missing members)".into(),
             ));
         };
-        let Some(prev) = super::format::decode_hex32(&frame.prev) else {
-            return Err(damage(DamageKind::Edited, "malformed `prev`".into()));
-        };
-        let seq = frame.seq;
         if frame.v != super::format::FORMAT {
             return Err(damage(DamageKind::Edited, "unknown format version".into()));
         }
-        let Some(sealed) = sealed else {
-            return Err(damage(
-                DamageKind::Edited,
-                "missing or malformed seal".into(),
-            ));
-        };
-        if seen.contains(&hash) {
-            return Err(damage(
-                DamageKind::Duplicated,
-                format!("a copy of an earlier entry (seq {seq})"),
-            ));
-        }
-        let key_id = sealed.key_id;
-        let key = keys.get(key_id);
-        let seal_ok = key.is_some_and(|k| seal_of_digest(k, &sealed.sealed_digest) == sealed.tag);
-        if !seal_ok {
-            let next_prev = next_prev();
-            let (kind, detail) = if next_prev == Some(hash) {
-                let detail = match key {
-                    None => format!(
-                        "sealed with key `{}`, which is not among the audit keys",
-                        crate::support::ident::printable_key_id(key_id)
-                    ),
-                    Some(_) => {
-                        "the seal does not match, but the next entry chains to these exact bytes"
-                            .into()
-                    }
-                };
-                (DamageKind::WrongKey, detail)
-            } else if next_prev.is_some() && next_prev == Some(prev_hash) {
-                (
-                    DamageKind::Inserted,
-                    "the next entry chains to the entry before this one".into(),
-                )
-            } else {
-                (
-                    DamageKind::Edited,
-                    "the seal does not match its bytes".into(),
-                )
-            };
-            return Err(damage(kind, detail));
-        }
+        let leaf = leaf_hash(line);
+        let seq = frame.seq;
         if seq != expected {
             if seq > expected {
                 let later = lines
                     .iter()
                     .skip(i + 1)
                     .any(|(_, l)| frame_of(l).is_some_and(|f| f.seq == expected));
-                // Moved within this log, an entry still chains to one of its entries;
-                // one from elsewhere does not.
-                let chains_here = seen.contains(&prev)
-                    || (seq == 0 && prev == [0; 32])
-                    || lines.iter().skip(i + 1).any(|(_, l)| line_hash(l) == prev);
-                return Err(if later && !chains_here {
-                    damage(
-                        DamageKind::Inserted,
-                        format!("seq {seq} does not chain to any entry of this log; seq {expected} comes later"),
-                    )
-                } else if later {
+                return Err(if later {
                     damage(
                         DamageKind::Reordered,
                         format!("expected seq {expected}, found {seq}; seq {expected} comes later"),
@@ -250,31 +330,72 @@ fn verify_capturing(
                     )
                 });
             }
-            // A moved entry is caught where it is missing (seq too high, found later),
-            // so an unseen entry reusing a seq already passed was put in from elsewhere.
-            return Err(damage(
-                DamageKind::Inserted,
-                format!("expected seq {expected}, found {seq}, which an earlier entry already has"),
-            ));
+            return Err(if seen.contains(&leaf) {
+                damage(
+                    DamageKind::Duplicated,
+                    format!("a copy of an earlier entry (seq {seq})"),
+                )
+            } else {
+                damage(
+                    DamageKind::Inserted,
+                    format!(
+                        "expected seq {expected}, found {seq}, which an earlier entry already has"
+                    ),
+                )
+            });
         }
-        if prev != prev_hash {
-            return Err(damage(
-                DamageKind::Inserted,
-                "does not chain to the entry before it".into(),
-            ));
+        if frame.kind == "checkpoint" {
+            let (checkpoint, peaks, text) =
+                read_checkpoint(line, public).map_err(|(kind, detail)| damage(kind, detail))?;
+            if let Some(origin) = &summary.origin {
+                if *origin != checkpoint.origin {
+                    return Err(damage(
+                        DamageKind::Inserted,
+                        "a checkpoint of another log".into(),
+                    ));
+                }
+            }
+            if checkpoint.size != seq {
+                return Err(damage(
+                    DamageKind::Inserted,
+                    format!(
+                        "a checkpoint of {} entries at entry {entry}",
+                        checkpoint.size
+                    ),
+                ));
+            }
+            if checkpoint.root != frontier.root() {
+                let (first, first_offset) = since;
+                return Err(Damage {
+                    entry: first,
+                    offset: first_offset,
+                    kind: DamageKind::Edited,
+                    detail: format!(
+                        "entries {first} to {} do not hash to the root the writer signed in the checkpoint at entry {entry}: one of them was changed, inserted or removed",
+                        entry - 1
+                    ),
+                });
+            }
+            if peaks != frontier.peaks() {
+                return Err(damage(
+                    DamageKind::Edited,
+                    "the checkpoint's peaks do not match the tree it signed".into(),
+                ));
+            }
+            summary.origin = Some(checkpoint.origin);
+            summary.latest_note = Some(text);
+            summary.checkpoints += 1;
+            summary.signed = entry;
+            since = (entry + 1, offset + line.len() as u64 + 1);
         }
-        seen.insert(hash);
-        if capture == Some(entry) {
-            captured = Some((hash, offset));
-        }
+        seen.insert(leaf);
+        frontier.push(leaf);
+        capture(&frontier, entry, offset);
         record(&mut summary, &frame, line);
         summary.entries += 1;
-        summary.last_seq = Some(seq);
         summary.bytes = offset + line.len() as u64 + 1;
-        prev_hash = hash;
-        expected = seq + 1;
     }
-    summary.head = prev_hash;
+    summary.root = frontier.root();
     if let Some(cut) = torn_tail(bytes) {
         return Err(Damage {
             entry: lines.len() as u64 + 1,
@@ -283,105 +404,163 @@ fn verify_capturing(
             detail: format!("{} bytes after the last complete entry", bytes.len() - cut),
         });
     }
-    Ok((summary, captured))
+    Ok((summary, roots))
 }
 
-/// A sealed record of a log's length and head, kept apart from the log so that
-/// truncation (which the log alone cannot show) is detected later.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Checkpoint {
-    /// Entries in the log when the checkpoint was made.
-    pub entries: u64,
-    /// Chain hash (hex) of the last of them.
-    pub head: String,
-    /// `<key id>:<hex HMAC>` over the JSON `{"entries":N,"head":"..."}`.
-    pub seal: String,
+/// Where a writer resumes a log: the tree from the last checkpoint entry (signature
+/// and peaks checked) and the entries after it.
+pub(crate) struct Resumed {
+    pub(crate) frontier: Frontier,
+    /// Entries covered by the last checkpoint entry (it included).
+    pub(crate) covered: u64,
+    pub(crate) last_checkpoint: Option<Checkpoint>,
+    pub(crate) log_id: Option<String>,
+    pub(crate) plans: HashSet<[u8; 32]>,
+    pub(crate) policy_sets: BTreeSet<String>,
+    /// Where a torn last line starts, and its bytes.
+    pub(crate) torn: Option<(u64, Vec<u8>)>,
+    /// Entries read (the last checkpoint's and those after it).
+    pub(crate) entries_read: u64,
+    /// Length of the complete part of the file.
+    pub(crate) bytes: u64,
 }
 
-#[derive(serde::Serialize)]
-struct CheckpointBody<'a> {
-    entries: u64,
-    head: &'a str,
+/// Why a log could not be resumed.
+pub(crate) enum ResumeError {
+    Io(std::io::Error),
+    Damaged(Damage),
 }
 
-fn checkpoint_tag(key: &crate::pseudonym::ActiveKey, entries: u64, head: &str) -> [u8; 32] {
-    let body = serde_json::to_vec(&CheckpointBody { entries, head }).unwrap_or_default();
-    key.tag(super::format::CHECKPOINT, &body)
+/// Finds the start of the last complete checkpoint line in `file`, reading windows
+/// from the end that grow until one holds it (or the whole file was read).
+fn last_checkpoint_offset(file: &mut std::fs::File, len: u64) -> std::io::Result<Option<u64>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let pattern = [b"\n", super::format::CHECKPOINT_START].concat();
+    let mut window = 64 * 1024u64;
+    loop {
+        let start = len.saturating_sub(window);
+        file.seek(SeekFrom::Start(start))?;
+        let mut bytes = Vec::new();
+        file.by_ref().take(len - start).read_to_end(&mut bytes)?;
+        let mut end = bytes.len();
+        while let Some(at) = bytes.get(..end).and_then(|b| {
+            b.windows(pattern.len())
+                .rposition(|w| w == pattern.as_slice())
+        }) {
+            // Complete only when a newline ends it.
+            if bytes
+                .get(at + 1..)
+                .is_some_and(|rest| rest.contains(&b'\n'))
+            {
+                return Ok(Some(start + at as u64 + 1));
+            }
+            end = at;
+        }
+        if start == 0 {
+            return Ok(None);
+        }
+        window = window.saturating_mul(8);
+    }
 }
 
-/// Verifies the log and makes a checkpoint of it, sealed with the active audit key.
-///
-/// # Errors
-///
-/// The log is damaged.
-pub fn checkpoint(bytes: &[u8], keys: &KeySet) -> Result<Checkpoint, Damage> {
-    let summary = verify(bytes, keys)?;
-    let head = crate::support::hex::hex(&summary.head);
-    let key = keys.active();
-    let tag = checkpoint_tag(key, summary.entries, &head);
-    Ok(Checkpoint {
-        entries: summary.entries,
-        seal: format!("{}:{}", key.id(), crate::support::hex::hex(&tag)),
-        head,
-    })
-}
-
-/// Verifies the log and that it still holds what the checkpoint saw: at least as many
-/// entries, and the same entry where the checkpoint's head was. A log that has grown
-/// since passes.
-///
-/// # Errors
-///
-/// The log is damaged, or truncated or rolled back since the checkpoint; an
-/// invalid checkpoint is reported as damage at entry 0.
-pub fn verify_against(
-    bytes: &[u8],
-    keys: &KeySet,
-    checkpoint: &Checkpoint,
-) -> Result<Summary, Damage> {
-    let bad_checkpoint = |detail: &str| Damage {
-        entry: 0,
-        offset: 0,
-        kind: DamageKind::Edited,
-        detail: format!("checkpoint: {detail}"),
+/// Resumes the log in `file`: from its last checkpoint entry when it has one (the
+/// whole file otherwise, which is then one that never reached its first sync).
+pub(crate) fn resume(
+    file: &mut std::fs::File,
+    public: &VerifierKey,
+) -> Result<Resumed, ResumeError> {
+    use std::io::{Read, Seek, SeekFrom};
+    let len = file.metadata().map_err(ResumeError::Io)?.len();
+    let start = last_checkpoint_offset(file, len)
+        .map_err(ResumeError::Io)?
+        .unwrap_or(0);
+    file.seek(SeekFrom::Start(start)).map_err(ResumeError::Io)?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).map_err(ResumeError::Io)?;
+    let cut = torn_tail(&bytes);
+    let complete = bytes.get(..cut.unwrap_or(bytes.len())).unwrap_or_default();
+    let mut resumed = Resumed {
+        frontier: Frontier::new(),
+        covered: 0,
+        last_checkpoint: None,
+        log_id: None,
+        plans: HashSet::new(),
+        policy_sets: BTreeSet::new(),
+        torn: cut.map(|c| {
+            (
+                start + c as u64,
+                bytes.get(c..).unwrap_or_default().to_vec(),
+            )
+        }),
+        entries_read: 0,
+        bytes: start + complete.len() as u64,
     };
-    let (key_id, tag_hex) = checkpoint
-        .seal
-        .split_once(':')
-        .ok_or_else(|| bad_checkpoint("malformed seal"))?;
-    let key = keys
-        .get(key_id)
-        .ok_or_else(|| bad_checkpoint("sealed with a key that is not among the audit keys"))?;
-    let tag =
-        super::format::decode_hex32(tag_hex).ok_or_else(|| bad_checkpoint("malformed seal"))?;
-    if checkpoint_tag(key, checkpoint.entries, &checkpoint.head) != tag {
-        return Err(bad_checkpoint(
-            "its seal does not match (edited, or made with another key)",
-        ));
+    let mut offset = start;
+    for raw in complete.split_inclusive(|b| *b == b'\n') {
+        let line = raw.strip_suffix(b"\n").unwrap_or(raw);
+        let expected = resumed.frontier.size();
+        let damage = |kind, detail: String| {
+            ResumeError::Damaged(Damage {
+                entry: expected + 1,
+                offset,
+                kind,
+                detail,
+            })
+        };
+        let frame = frame_of(line)
+            .filter(|f| f.v == super::format::FORMAT)
+            .ok_or_else(|| damage(DamageKind::Edited, "not a valid entry of format 3".into()))?;
+        if resumed.entries_read == 0 && start > 0 {
+            // The last checkpoint: the tree before it comes from its signed peaks.
+            let (checkpoint, peaks, _) =
+                read_checkpoint(line, public).map_err(|(kind, detail)| damage(kind, detail))?;
+            let frontier = Frontier::from_parts(checkpoint.size, peaks)
+                .filter(|f| f.root() == checkpoint.root && checkpoint.size == frame.seq)
+                .ok_or_else(|| {
+                    damage(
+                        DamageKind::Edited,
+                        "the last checkpoint's peaks do not give its signed root".into(),
+                    )
+                })?;
+            resumed.frontier = frontier;
+            resumed.covered = checkpoint.size + 1;
+            resumed.log_id = checkpoint
+                .origin
+                .strip_prefix(public.name())
+                .and_then(|r| r.strip_prefix('/'))
+                .map(str::to_owned);
+            resumed.last_checkpoint = Some(checkpoint);
+        } else if frame.seq != expected {
+            return Err(damage(
+                if frame.seq > expected {
+                    DamageKind::Removed
+                } else {
+                    DamageKind::Inserted
+                },
+                format!("expected seq {expected}, found {}", frame.seq),
+            ));
+        } else if expected == 0 && frame.kind == "open" {
+            resumed.log_id = serde_json::from_slice::<Value>(line)
+                .ok()
+                .and_then(|v| v.get("log").and_then(Value::as_str).map(str::to_owned))
+                .filter(|id| id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()));
+        } else if frame.kind == "checkpoint" {
+            // Not the last checkpoint, yet found after it: the search missed nothing,
+            // so this cannot be a complete checkpoint line.
+            return Err(damage(
+                DamageKind::Edited,
+                "a malformed checkpoint entry".into(),
+            ));
+        }
+        let mut summary = Summary::default();
+        record(&mut summary, &frame, line);
+        resumed.plans.extend(summary.plans);
+        resumed.policy_sets.extend(summary.policy_sets);
+        resumed.frontier.push(leaf_hash(line));
+        resumed.entries_read += 1;
+        offset += raw.len() as u64;
     }
-    let (summary, captured) = verify_capturing(bytes, keys, Some(checkpoint.entries))?;
-    if summary.entries < checkpoint.entries {
-        return Err(Damage {
-            entry: summary.entries + 1,
-            offset: summary.bytes,
-            kind: DamageKind::Truncated,
-            detail: format!(
-                "the checkpoint counted {} entries, the log has {}",
-                checkpoint.entries, summary.entries
-            ),
-        });
-    }
-    let expected = super::format::decode_hex32(&checkpoint.head);
-    if checkpoint.entries > 0 && captured.map(|(hash, _)| hash) != expected {
-        return Err(Damage {
-            entry: checkpoint.entries,
-            offset: captured.map_or(0, |(_, offset)| offset),
-            kind: DamageKind::Truncated,
-            detail: "the entry where the checkpoint was taken is not the one it sealed: the log was rolled back and rewritten".into(),
-        });
-    }
-    Ok(summary)
+    Ok(resumed)
 }
 
 fn record(summary: &mut Summary, frame: &Frame<'_>, line: &[u8]) {
@@ -432,7 +611,8 @@ pub fn plan_id(line: &[u8]) -> Option<String> {
 
 /// The `subject` digest transfer entries carry for the data subject with this BSN
 /// (already normalised, see [`normalise_bsn`](crate::pseudonym::normalise_bsn)), under
-/// one audit key: what an auditor looks for to find one person's transfers.
+/// one subject-digest key, as it stands in an entry (`<key id>:<hex>`): what whoever
+/// answers a data subject's request looks for to find that person's transfers.
 pub fn subject_digest(key: &crate::ActiveKey, normalised_bsn: &str) -> String {
-    crate::support::hex::hex(&key.tag(super::format::SUBJECT, normalised_bsn.as_bytes()))
+    super::format::digest(key, super::format::SUBJECT, normalised_bsn.as_bytes())
 }

@@ -1,13 +1,16 @@
-//! The log writer: appends sealed, chained entries durably, several per sync when
-//! many threads append at once, and fails closed after any I/O error.
+//! The log writer: appends entries durably, several per sync when many threads append
+//! at once, ends every write in a signed checkpoint of the tree, holds the log's lock,
+//! and fails closed after any I/O error.
 
-use super::format::{self, Body, BodyRef};
-use super::verify::{self, Damage};
+use super::format::{self, Body, BodyRef, DigestKeys};
+use super::merkle::Frontier;
+use super::note::{self, Checkpoint, VerifierKey};
+use super::verify::{self, Damage, DamageKind};
 use super::Clock;
-use crate::pseudonym::{ActiveKey, KeyRing, KeySet};
+use crate::pseudonym::{KeyRing, SigningKey};
 use std::collections::{BTreeSet, HashSet};
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read, Seek, Write};
+use std::io::{self, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 
@@ -42,9 +45,15 @@ impl Storage for File {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum AuditError {
-    /// The key file has no `audit` entry.
-    #[error("the key file has no `audit` key: add one (privacy-gate keygen --audit)")]
-    NoAuditKey,
+    /// The key files lack an audit key the log needs.
+    #[error("no `{0}` key: an audited gate needs the writer's signing key, the record-digest key and the subject-digest key (privacy-gate keygen --audit-writer NAME, --audit-records, --audit-subject)")]
+    NoAuditKey(&'static str),
+    /// Another writer holds the log.
+    #[error("audit log `{path}` is in use by another writer (it is locked); a log has one writer at a time, so nothing was released")]
+    Locked {
+        /// The log.
+        path: String,
+    },
     /// The log could not be read or written.
     #[error("audit log `{path}`: {message}")]
     Io {
@@ -53,7 +62,7 @@ pub enum AuditError {
         /// What failed.
         message: String,
     },
-    /// The log is damaged before its end; nothing is appended to it.
+    /// The log is damaged where the writer would resume; nothing is appended to it.
     #[error("audit log `{path}` is damaged, so nothing is appended: {damage}")]
     Damaged {
         /// The log.
@@ -75,8 +84,10 @@ pub enum AuditError {
 const POLICY_PREFIX: &[u8] = b"\"kind\":\"policy\",\"policy_set\":\"";
 
 struct State {
-    next_seq: u64,
-    prev: [u8; 32],
+    /// The tree over every entry written so far.
+    frontier: Frontier,
+    /// Entries covered by the last checkpoint entry written (it included).
+    covered: u64,
     written: u64,
     synced: u64,
     syncing: bool,
@@ -86,14 +97,20 @@ struct State {
     plans: HashSet<[u8; 32]>,
     policy_sets: BTreeSet<String>,
     buffer: Vec<u8>,
+    /// The note of the last checkpoint entry written, until it is durable.
+    pending_note: Option<(u64, String)>,
 }
 
-/// A sealed, hash-chained audit log in a file.
+/// An audit log in a file: a Merkle tree of entries (RFC 9162), every write ending
+/// in a checkpoint signed by the writer's key.
 pub struct AuditLog {
     path: PathBuf,
     storage: Box<dyn Storage>,
-    key: Arc<ActiveKey>,
-    keys: KeySet,
+    writer: Arc<SigningKey>,
+    digests: DigestKeys,
+    origin: String,
+    /// Where the latest durable checkpoint is kept next to the log (a file log only).
+    sidecar: Option<PathBuf>,
     clock: Arc<dyn Clock>,
     state: Mutex<State>,
     synced: Condvar,
@@ -103,7 +120,7 @@ impl std::fmt::Debug for AuditLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AuditLog")
             .field("path", &self.path)
-            .field("key", &self.key.id())
+            .field("origin", &self.origin)
             .finish_non_exhaustive()
     }
 }
@@ -113,27 +130,77 @@ impl std::fmt::Debug for AuditLog {
 pub struct OpenReport {
     /// Entries already in the log.
     pub entries: u64,
+    /// Entries read to resume: those after the last checkpoint (not the whole log).
+    pub entries_read: u64,
     /// Where a torn last line was moved, if there was one.
     pub torn_moved_to: Option<PathBuf>,
 }
 
+/// The roles' keys a writer needs, taken from the ring.
+fn writer_keys(keys: &KeyRing) -> Result<(Arc<SigningKey>, DigestKeys), AuditError> {
+    let writer = keys
+        .audit_writer()
+        .ok_or(AuditError::NoAuditKey("audit_writer"))?
+        .clone();
+    let records = keys
+        .audit_records()
+        .ok_or(AuditError::NoAuditKey("audit_records"))?
+        .active()
+        .clone();
+    let subject = keys
+        .audit_subject()
+        .ok_or(AuditError::NoAuditKey("audit_subject"))?
+        .active()
+        .clone();
+    Ok((writer, DigestKeys { records, subject }))
+}
+
+/// The file next to `log` whose name is the log's with `suffix` added.
+pub(crate) fn beside(log: &Path, suffix: &str) -> PathBuf {
+    let mut name = log
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
+    name.push(suffix);
+    log.with_file_name(name)
+}
+
+/// Opens a file for the log without following a symbolic link at its last
+/// component, created with mode 0600: a log names who received what about whom.
+fn open_file(path: &Path, options: &mut OpenOptions) -> io::Result<File> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
+    }
+    options.open(path)
+}
+
 impl AuditLog {
-    /// Opens (or creates) the log at `path`, sealing with the key file's active audit
-    /// key. An existing log is verified first; a torn last line (a crash mid-append)
-    /// is moved aside to a file next to the log and recorded in a recovery entry.
+    /// Opens (or creates) the log at `path` and takes its lock: one writer at a time.
+    /// An existing log is resumed from its last checkpoint (the writer's signature
+    /// checked, the tree's peaks taken from it) and the entries after it, so opening
+    /// costs the same for any size of log. A torn last line (a crash mid-append) is
+    /// moved aside to a file next to the log and recorded in a recovery entry.
     ///
     /// # Errors
     ///
-    /// No audit key, an unreadable file, or damage anywhere but a torn last line.
+    /// A key missing, another writer holds the log, an unreadable file or a link,
+    /// damage after the last checkpoint, a checkpoint that does not verify, or a log
+    /// shorter than the checkpoint kept next to it (truncated or rolled back).
     pub fn open(
         path: &Path,
         keys: &KeyRing,
         clock: Arc<dyn Clock>,
     ) -> Result<(AuditLog, OpenReport), AuditError> {
-        let keys = keys.audit().ok_or(AuditError::NoAuditKey)?.clone();
+        let (writer, digests) = writer_keys(keys)?;
         let io_error = |e: io::Error| AuditError::Io {
             path: path.display().to_string(),
             message: e.to_string(),
+        };
+        let damaged = |damage: Damage| AuditError::Damaged {
+            path: path.display().to_string(),
+            damage,
         };
         // Only a regular file keeps entries: `/dev/null` would swallow them and a FIFO
         // or device would block or never end when read. Checked before opening, and
@@ -142,40 +209,47 @@ impl AuditLog {
             path: path.display().to_string(),
             message: "not a regular file; an audit log must be a file".into(),
         };
-        if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        if std::fs::symlink_metadata(path).is_ok_and(|m| !m.is_file()) {
             return Err(not_a_file());
         }
-        let mut file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(path)
-            .map_err(io_error)?;
+        let mut file = open_file(
+            path,
+            OpenOptions::new().read(true).append(true).create(true),
+        )
+        .map_err(io_error)?;
         if !file.metadata().map_err(io_error)?.is_file() {
             return Err(not_a_file());
         }
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes).map_err(io_error)?;
-        let mut report = OpenReport::default();
-        let torn = verify::torn_tail(&bytes);
-        let complete = bytes.get(..torn.unwrap_or(bytes.len())).unwrap_or_default();
-        let summary = verify::verify(complete, &keys).map_err(|damage| AuditError::Damaged {
-            path: path.display().to_string(),
-            damage,
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(AuditError::Locked {
+                    path: path.display().to_string(),
+                })
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io_error(e)),
+        }
+        let public = VerifierKey::of(&writer, note::ED25519);
+        let resumed = verify::resume(&mut file, &public).map_err(|e| match e {
+            verify::ResumeError::Io(e) => io_error(e),
+            verify::ResumeError::Damaged(d) => damaged(d),
         })?;
+        let sidecar = beside(path, ".checkpoint");
+        check_sidecar(&sidecar, &public, &resumed).map_err(damaged)?;
+        let mut report = OpenReport {
+            entries: resumed.frontier.size(),
+            entries_read: resumed.entries_read,
+            torn_moved_to: None,
+        };
         let mut recovery = None;
-        if let Some(cut) = torn {
-            let torn_bytes = bytes.get(cut..).unwrap_or_default();
-            let aside = torn_path(path, summary.entries);
-            let mut out = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&aside)
+        if let Some((cut, torn_bytes)) = &resumed.torn {
+            let aside = torn_path(path, resumed.frontier.size());
+            let mut out = open_file(&aside, OpenOptions::new().write(true).create_new(true))
                 .map_err(io_error)?;
             out.write_all(torn_bytes)
                 .and_then(|()| out.sync_all())
                 .map_err(io_error)?;
-            file.set_len(cut as u64)
+            file.set_len(*cut)
                 .and_then(|()| file.sync_all())
                 .map_err(io_error)?;
             file.seek(io::SeekFrom::End(0)).map_err(io_error)?;
@@ -186,28 +260,39 @@ impl AuditLog {
             recovery = Some(format::recovery_body(torn_bytes, &name));
             report.torn_moved_to = Some(aside);
         }
-        report.entries = summary.entries;
+        let log_id = match &resumed.log_id {
+            Some(id) => id.clone(),
+            None => {
+                let mut id = [0u8; 16];
+                getrandom::fill(&mut id).map_err(|e| io_error(io::Error::other(e.to_string())))?;
+                crate::support::hex::hex(&id)
+            }
+        };
+        let fresh = resumed.frontier.size() == 0;
         let log = AuditLog {
             path: path.to_path_buf(),
             storage: Box::new(file),
-            key: keys.active().clone(),
-            keys,
+            origin: format!("{}/{log_id}", writer.name()),
+            writer,
+            digests,
+            sidecar: Some(sidecar),
             clock,
             state: Mutex::new(State {
-                next_seq: summary.last_seq.map_or(0, |s| s + 1),
-                prev: summary.head,
-                written: 0,
-                synced: 0,
+                written: resumed.frontier.size(),
+                synced: resumed.frontier.size(),
+                covered: resumed.covered,
+                frontier: resumed.frontier,
                 syncing: false,
                 poisoned: None,
                 sync_failed: false,
-                plans: summary.plans,
-                policy_sets: summary.policy_sets,
+                plans: resumed.plans,
+                policy_sets: resumed.policy_sets,
                 buffer: Vec::new(),
+                pending_note: None,
             }),
             synced: Condvar::new(),
         };
-        if summary.entries == 0 || recovery.is_some() {
+        if fresh || recovery.is_some() {
             // A new log file, or a moved-aside tail: make the directory entries durable.
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
                 File::open(parent)
@@ -215,10 +300,8 @@ impl AuditLog {
                     .map_err(io_error)?;
             }
         }
-        if summary.entries == 0 {
-            let mut id = [0u8; 16];
-            getrandom::fill(&mut id).map_err(|e| io_error(io::Error::other(e.to_string())))?;
-            log.append(&[format::open_body(&crate::support::hex::hex(&id))])?;
+        if fresh {
+            log.append(&[format::open_body(&log_id)])?;
         }
         if let Some(body) = recovery {
             log.append(&[body])?;
@@ -226,23 +309,30 @@ impl AuditLog {
         Ok((log, report))
     }
 
-    /// A log on any storage (for tests and fault injection), starting empty.
+    /// A log on any storage (for tests and fault injection), starting empty, with log
+    /// id `in-memory`.
+    ///
+    /// # Errors
+    ///
+    /// A key is missing, or the first entry could not be written.
     pub fn with_storage(
         path: &Path,
         storage: Box<dyn Storage>,
         keys: &KeyRing,
         clock: Arc<dyn Clock>,
     ) -> Result<AuditLog, AuditError> {
-        let keys = keys.audit().ok_or(AuditError::NoAuditKey)?.clone();
+        let (writer, digests) = writer_keys(keys)?;
         let log = AuditLog {
             path: path.to_path_buf(),
             storage,
-            key: keys.active().clone(),
-            keys,
+            origin: format!("{}/in-memory", writer.name()),
+            writer,
+            digests,
+            sidecar: None,
             clock,
             state: Mutex::new(State {
-                next_seq: 0,
-                prev: [0; 32],
+                frontier: Frontier::new(),
+                covered: 0,
                 written: 0,
                 synced: 0,
                 syncing: false,
@@ -251,6 +341,7 @@ impl AuditLog {
                 plans: HashSet::new(),
                 policy_sets: BTreeSet::new(),
                 buffer: Vec::new(),
+                pending_note: None,
             }),
             synced: Condvar::new(),
         };
@@ -263,14 +354,20 @@ impl AuditLog {
         &self.path
     }
 
-    /// The key that seals entries and keys the digests.
-    pub(crate) fn key(&self) -> &Arc<ActiveKey> {
-        &self.key
+    /// The log's origin (the first line of its checkpoints): the writer key's name,
+    /// `/`, and the log id.
+    pub fn origin(&self) -> &str {
+        &self.origin
     }
 
-    /// Every audit key (to recognise older entries).
-    pub fn keys(&self) -> &KeySet {
-        &self.keys
+    /// The keys of the transfer entries' digests.
+    pub(crate) fn digest_keys(&self) -> &DigestKeys {
+        &self.digests
+    }
+
+    /// The public key that verifies this log's checkpoints.
+    pub fn public_key(&self) -> VerifierKey {
+        VerifierKey::of(&self.writer, note::ED25519)
     }
 
     fn poisoned(&self, cause: &str) -> AuditError {
@@ -296,7 +393,8 @@ impl AuditLog {
         self.lock().is_ok_and(|s| s.policy_sets.contains(id))
     }
 
-    /// Appends `bodies` as consecutive entries and returns once they are durable.
+    /// Appends `bodies` as consecutive entries and returns once they are durable and
+    /// covered by a signed checkpoint.
     /// Plan and policy bodies are remembered so they are written once.
     ///
     /// # Errors
@@ -304,7 +402,7 @@ impl AuditLog {
     /// The log is poisoned, or writing or syncing failed (which poisons it).
     pub fn append(&self, bodies: &[Body]) -> Result<u64, AuditError> {
         let refs: Vec<BodyRef<'_>> = bodies.iter().map(Body::as_ref).collect();
-        let mark = self.write(&refs)?;
+        let mark = self.write(&refs, None)?;
         self.wait_durable(mark)?;
         Ok(mark)
     }
@@ -312,68 +410,100 @@ impl AuditLog {
     /// Appends `bodies` as consecutive entries without waiting for them to be
     /// durable, and returns the mark to pass to [`AuditLog::wait_durable`]: the
     /// caller releases nothing they cover before that returns. Lets a stream sync
-    /// one batch while it gates the next.
+    /// one batch while it gates the next. When `receipts` is given, each body's
+    /// entry index and leaf hash are pushed to it (nothing for a plan or policy
+    /// body already in the log).
     ///
     /// # Errors
     ///
     /// The log is poisoned, or writing failed (which poisons it).
-    pub(crate) fn write(&self, bodies: &[BodyRef<'_>]) -> Result<u64, AuditError> {
-        {
-            let mut state = self.lock()?;
-            if let Some(cause) = &state.poisoned {
-                return Err(self.poisoned(cause));
-            }
-            if bodies.iter().any(|b| b.members().is_empty()) {
-                // Serialising into memory cannot fail; if it ever did, log nothing.
-                return Err(AuditError::Io {
-                    path: self.path.display().to_string(),
-                    message: "an entry could not be serialised; nothing was written".into(),
-                });
-            }
-            let mut buffer = std::mem::take(&mut state.buffer);
-            buffer.clear();
-            for &body in bodies {
-                // Checked and recorded under the lock, so racing threads log a plan once.
-                if body.members().starts_with(b"\"kind\":\"plan\"")
-                    && !state.plans.insert(format::line_hash(body.members()))
-                {
+    pub(crate) fn write(
+        &self,
+        bodies: &[BodyRef<'_>],
+        mut receipts: Option<&mut Vec<(u64, [u8; 32])>>,
+    ) -> Result<u64, AuditError> {
+        let mut state = self.lock()?;
+        if let Some(cause) = &state.poisoned {
+            return Err(self.poisoned(cause));
+        }
+        if bodies.iter().any(|b| b.members().is_empty()) {
+            // Serialising into memory cannot fail; if it ever did, log nothing.
+            return Err(AuditError::Io {
+                path: self.path.display().to_string(),
+                message: "an entry could not be serialised; nothing was written".into(),
+            });
+        }
+        let mut buffer = std::mem::take(&mut state.buffer);
+        buffer.clear();
+        let mut frontier = state.frontier.clone();
+        let mut plans = Vec::new();
+        let mut sets = Vec::new();
+        for &body in bodies {
+            // Checked and recorded under the lock, so racing threads log a plan once.
+            if body.members().starts_with(b"\"kind\":\"plan\"") {
+                let id = format::line_hash(body.members());
+                if state.plans.contains(&id) || plans.contains(&id) {
                     continue;
                 }
-                if let Some(set) = body
-                    .members()
-                    .strip_prefix(POLICY_PREFIX)
-                    .and_then(|rest| rest.get(..64))
-                {
-                    if !state
-                        .policy_sets
-                        .insert(String::from_utf8_lossy(set).into_owned())
-                    {
-                        continue;
-                    }
+                plans.push(id);
+            }
+            if let Some(set) = body
+                .members()
+                .strip_prefix(POLICY_PREFIX)
+                .and_then(|rest| rest.get(..64))
+            {
+                let set = String::from_utf8_lossy(set).into_owned();
+                if state.policy_sets.contains(&set) || sets.contains(&set) {
+                    continue;
                 }
-                let seq = state.next_seq;
-                state.prev = format::frame(
-                    seq,
-                    self.clock.now(),
-                    &state.prev,
-                    body,
-                    &self.key,
-                    &mut buffer,
-                );
-                buffer.push(b'\n');
-                state.next_seq += 1;
+                sets.push(set);
             }
-            let result = self.storage.append(&buffer);
-            state.buffer = buffer;
-            if let Err(e) = result {
-                let cause = format!("write failed: {e}");
-                state.poisoned = Some(cause.clone());
-                self.synced.notify_all();
-                return Err(self.poisoned(&cause));
+            let seq = frontier.size();
+            let leaf = format::frame(seq, self.clock.now(), body, &mut buffer);
+            buffer.push(b'\n');
+            frontier.push(leaf);
+            if let Some(receipts) = receipts.as_deref_mut() {
+                receipts.push((seq, leaf));
             }
-            state.written = state.next_seq;
-            Ok(state.next_seq)
         }
+        // Every write ends in a checkpoint of the tree so far, in the same write: an
+        // entry is never durable without the writer's signature over it.
+        let mut note = None;
+        if frontier.size() > state.frontier.size() {
+            let checkpoint = Checkpoint {
+                origin: self.origin.clone(),
+                size: frontier.size(),
+                root: frontier.root(),
+            };
+            let text = checkpoint.sign(&self.writer);
+            let body = format::checkpoint_body(&text, frontier.peaks());
+            let leaf = format::frame(
+                checkpoint.size,
+                self.clock.now(),
+                body.as_ref(),
+                &mut buffer,
+            );
+            buffer.push(b'\n');
+            frontier.push(leaf);
+            note = Some(text);
+        }
+        let result = self.storage.append(&buffer);
+        state.buffer = buffer;
+        if let Err(e) = result {
+            let cause = format!("write failed: {e}");
+            state.poisoned = Some(cause.clone());
+            self.synced.notify_all();
+            return Err(self.poisoned(&cause));
+        }
+        state.frontier = frontier;
+        if let Some(note) = note {
+            state.covered = state.frontier.size();
+            state.pending_note = Some((state.frontier.size(), note));
+        }
+        state.plans.extend(plans);
+        state.policy_sets.extend(sets);
+        state.written = state.frontier.size();
+        Ok(state.written)
     }
 
     /// Whether every entry up to `mark` (from [`AuditLog::write`]) is durable.
@@ -381,9 +511,10 @@ impl AuditLog {
         self.lock().is_ok_and(|s| s.synced >= mark)
     }
 
-    /// Returns once every entry up to `mark` is durable. Group commit: one thread
-    /// syncs for everyone written so far; the others wait. Entries written in full
-    /// before a later write failed are still synced: their batch may go out.
+    /// Returns once every entry up to `mark` is durable, with the signed checkpoint
+    /// its write ended in. Group commit: one thread syncs for everyone written so
+    /// far; the others wait. Entries written in full before
+    /// a later write failed are still synced: their batch may go out.
     ///
     /// # Errors
     ///
@@ -408,8 +539,15 @@ impl AuditLog {
             }
             state.syncing = true;
             let target = state.written;
+            let note = state.pending_note.take();
             drop(state);
             let result = self.storage.sync();
+            if let (Ok(()), Some(sidecar), Some((_, note))) = (&result, &self.sidecar, &note) {
+                // Best effort: the entries and their signed checkpoint are durable in
+                // the log itself; a stale copy next to it is only older, which a
+                // reopening writer accepts (a newer one would refuse a rolled-back log).
+                let _ = write_sidecar(sidecar, note);
+            }
             state = self.lock()?;
             state.syncing = false;
             match result {
@@ -421,6 +559,81 @@ impl AuditLog {
             }
             self.synced.notify_all();
         }
+    }
+}
+
+impl Drop for AuditLog {
+    /// Covers entries written but never waited for with a last checkpoint, so a log
+    /// closed cleanly ends signed. Best effort: a failure here releases nothing.
+    fn drop(&mut self) {
+        let written = self.lock().map(|s| s.written).unwrap_or(0);
+        let _ = self.wait_durable(written);
+    }
+}
+
+/// Replaces the checkpoint kept next to the log (write, sync, rename): the newest
+/// checkpoint the writer signed, against which a reopened log must not be shorter.
+fn write_sidecar(path: &Path, note: &str) -> io::Result<()> {
+    let temp = beside(path, ".tmp");
+    let _ = std::fs::remove_file(&temp);
+    let mut file = open_file(&temp, OpenOptions::new().write(true).create_new(true))?;
+    file.write_all(note.as_bytes())?;
+    file.sync_data()?;
+    std::fs::rename(&temp, path)
+}
+
+/// Checks the log against the checkpoint kept next to it: it must verify, and the
+/// log must not have lost entries it covers (a log rolled back, or a tail dropped).
+fn check_sidecar(
+    path: &Path,
+    public: &VerifierKey,
+    resumed: &verify::Resumed,
+) -> Result<(), Damage> {
+    let text = match std::fs::read(path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => {
+            return Err(sidecar_damage(
+                resumed,
+                format!("cannot read the checkpoint kept next to the log: {e}"),
+            ))
+        }
+    };
+    let text = String::from_utf8(text).unwrap_or_default();
+    let opened = note::open(&text, public, &[]).map_err(|e| {
+        sidecar_damage(
+            resumed,
+            format!("the checkpoint kept next to the log is refused: {e}"),
+        )
+    })?;
+    let kept = opened.checkpoint;
+    let last = resumed.last_checkpoint.as_ref();
+    let fine = match last {
+        // The kept checkpoint is the log's last one, or an older one (its rename was
+        // lost in a crash); a newer or different one means the log lost entries.
+        Some(last) => kept.size < last.size || (kept.size == last.size && kept.root == last.root),
+        None => false,
+    };
+    if fine || (kept.size == 0 && last.is_none()) {
+        return Ok(());
+    }
+    Err(Damage {
+        entry: resumed.frontier.size() + 1,
+        offset: resumed.bytes,
+        kind: DamageKind::Truncated,
+        detail: format!(
+            "the writer signed a checkpoint of {} entries (kept next to the log), which the log no longer holds: truncated or rolled back",
+            kept.size
+        ),
+    })
+}
+
+fn sidecar_damage(resumed: &verify::Resumed, detail: String) -> Damage {
+    Damage {
+        entry: resumed.frontier.size() + 1,
+        offset: resumed.bytes,
+        kind: DamageKind::WrongKey,
+        detail,
     }
 }
 
@@ -459,7 +672,9 @@ mod tests {
         let keys = KeyRing::from_json(
             "k",
             format!(
-                r#"{{"audit": {{"active": "a", "keys": {{"a": "{}"}}}}}}"#,
+                r#"{{"audit_writer": {{"name": "t.example/log", "secret": "{0}"}},
+                    "audit_records": {{"active": "r", "keys": {{"r": "{0}"}}}},
+                    "audit_subject": {{"active": "s", "keys": {{"s": "{0}"}}}}}}"#,
                 "ab".repeat(32)
             )
             .as_bytes(),
@@ -487,6 +702,6 @@ mod tests {
         let text = String::from_utf8(memory.0.lock().unwrap().clone()).unwrap();
         assert_eq!(text.matches(r#""kind":"plan""#).count(), 1, "{text}");
         assert_eq!(text.matches(r#""kind":"policy""#).count(), 1, "{text}");
-        assert!(verify::verify(text.as_bytes(), keys.audit().unwrap()).is_ok());
+        assert!(verify::verify(text.as_bytes(), &log.public_key()).is_ok());
     }
 }

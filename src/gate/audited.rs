@@ -52,7 +52,7 @@ impl GateAudit {
         };
         let _ = self
             .log
-            .append(&[format::transfer_body(&facts, self.log.key())]);
+            .append(&[format::transfer_body(&facts, self.log.digest_keys())]);
     }
 }
 
@@ -76,10 +76,16 @@ impl Gate {
     /// let dir = std::env::temp_dir().join(format!("pg-doc-audit-{}", std::process::id()));
     /// std::fs::create_dir_all(&dir)?;
     /// let registry = Registry::load_dir("policies".as_ref())?;
-    /// // A fresh key file with a key per pseudonymisation domain and an audit key.
+    /// // Fresh keys: one per pseudonymisation domain, and one per audit role.
+    /// use privacy_gate::pseudonym::AuditRole;
     /// let domains: Vec<_> = registry.plans().flat_map(|p| p.domains().to_vec()).collect();
-    /// let key_file = KeyRing::generate_file(&domains, true)?;
-    /// let keys = KeyRing::from_json("keys.json", key_file.as_bytes())?;
+    /// let mut keys = KeyRing::from_json("keys.json", KeyRing::generate_file(&domains)?.as_bytes())?;
+    /// let mut public = String::new();
+    /// for role in [AuditRole::Writer, AuditRole::Records, AuditRole::Subject] {
+    ///     let (file, vkey) = KeyRing::generate_audit_role(role, "example.org/audit")?;
+    ///     keys = keys.merge(KeyRing::from_json("role.json", file.as_bytes())?)?;
+    ///     public.extend(vkey);
+    /// }
     ///
     /// let log_path = dir.join("audit.log");
     /// let (log, _report) = AuditLog::open(&log_path, &keys, Arc::new(SystemClock))?;
@@ -94,10 +100,10 @@ impl Gate {
     /// // The entry is durable before the record is handed back.
     /// assert!(matches!(gate.apply_json(&transfer, record)?, Outcome::Released(_)));
     ///
-    /// // An auditor verifies the chain and seals with the audit key.
-    /// let verifier = KeyRing::from_json("keys.json", key_file.as_bytes())?;
-    /// let summary = audit::verify(&std::fs::read(&log_path)?, verifier.audit().unwrap())?;
-    /// assert!(summary.entries >= 3); // opening, policy set, plan, transfer
+    /// // An auditor verifies the log with the writer's public key alone.
+    /// let public = audit::VerifierKey::parse(&public)?;
+    /// let summary = audit::verify(&std::fs::read(&log_path)?, &public)?;
+    /// assert_eq!(summary.unsigned(), 0); // every write ends in a signed checkpoint
     /// # std::fs::remove_dir_all(&dir)?;
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -149,7 +155,7 @@ impl Flow<'_> {
             subject,
         };
         self.released_template(audit)
-            .push_body(&release, audit.log.key(), entries);
+            .push_body(&release, audit.log.digest_keys(), entries);
     }
 
     /// The subject's normalised BSN, when the record has a valid one.
@@ -179,7 +185,7 @@ impl Flow<'_> {
             };
             return self
                 .released_template(audit)
-                .body(&release, audit.log.key());
+                .body(&release, audit.log.digest_keys());
         }
         self.reference_body(audit, outcome, input, output, subject)
     }
@@ -223,7 +229,7 @@ impl Flow<'_> {
             output,
             subject,
         };
-        format::transfer_body(&facts, audit.log.key())
+        format::transfer_body(&facts, audit.log.digest_keys())
     }
 
     pub(super) fn log(
@@ -252,7 +258,7 @@ impl Flow<'_> {
         } = &self.gate_flow.plan_entry;
         let plan = (!audit.log.has_plan(plan_id)).then(|| plan_body.as_ref());
         let refs: Vec<_> = plan.into_iter().chain(bodies).collect();
-        audit.log.write(&refs)
+        audit.log.write(&refs, None)
     }
 
     /// Writes a batch of transfer entries (see [`Flow::write_json_deferred`]), preceded
@@ -308,7 +314,9 @@ mod tests {
             }
         }
         let keys = serde_json::json!({"domains": domains,
-            "audit": {"active": "a1", "keys": {"a1": "cd".repeat(32)}}});
+            "audit_writer": {"name": "test.example/log", "secret": "ef".repeat(32)},
+            "audit_records": {"active": "r1", "keys": {"r1": "cd".repeat(32)}},
+            "audit_subject": {"active": "s1", "keys": {"s1": "12".repeat(32)}}});
         let keys = KeyRing::from_json("test", keys.to_string().as_bytes()).unwrap();
         let dir = std::env::temp_dir().join(format!("pg-template-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -366,23 +374,15 @@ mod tests {
                         String::from_utf8_lossy(&reference.bytes)
                     );
                     // Framed from the template's precomputed hash state, the line and
-                    // its chain hash are those of the reference body hashed whole.
+                    // its leaf hash are those of the reference body hashed whole.
                     let (mut fast, mut slow) = (Vec::new(), Vec::new());
-                    let prev = [compared as u8; 32];
-                    let key = audit.log.key();
-                    let fast_hash = crate::audit::format::frame(7, at, &prev, body, key, &mut fast);
+                    let fast_hash = crate::audit::format::frame(7, at, body, &mut fast);
                     // The reference body has no precomputed state: framing hashes it whole.
-                    let slow_hash = crate::audit::format::frame(
-                        7,
-                        at,
-                        &prev,
-                        reference.as_ref(),
-                        key,
-                        &mut slow,
-                    );
+                    let slow_hash =
+                        crate::audit::format::frame(7, at, reference.as_ref(), &mut slow);
                     assert_eq!(fast, slow);
                     assert_eq!(fast_hash, slow_hash);
-                    assert_eq!(fast_hash, crate::audit::format::line_hash(&fast));
+                    assert_eq!(fast_hash, crate::audit::merkle::leaf_hash(&fast));
                     compared += 1;
                 }
             }

@@ -1,5 +1,6 @@
-//! Keys: one active key per pseudonymisation domain (and for the audit log), older
-//! ones kept for verification. No key ever shows its secret.
+//! Keys: one active key per pseudonymisation domain (and per audit digest role), older
+//! ones kept for verification, and the Ed25519 keys that sign and cosign the audit
+//! log. No key ever shows its secret.
 
 use crate::policy::action::DomainId;
 use crate::policy::schema::ValueType;
@@ -156,12 +157,73 @@ impl fmt::Debug for KeySet {
     }
 }
 
-/// All keys of a key file: one [`KeySet`] per pseudonymisation domain, and optionally
-/// the audit key set.
+/// An Ed25519 signing key with its name (a C2SP signed-note key name): the audit
+/// log's writer key, or a witness's cosigning key.
+///
+/// Neither `Debug` nor any other formatting shows the secret; the secret is zeroed
+/// when the key is dropped (ed25519-dalek's `zeroize` feature).
+pub struct SigningKey {
+    name: Arc<str>,
+    key: ed25519_dalek::SigningKey,
+}
+
+impl SigningKey {
+    /// A key from its name and 32-byte secret seed; `None` when the name is not a
+    /// note key name (non-empty printable ASCII without spaces or `+`).
+    pub(crate) fn from_seed(name: &str, seed: &[u8; 32]) -> Option<SigningKey> {
+        if !is_note_name(name) {
+            return None;
+        }
+        Some(SigningKey {
+            name: Arc::from(name),
+            key: ed25519_dalek::SigningKey::from_bytes(seed),
+        })
+    }
+
+    /// The key's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The 32-byte Ed25519 public key.
+    pub fn public_key(&self) -> [u8; 32] {
+        self.key.verifying_key().to_bytes()
+    }
+
+    /// The Ed25519 signature of `message`.
+    pub(crate) fn sign(&self, message: &[u8]) -> [u8; 64] {
+        use ed25519_dalek::Signer;
+        self.key.sign(message).to_bytes()
+    }
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Whether `name` can name a key in a C2SP signed note: non-empty, printable ASCII,
+/// no space and no `+` (which separates a verifier key's parts).
+pub fn is_note_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= 256 && name.bytes().all(|b| b.is_ascii_graphic() && b != b'+')
+}
+
+/// All keys of one or more key files: one [`KeySet`] per pseudonymisation domain, and
+/// the audit log's keys by role. Each role has its own key, so that whoever holds one
+/// cannot do another's job: the writer's signing key seals the log (an auditor needs
+/// only its public key), the record-digest keys key the digests of input and released
+/// records, and the subject-digest keys the digests of subjects' BSNs (whose holder
+/// can find one person's transfers).
 #[derive(Debug, Default)]
 pub struct KeyRing {
     pub(super) domains: BTreeMap<DomainId, KeySet>,
-    pub(super) audit: Option<KeySet>,
+    pub(super) audit_writer: Option<Arc<SigningKey>>,
+    pub(super) audit_witness: Option<Arc<SigningKey>>,
+    pub(super) audit_records: Option<KeySet>,
+    pub(super) audit_subject: Option<KeySet>,
 }
 
 impl KeyRing {
@@ -179,7 +241,10 @@ impl KeyRing {
     ) -> (KeyRing, Vec<DomainId>) {
         let mut ring = KeyRing {
             domains: self.domains.clone(),
-            audit: self.audit.clone(),
+            audit_writer: self.audit_writer.clone(),
+            audit_witness: self.audit_witness.clone(),
+            audit_records: self.audit_records.clone(),
+            audit_subject: self.audit_subject.clone(),
         };
         let mut placeholders = Vec::new();
         for domain in domains {
@@ -209,9 +274,65 @@ impl KeyRing {
         self.domains.get(domain)
     }
 
-    /// The audit key set, if the key file has one.
-    pub fn audit(&self) -> Option<&KeySet> {
-        self.audit.as_ref()
+    /// The audit log writer's signing key, if the ring has one.
+    pub fn audit_writer(&self) -> Option<&Arc<SigningKey>> {
+        self.audit_writer.as_ref()
+    }
+
+    /// A witness's cosigning key, if the ring has one.
+    pub fn audit_witness(&self) -> Option<&Arc<SigningKey>> {
+        self.audit_witness.as_ref()
+    }
+
+    /// The keys of the audit log's record digests (input and released record).
+    pub fn audit_records(&self) -> Option<&KeySet> {
+        self.audit_records.as_ref()
+    }
+
+    /// The keys of the audit log's subject digests (a BSN's digest).
+    pub fn audit_subject(&self) -> Option<&KeySet> {
+        self.audit_subject.as_ref()
+    }
+
+    /// This ring with `other`'s keys added: each role and each domain from one file
+    /// only, so that two files never silently disagree about a key.
+    ///
+    /// # Errors
+    ///
+    /// Both rings hold keys for the same domain or the same audit role (named).
+    pub fn merge(mut self, other: KeyRing) -> Result<KeyRing, String> {
+        for (domain, set) in other.domains {
+            if self.domains.contains_key(&domain) {
+                return Err(format!("two key files hold keys for domain `{domain}`"));
+            }
+            self.domains.insert(domain, set);
+        }
+        fn one<T>(mine: &mut Option<T>, theirs: Option<T>, role: &str) -> Result<(), String> {
+            if theirs.is_some() {
+                if mine.is_some() {
+                    return Err(format!("two key files hold the `{role}` key"));
+                }
+                *mine = theirs;
+            }
+            Ok(())
+        }
+        one(&mut self.audit_writer, other.audit_writer, "audit_writer")?;
+        one(
+            &mut self.audit_witness,
+            other.audit_witness,
+            "audit_witness",
+        )?;
+        one(
+            &mut self.audit_records,
+            other.audit_records,
+            "audit_records",
+        )?;
+        one(
+            &mut self.audit_subject,
+            other.audit_subject,
+            "audit_subject",
+        )?;
+        Ok(self)
     }
 
     /// The domains this ring has keys for.

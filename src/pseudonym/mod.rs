@@ -11,7 +11,9 @@ pub(crate) mod key;
 pub(crate) mod keyfile;
 mod normalise;
 
-pub(crate) use key::{ActiveKey, KeyRing, KeySet};
+pub use key::{is_note_name, SigningKey};
+pub(crate) use key::{ActiveKey, KeyRing};
 pub use key::{MIN_SECRET_BYTES, SCHEME};
+pub use keyfile::{verifier_key_line, AuditRole};
 pub(crate) use normalise::{check_type, parse_date};
 pub use normalise::{normalise, normalise_bsn, normalise_name, ValueProblem};

@@ -56,15 +56,6 @@ pub(crate) fn loggable_name(text: &str) -> &str {
     }
 }
 
-/// A key id read from a log, as a report shows it.
-pub(crate) fn printable_key_id(text: &str) -> &str {
-    if text.is_empty() || is_key_id(text) {
-        text
-    } else {
-        "<unprintable>"
-    }
-}
-
 /// A name read from a key file (a domain, a key id, a member), as an error shows
 /// it: never anything that could be a secret (a long run of hex digits).
 pub(crate) fn printable_key_file_name(text: &str) -> &str {
@@ -115,7 +106,5 @@ mod tests {
             "<not shown: it could be a secret>"
         );
         assert_eq!(printable_key_file_name("a b"), "<unprintable>");
-        assert_eq!(printable_key_id("a b"), "<unprintable>");
-        assert_eq!(printable_key_id("k1"), "k1");
     }
 }

@@ -1,5 +1,5 @@
 //! The command line, run as a real process.
-use crate::util::{bin, copy_dir, root, run, text, Scratch, AT};
+use crate::util::{bin, copy_dir, pub_of, root, run, text, write_audit_keys, Scratch, AT};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -329,19 +329,32 @@ fn keygen_writes_a_private_file_and_never_overwrites() {
     let path = dir.path("k.json");
     let out = run(
         bin()
-            .args([
-                "keygen",
-                "--domain",
-                "drenthe/zvh-signalen",
-                "--audit",
-                "--out",
-            ])
+            .args(["keygen", "--domain", "drenthe/zvh-signalen", "--out"])
             .arg(&path),
         b"",
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
     let ring = privacy_gate::KeyRing::from_file(&path).unwrap();
-    assert!(ring.audit().is_some());
+    assert!(ring
+        .domain(&privacy_gate::DomainId::new("drenthe/zvh-signalen").unwrap())
+        .is_some());
+    // Each audit role in a file of its own; the writer's public key next to its key.
+    let writer = dir.path("writer.json");
+    let out = run(
+        bin()
+            .args(["keygen", "--audit-writer", "test.example/audit", "--out"])
+            .arg(&writer),
+        b"",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let ring = privacy_gate::KeyRing::from_file(&writer).unwrap();
+    assert!(ring.audit_writer().is_some() && ring.audit_records().is_none());
+    let public = std::fs::read_to_string(pub_of(&writer)).unwrap();
+    assert!(
+        privacy_gate::audit::VerifierKey::parse(&public).is_ok(),
+        "{public}"
+    );
+    assert!(!public.contains(&text(&std::fs::read(&writer).unwrap())[40..70]));
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -361,11 +374,10 @@ fn keygen_writes_a_private_file_and_never_overwrites() {
     assert_eq!(std::fs::read(&path).unwrap(), before);
 }
 
-/// A key file with an audit key, `name` in `dir`.
+/// A key file with every audit role, `name` in `dir` (its public key at `<name>.pub`).
 fn audit_keys(dir: &Scratch, name: &str) -> PathBuf {
     let path = dir.path(name);
-    let out = run(bin().args(["keygen", "--audit", "--out"]).arg(&path), b"");
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    write_audit_keys(&path, name.len() as u8);
     path
 }
 
@@ -400,8 +412,8 @@ fn audited_gating_verifies_checkpoints_and_detects_truncation() {
             bin()
                 .args(["audit", "verify"])
                 .arg(&log)
-                .arg("--keys")
-                .arg(&keys)
+                .arg("--public-key")
+                .arg(pub_of(&keys))
                 .args(extra),
             b"",
         )
@@ -409,10 +421,14 @@ fn audited_gating_verifies_checkpoints_and_detects_truncation() {
     let ok = verify(&[]);
     assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stdout));
     // open, policy, plan, 23 transfers
-    assert!(
-        text(&ok.stdout).starts_with("ok: 26 entries, first "),
-        "{}",
-        text(&ok.stdout)
+    // open, policy, plan, 23 transfers, and the checkpoints signed before each sync
+    assert!(text(&ok.stdout).starts_with("ok: "), "{}", text(&ok.stdout));
+    assert_eq!(
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .matches(r#""kind":"transfer""#)
+            .count(),
+        23
     );
     assert!(text(&ok.stdout).contains("drenthe/ggd@2025.1"));
     // Each transfer names the key its pseudonyms were made with.
@@ -428,8 +444,8 @@ fn audited_gating_verifies_checkpoints_and_detects_truncation() {
         bin()
             .args(["audit", "checkpoint"])
             .arg(&log)
-            .arg("--keys")
-            .arg(&keys),
+            .arg("--public-key")
+            .arg(pub_of(&keys)),
         b"",
     );
     let cp_path = log.with_extension("cp");
@@ -444,10 +460,26 @@ fn audited_gating_verifies_checkpoints_and_detects_truncation() {
     );
     let cp_arg = cp_path.to_str().unwrap();
     assert_eq!(verify(&["--checkpoint", cp_arg]).status.code(), Some(0));
-    // Cut whole entries off the end: the log alone looks intact, the checkpoint knows.
+    // Cut whole entries off the end: the checkpoint the writer keeps next to the log
+    // knows; without it the log alone looks intact, and the auditor's checkpoint knows.
     let bytes = std::fs::read(&log).unwrap();
     let lines: Vec<&[u8]> = bytes.split_inclusive(|b| *b == b'\n').collect();
     std::fs::write(&log, lines[..20].concat()).unwrap();
+    let by_sidecar = verify(&[]);
+    assert_eq!(
+        by_sidecar.status.code(),
+        Some(1),
+        "{}",
+        text(&by_sidecar.stdout)
+    );
+    assert!(
+        text(&by_sidecar.stdout).contains("truncated"),
+        "{}",
+        text(&by_sidecar.stdout)
+    );
+    let mut sidecar = log.as_os_str().to_owned();
+    sidecar.push(".checkpoint");
+    std::fs::remove_file(sidecar).unwrap();
     assert_eq!(verify(&[]).status.code(), Some(0));
     let cut = verify(&["--checkpoint", cp_arg]);
     assert_eq!(cut.status.code(), Some(1));
@@ -478,8 +510,8 @@ fn a_torn_last_line_is_moved_aside_and_recorded() {
         bin()
             .args(["audit", "verify"])
             .arg(&log)
-            .arg("--keys")
-            .arg(&keys),
+            .arg("--public-key")
+            .arg(pub_of(&keys)),
         b"",
     );
     assert_eq!(damaged.status.code(), Some(1));
@@ -505,8 +537,8 @@ fn a_torn_last_line_is_moved_aside_and_recorded() {
         bin()
             .args(["audit", "verify"])
             .arg(&log)
-            .arg("--keys")
-            .arg(&keys),
+            .arg("--public-key")
+            .arg(pub_of(&keys)),
         b"",
     );
     assert_eq!(ok.status.code(), Some(0), "{}", text(&ok.stdout));
@@ -552,6 +584,8 @@ fn show_lists_transfers_and_finds_a_subject_only_with_the_key() {
         bin()
             .args(["audit", "show"])
             .arg(&log)
+            .arg("--public-key")
+            .arg(pub_of(&keys))
             .arg("--keys")
             .arg(&keys),
         b"",
@@ -568,6 +602,8 @@ fn show_lists_transfers_and_finds_a_subject_only_with_the_key() {
         bin()
             .args(["audit", "show"])
             .arg(&log)
+            .arg("--public-key")
+            .arg(pub_of(&keys))
             .arg("--keys")
             .arg(&keys)
             .args(["--subject", "999 998 523"]),
@@ -596,6 +632,8 @@ fn show_lists_transfers_and_finds_a_subject_only_with_the_key() {
         bin()
             .args(["audit", "show"])
             .arg(&log)
+            .arg("--public-key")
+            .arg(pub_of(&keys))
             .arg("--keys")
             .arg(&other)
             .args(["--subject", "999998523"]),
@@ -610,6 +648,8 @@ fn show_lists_transfers_and_finds_a_subject_only_with_the_key() {
         bin()
             .args(["audit", "show", "--json", "--from", "drenthe/ggd"])
             .arg(&log)
+            .arg("--public-key")
+            .arg(pub_of(&keys))
             .arg("--keys")
             .arg(&keys),
         b"",
@@ -634,6 +674,8 @@ fn replay_is_identical_and_what_if_lists_the_changed_fields() {
             bin()
                 .args(["audit", "replay"])
                 .arg(&log)
+                .arg("--public-key")
+                .arg(pub_of(&keys))
                 .arg("--keys")
                 .arg(&keys)
                 .args(extra),
@@ -694,7 +736,7 @@ fn gating_with_audit_needs_an_audit_key() {
     );
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        text(&out.stderr).contains("no `audit` key"),
+        text(&out.stderr).contains("no `audit_writer` key"),
         "{}",
         text(&out.stderr)
     );

@@ -43,12 +43,7 @@ fn fixture() -> &'static Fixture {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let fixture = Fixture { dir };
-        let out = output(
-            bin()
-                .args(["keygen", "--audit", "--out"])
-                .arg(fixture.keys()),
-        );
-        assert!(out.status.success(), "{}", text(&out.stderr));
+        crate::util::write_audit_keys(&fixture.keys(), 7);
         let examples = std::fs::read_to_string(root().join("examples/records.jsonl")).unwrap();
         std::fs::write(fixture.many(), examples.repeat(100)).unwrap();
         let out = output(
@@ -110,7 +105,10 @@ fn commands() -> Vec<(&'static str, Vec<String>)> {
     let audit = |sub: &str, extra: &[&str]| {
         let mut args = owned(&["audit", sub]);
         args.push(path(f.log()));
-        args.extend(["--keys".into(), path(f.keys())]);
+        args.extend(["--public-key".into(), path(crate::util::pub_of(&f.keys()))]);
+        if matches!(sub, "show" | "replay") {
+            args.extend(["--keys".into(), path(f.keys())]);
+        }
         args.extend(owned(extra));
         args
     };
@@ -135,7 +133,7 @@ fn commands() -> Vec<(&'static str, Vec<String>)> {
         ("audit checkpoint", audit("checkpoint", &[])),
         ("audit replay", audit("replay", &[])),
         ("demo", owned(&["demo", "--at", AT])),
-        ("keygen", owned(&["keygen", "--audit"])),
+        ("keygen", owned(&["keygen", "--audit-records"])),
     ]
 }
 
@@ -333,7 +331,11 @@ fn a_full_disk_under_the_audit_log_stops_the_gate_and_every_later_run() {
     let bytes = std::fs::read(&log).unwrap();
     let cut = privacy_gate::audit::torn_tail(&bytes).unwrap_or(bytes.len());
     let keys = privacy_gate::KeyRing::from_file(&f.keys()).unwrap();
-    let summary = privacy_gate::audit::verify(&bytes[..cut], keys.audit().unwrap()).unwrap();
+    let public = privacy_gate::audit::VerifierKey::of(
+        keys.audit_writer().unwrap(),
+        privacy_gate::audit::note::ED25519,
+    );
+    let summary = privacy_gate::audit::verify(&bytes[..cut], &public).unwrap();
     let logged = bytes[..cut]
         .split(|b| *b == b'\n')
         .filter(|l| {

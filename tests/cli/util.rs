@@ -92,3 +92,41 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Writes a key file at `path` with every audit role (writer, record digests, subject
+/// digests) and the shipped policies' domain keys, each secret from `seed`, and the
+/// writer's public key at `<path>.pub`. Returns the public key file's path.
+pub fn write_audit_keys(path: &std::path::Path, seed: u8) -> std::path::PathBuf {
+    let secret = |n: u8| format!("{:02x}", seed ^ n).repeat(32);
+    let text = serde_json::json!({
+        "domains": {
+            "drenthe/zvh-signalen": {"active": "k1", "keys": {"k1": secret(1)}},
+            "groningen/zvh-signalen": {"active": "k1", "keys": {"k1": secret(2)}},
+            "friesland/zvh-signalen": {"active": "k1", "keys": {"k1": secret(3)}},
+            "friesland/ggd-advies": {"active": "k1", "keys": {"k1": secret(7)}},
+            "groningen/ggd-advies": {"active": "k1", "keys": {"k1": secret(8)}},
+        },
+        "audit_writer": {"name": "test.example/audit", "secret": secret(4)},
+        "audit_records": {"active": "r1", "keys": {"r1": secret(5)}},
+        "audit_subject": {"active": "s1", "keys": {"s1": secret(6)}},
+    })
+    .to_string();
+    std::fs::write(path, &text).unwrap();
+    let ring = privacy_gate::KeyRing::from_json("keys", text.as_bytes()).unwrap();
+    let public = privacy_gate::audit::VerifierKey::of(
+        ring.audit_writer().unwrap(),
+        privacy_gate::audit::note::ED25519,
+    );
+    let mut pub_path = path.as_os_str().to_owned();
+    pub_path.push(".pub");
+    let pub_path = std::path::PathBuf::from(pub_path);
+    std::fs::write(&pub_path, public.to_line() + "\n").unwrap();
+    pub_path
+}
+
+/// The public key file next to a key file written by [`write_audit_keys`].
+pub fn pub_of(keys: &std::path::Path) -> std::path::PathBuf {
+    let mut pub_path = keys.as_os_str().to_owned();
+    pub_path.push(".pub");
+    pub_path.into()
+}

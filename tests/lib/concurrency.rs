@@ -30,7 +30,9 @@ fn keys() -> KeyRing {
             "friesland/ggd-advies": {"active": "f2", "keys": {"f2": "f2".repeat(32)}},
             "groningen/ggd-advies": {"active": "g2", "keys": {"g2": "a2".repeat(32)}},
         },
-        "audit": {"active": "a1", "keys": {"a1": "a5".repeat(32)}},
+        "audit_writer": {"name": "test.example/audit", "secret": "a6".repeat(32)},
+        "audit_records": {"active": "a1", "keys": {"a1": "a5".repeat(32)}},
+        "audit_subject": {"active": "s1", "keys": {"s1": "a7".repeat(32)}},
     })
     .to_string();
     KeyRing::from_json("test keys", text.as_bytes()).unwrap()
@@ -320,7 +322,7 @@ fn eight_threads_on_one_gate_produce_the_bytes_of_a_sequential_run() {
     let runs = parallel(&audited, &transfers, &corpus, true);
     compare("audited, shared flows", &expected, &runs, &corpus);
     let bytes = memory.0.lock().unwrap().clone();
-    let summary = audit::verify(&bytes, keys().audit().unwrap()).unwrap();
+    let summary = audit::verify(&bytes, &crate::util::public_of(&keys())).unwrap();
     let transfers_logged = bytes
         .split(|b| *b == b'\n')
         .filter(|l| {

@@ -292,8 +292,10 @@ fn with_retention_from_the_transfer_and_from_an_event_the_earlier_deadline_binds
 #[test]
 fn the_audit_log_holds_no_day_counted_from_the_record() {
     let keys = || {
-        let text =
-            json!({"domains": {}, "audit": {"active": "a1", "keys": {"a1": "a5".repeat(32)}}});
+        let text = json!({"domains": {},
+                   "audit_writer": {"name": "test.example/audit", "secret": "a6".repeat(32)},
+                   "audit_records": {"active": "a1", "keys": {"a1": "a5".repeat(32)}},
+                   "audit_subject": {"active": "s1", "keys": {"s1": "a7".repeat(32)}}});
         KeyRing::from_json("t", text.to_string().as_bytes()).unwrap()
     };
     let memory = Memory::default();
@@ -332,7 +334,8 @@ fn the_audit_log_holds_no_day_counted_from_the_record() {
         .unwrap();
     let bytes = memory.0.lock().unwrap().clone();
     let _ = std::fs::remove_dir_all(&archive);
-    audit::verify(&bytes, keys().audit().unwrap()).unwrap();
+    let public = audit::VerifierKey::of(keys().audit_writer().unwrap(), audit::note::ED25519);
+    audit::verify(&bytes, &public).unwrap();
     let entries: Vec<Value> = bytes
         .split(|b| *b == b'\n')
         .filter(|l| !l.is_empty())

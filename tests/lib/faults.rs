@@ -35,7 +35,9 @@ fn keys() -> KeyRing {
             "friesland/ggd-advies": {"active": "f2", "keys": {"f2": "f2".repeat(32)}},
             "groningen/ggd-advies": {"active": "g2", "keys": {"g2": "a2".repeat(32)}},
         },
-        "audit": {"active": "a1", "keys": {"a1": "a5".repeat(32)}},
+        "audit_writer": {"name": "test.example/audit", "secret": "a6".repeat(32)},
+        "audit_records": {"active": "a1", "keys": {"a1": "a5".repeat(32)}},
+        "audit_subject": {"active": "s1", "keys": {"s1": "a7".repeat(32)}},
     })
     .to_string();
     KeyRing::from_json("test keys", text.as_bytes()).unwrap()
@@ -181,9 +183,14 @@ fn a_full_disk_under_the_audit_log_releases_nothing_from_then_on_and_says_why() 
     // the torn start of the entry that did not fit.
     let on_disk = disk.bytes();
     let cut = audit::torn_tail(&on_disk).unwrap_or(on_disk.len());
-    let summary = audit::verify(&on_disk[..cut], keys().audit().unwrap()).unwrap();
-    // open, policy, plan, then one entry per released record.
-    assert_eq!(summary.entries as usize, 3 + released, "{summary:?}");
+    let summary = audit::verify(&on_disk[..cut], &crate::util::public_of(&keys())).unwrap();
+    // open, policy, plan, then one entry per released record; each write ends in a
+    // checkpoint.
+    assert_eq!(
+        (summary.entries - summary.checkpoints) as usize,
+        3 + released,
+        "{summary:?}"
+    );
     let appends = disk.appends.load(Ordering::SeqCst);
 
     // Every later transfer fails closed, by every path, and says why.

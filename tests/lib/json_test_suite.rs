@@ -195,7 +195,9 @@ struct Outcomes {
 fn keys() -> KeyRing {
     let text = serde_json::json!({
         "domains": {"drenthe/zvh-signalen": {"active": "d1", "keys": {"d1": "d1".repeat(32)}}},
-        "audit": {"active": "a1", "keys": {"a1": "a5".repeat(32)}},
+        "audit_writer": {"name": "test.example/audit", "secret": "a6".repeat(32)},
+        "audit_records": {"active": "a1", "keys": {"a1": "a5".repeat(32)}},
+        "audit_subject": {"active": "s1", "keys": {"s1": "a7".repeat(32)}},
     })
     .to_string();
     KeyRing::from_json("test keys", text.as_bytes()).unwrap()

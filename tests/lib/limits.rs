@@ -130,7 +130,10 @@ fn audited_streams_skip_over_long_lines_too() {
     let dir = std::env::temp_dir().join(format!("pg-limits-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    let keys = json!({"domains": {}, "audit": {"active": "a", "keys": {"a": "ab".repeat(32)}}});
+    let keys = json!({"domains": {},
+        "audit_writer": {"name": "t.example/log", "secret": "ab".repeat(32)},
+        "audit_records": {"active": "a", "keys": {"a": "ab".repeat(32)}},
+        "audit_subject": {"active": "s", "keys": {"s": "ac".repeat(32)}}});
     let keys = KeyRing::from_json("k", keys.to_string().as_bytes()).unwrap();
     let path = dir.join("audit.log");
     let (log, _) = AuditLog::open(

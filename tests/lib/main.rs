@@ -10,7 +10,7 @@
 
 mod aggregates;
 mod audit;
-mod audit_doc;
+mod audit_attacks;
 mod cases;
 mod compare;
 mod concurrency;

@@ -140,7 +140,7 @@ fn sample_value(value_type: &str, tag: usize) -> Value {
             ][tag % 5]
                 .into(),
         ),
-        "boolean" => Value::Bool(tag % 2 == 0),
+        "boolean" => Value::Bool(tag.is_multiple_of(2)),
         "number" => Value::from(100_000 + tag as u64),
         _ => Value::String(format!("marker-{tag:04}-zq")),
     }

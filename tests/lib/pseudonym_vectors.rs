@@ -286,7 +286,7 @@ fn key_file_rotation_reproduces_vectors() {
     );
     assert_eq!(p(groningen.active(), gr), text(groningen_k1, "pseudonym"));
     assert!(drenthe.get("k3").is_none());
-    assert!(ring.audit().is_none());
+    assert!(ring.audit_writer().is_none() && ring.audit_records().is_none());
 }
 
 #[test]
@@ -297,7 +297,7 @@ fn key_file_validation() {
         format!(r#"{{"active": "{active}", "keys": {{"k1": "{secret}"}}}}"#)
     };
     assert!(load(format!(
-        r#"{{"domains": {{"a/b": {}}}, "audit": {}}}"#,
+        r#"{{"domains": {{"a/b": {}}}, "audit_records": {}}}"#,
         set("k1", &good),
         set("k1", &good)
     ))

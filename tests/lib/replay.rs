@@ -18,7 +18,9 @@ fn keys() -> KeyRing {
             "friesland/ggd-advies": set("f2"),
             "groningen/ggd-advies": set("a2"),
         },
-        "audit": set("ad"),
+        "audit_writer": {"name": "test.example/audit", "secret": "ae".repeat(32)},
+        "audit_records": set("ad"),
+        "audit_subject": set("af"),
     });
     KeyRing::from_json("replay keys", text.to_string().as_bytes()).unwrap()
 }
@@ -108,6 +110,7 @@ fn every_flow_replays_identically_and_a_changed_rule_shows_exactly_where_it_bite
             archive: &archive,
             against: None,
             records: Some(&records),
+            public_key: &crate::util::public_of(&keys),
             keys: &keys,
         },
     )
@@ -142,6 +145,7 @@ fn every_flow_replays_identically_and_a_changed_rule_shows_exactly_where_it_bite
             archive: &archive,
             against: Some(changed),
             records: None,
+            public_key: &crate::util::public_of(&keys),
             keys: &keys,
         },
     )
@@ -196,6 +200,7 @@ fn replay_without_the_archive_says_why_each_entry_cannot_be_replayed() {
             archive: &empty,
             against: None,
             records: None,
+            public_key: &crate::util::public_of(&keys()),
             keys: &keys(),
         },
     )

@@ -95,7 +95,9 @@ fn key_file(dir: &Path) -> PathBuf {
             "friesland/ggd-advies": set(SECRET),
             "groningen/ggd-advies": set(SECRET),
         },
-        "audit": set(AUDIT_SECRET),
+        "audit_writer": {"name": "test.example/audit", "secret": hex(&AUDIT_SECRET[..32])},
+        "audit_records": set(AUDIT_SECRET),
+        "audit_subject": set(SECRET),
     });
     let path = dir.join("keys.json");
     std::fs::write(&path, serde_json::to_vec_pretty(&text).unwrap()).unwrap();
@@ -114,7 +116,8 @@ fn no_type_that_holds_a_key_shows_it() {
     for key in set.all() {
         assert_debug_hidden("ActiveKey (older)", key);
     }
-    assert_debug_hidden("audit KeySet", ring.audit().unwrap());
+    assert_debug_hidden("audit records KeySet", ring.audit_records().unwrap());
+    assert_debug_hidden("audit writer SigningKey", ring.audit_writer().unwrap());
     let independent = privacy_gate::danger::key_from_secret("k1", SECRET.as_slice()).unwrap();
     assert_debug_hidden("ActiveKey::from_secret", &independent);
 
@@ -135,7 +138,7 @@ fn no_type_that_holds_a_key_shows_it() {
         .unwrap(),
     );
     assert_debug_hidden("AuditLog", &*log);
-    assert_debug_hidden("AuditLog::keys", log.keys());
+    assert_debug_hidden("AuditLog::public_key", &log.public_key());
     let gate = Gate::new(registry, KeyRing::from_file(&key_file(&dir.0)).unwrap())
         .with_audit(log.clone(), &Archive::new(&dir.0.join("archive")))
         .unwrap();
@@ -250,7 +253,7 @@ fn bad_key_files() -> Vec<(&'static str, String)> {
         ),
         (
             "secret as the audit set",
-            json!({"audit": s}).to_string(),
+            json!({"audit_records": s}).to_string(),
         ),
         (
             "secret as raw text in a string",

@@ -18,7 +18,7 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// The bytes of lower-case or upper-case hex `text`; panics on anything else.
 pub fn unhex(text: &str) -> Vec<u8> {
-    assert!(text.len() % 2 == 0, "odd hex length: {text}");
+    assert!(text.len().is_multiple_of(2), "odd hex length: {text}");
     (0..text.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&text[i..i + 2], 16).expect("hex"))
@@ -138,4 +138,12 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
         out.push(path);
     }
     out
+}
+
+/// The public key of a ring's audit writer: what a verifier holds.
+pub fn public_of(ring: &privacy_gate::KeyRing) -> privacy_gate::audit::VerifierKey {
+    privacy_gate::audit::VerifierKey::of(
+        ring.audit_writer().expect("an audit writer key"),
+        privacy_gate::audit::note::ED25519,
+    )
 }

@@ -1,9 +1,9 @@
-//! `privacy-gate audit ...`: verify, checkpoint, replay and show an audit log.
+//! `privacy-gate audit ...`: verify, checkpoint, prove, replay and show an audit log.
 
 use crate::{load, load_keys, Failure};
 use chrono::{DateTime, Utc};
 use clap::Subcommand;
-use privacy_gate::audit::{self, Archive, Checkpoint, ReplayOptions};
+use privacy_gate::audit::{self, Archive, Checkpoint, ReplayOptions, VerifierKey};
 use privacy_gate::pseudonym::normalise_bsn;
 use privacy_gate::KeyRing;
 use serde_json::Value;
@@ -12,34 +12,119 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+/// The writer's public key, and witnesses' keys: all a verifier needs.
+#[derive(clap::Args)]
+pub(crate) struct PublicKeys {
+    /// The log writer's public key file (a C2SP verifier key line, from `keygen
+    /// --audit-writer`'s `.pub` file).
+    #[arg(long = "public-key", value_name = "FILE")]
+    public_key: PathBuf,
+    /// A witness's public key file (repeatable): its cosignatures are verified.
+    #[arg(long = "witness", value_name = "FILE")]
+    witnesses: Vec<PathBuf>,
+}
+
+impl PublicKeys {
+    fn load(&self) -> Result<(VerifierKey, Vec<VerifierKey>), Failure> {
+        let key = |path: &Path| -> Result<VerifierKey, Failure> {
+            let text = String::from_utf8(read(path)?).unwrap_or_default();
+            VerifierKey::parse(&text).map_err(|e| Failure(format!("`{}`: {e}", path.display())))
+        };
+        let writer = key(&self.public_key)?;
+        let witnesses = self
+            .witnesses
+            .iter()
+            .map(|p| key(p))
+            .collect::<Result<_, _>>()?;
+        Ok((writer, witnesses))
+    }
+}
+
 #[derive(Subcommand)]
 pub(crate) enum AuditCommand {
-    /// Check every seal and the chain; name the first bad entry.
+    /// Check the log with the writer's public key: every entry's place, every
+    /// checkpoint's signature and root, and checkpoints kept elsewhere.
     Verify {
         /// The log.
         file: PathBuf,
-        /// Key file; default: the path in PRIVACY_GATE_KEYS.
+        #[command(flatten)]
+        keys: PublicKeys,
+        /// A checkpoint kept apart from the log (repeatable), to detect truncation,
+        /// rollback and forks; `<log>.checkpoint` is checked too when it exists.
         #[arg(long)]
-        keys: Option<PathBuf>,
-        /// A file holding a checkpoint made earlier, to detect truncation and rollback.
-        #[arg(long)]
-        checkpoint: Option<PathBuf>,
+        checkpoint: Vec<PathBuf>,
     },
-    /// Print a sealed checkpoint (entry count and head hash) to keep elsewhere.
+    /// Print the log's latest signed checkpoint (a C2SP signed note) to keep
+    /// elsewhere or give to a witness. With the writer's key (`--keys`), signs a
+    /// fresh one covering every entry.
     Checkpoint {
         /// The log.
         file: PathBuf,
-        /// Key file; default: the path in PRIVACY_GATE_KEYS.
+        #[command(flatten)]
+        keys: PublicKeys,
+        /// The writer's key file, to sign a checkpoint of the whole log.
         #[arg(long)]
-        keys: Option<PathBuf>,
+        keys_file: Vec<PathBuf>,
+    },
+    /// Prove that checkpoint NEW extends checkpoint OLD (RFC 9162 consistency proof):
+    /// no entry the old one covered was changed or dropped, and there is no fork.
+    Consistency {
+        /// The log.
+        file: PathBuf,
+        /// The older checkpoint.
+        old: PathBuf,
+        /// The newer checkpoint.
+        new: PathBuf,
+        #[command(flatten)]
+        keys: PublicKeys,
+    },
+    /// Write a self-contained proof bundle for one entry or one person's transfers:
+    /// the entries, their inclusion proofs and the signed checkpoint.
+    Prove {
+        /// The log.
+        file: PathBuf,
+        #[command(flatten)]
+        keys: PublicKeys,
+        /// The entry with this sequence number.
+        #[arg(long, conflicts_with = "subject", required_unless_present = "subject")]
+        seq: Option<u64>,
+        /// Every transfer about the person with this BSN (needs the subject-digest key).
+        #[arg(long)]
+        subject: Option<String>,
+        /// Key file with the subject-digest key (for `--subject`).
+        #[arg(long = "keys")]
+        keys_file: Vec<PathBuf>,
+        /// Where to write the bundle (never overwritten); stdout when absent.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Check a proof bundle without the log, with the writer's public key.
+    CheckProof {
+        /// The bundle.
+        bundle: PathBuf,
+        #[command(flatten)]
+        keys: PublicKeys,
+    },
+    /// As a witness: cosign a checkpoint (C2SP tlog-cosignature, cosignature/v1).
+    Cosign {
+        /// The checkpoint.
+        checkpoint: PathBuf,
+        /// The log writer's public key file (the checkpoint must verify with it).
+        #[arg(long = "public-key", value_name = "FILE")]
+        public_key: PathBuf,
+        /// Key file with the witness's key (`keygen --audit-witness`).
+        #[arg(long)]
+        keys: Vec<PathBuf>,
     },
     /// Decide every logged transfer again and report whether each decision is identical.
     Replay {
         /// The log.
         file: PathBuf,
-        /// Key file; default: the path in PRIVACY_GATE_KEYS.
+        #[command(flatten)]
+        public: PublicKeys,
+        /// Key files: the record-digest key (for `--records`), pseudonymisation keys.
         #[arg(long)]
-        keys: Option<PathBuf>,
+        keys: Vec<PathBuf>,
         /// The archive of agreement versions (default: `<log>.agreements/`).
         #[arg(long)]
         archive: Option<PathBuf>,
@@ -57,13 +142,16 @@ pub(crate) enum AuditCommand {
         #[arg(long)]
         json: bool,
     },
-    /// List the logged transfers.
+    /// List the logged transfers: per transfer the recipient, the agreement versions
+    /// and which fields crossed how. Exits 1 on a damaged log.
     Show {
         /// The log.
         file: PathBuf,
-        /// Key file; default: the path in PRIVACY_GATE_KEYS (needed for --subject).
+        #[command(flatten)]
+        public: PublicKeys,
+        /// Key file with the subject-digest key (for `--subject`).
         #[arg(long)]
-        keys: Option<PathBuf>,
+        keys: Vec<PathBuf>,
         /// Only transfers from this organisation.
         #[arg(long)]
         from: Option<String>,
@@ -88,19 +176,46 @@ pub(crate) enum AuditCommand {
     },
 }
 
-fn audit_keys(keys: Option<&Path>) -> Result<KeyRing, Failure> {
+fn read(file: &Path) -> Result<Vec<u8>, Failure> {
+    std::fs::read(file).map_err(|e| Failure(format!("cannot read `{}`: {e}", file.display())))
+}
+
+fn read_text(file: &Path) -> Result<String, Failure> {
+    String::from_utf8(read(file)?)
+        .map_err(|_| Failure(format!("`{}` is not UTF-8 text", file.display())))
+}
+
+/// The checkpoint the writer keeps next to the log, when there is one.
+fn sidecar(file: &Path) -> Option<String> {
+    let mut name = file.as_os_str().to_owned();
+    name.push(".checkpoint");
+    std::fs::read_to_string(name).ok()
+}
+
+fn subject_keys(keys: &[PathBuf]) -> Result<KeyRing, Failure> {
     let ring = load_keys(keys)?;
-    if ring.audit().is_none() {
+    if ring.audit_subject().is_none() {
         return Err(Failure(
-            "no audit key: pass --keys FILE (or set PRIVACY_GATE_KEYS) with an `audit` entry"
-                .into(),
+            "finding a person's transfers needs the subject-digest key: pass --keys FILE with `audit_subject`".into(),
         ));
     }
     Ok(ring)
 }
 
-fn read(file: &Path) -> Result<Vec<u8>, Failure> {
-    std::fs::read(file).map_err(|e| Failure(format!("cannot read `{}`: {e}", file.display())))
+fn write_new(out: Option<&Path>, text: &str) -> Result<(), Failure> {
+    match out {
+        None => writeln!(crate::stdout(), "{text}")?,
+        Some(path) => {
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(path)
+                .map_err(|e| Failure(format!("cannot create `{}`: {e}", path.display())))?;
+            writeln!(file, "{text}")?;
+            file.sync_all()?;
+        }
+    }
+    Ok(())
 }
 
 pub(crate) fn run(command: AuditCommand) -> Result<ExitCode, Failure> {
@@ -109,25 +224,150 @@ pub(crate) fn run(command: AuditCommand) -> Result<ExitCode, Failure> {
             file,
             keys,
             checkpoint,
-        } => verify(&file, keys.as_deref(), checkpoint.as_deref()),
-        AuditCommand::Checkpoint { file, keys } => {
-            let mut out = crate::stdout();
-            let ring = audit_keys(keys.as_deref())?;
+        } => verify(&file, &keys, &checkpoint),
+        AuditCommand::Checkpoint {
+            file,
+            keys,
+            keys_file,
+        } => {
+            let (public, _) = keys.load()?;
             let bytes = read(&file)?;
-            let keys = ring.audit().ok_or_else(|| Failure("no audit key".into()))?;
-            match audit::checkpoint(&bytes, keys) {
-                Ok(cp) => {
-                    writeln!(out, "{}", serde_json::to_string(&cp)?)?;
+            let summary = match audit::verify(&bytes, &public) {
+                Ok(summary) => summary,
+                Err(damage) => {
+                    writeln!(crate::stdout(), "damaged: {damage}")?;
+                    return Ok(ExitCode::FAILURE);
+                }
+            };
+            let note = if keys_file.is_empty() {
+                summary.latest_note.ok_or_else(|| {
+                    Failure("the log has no checkpoint yet; pass the writer's key (--keys-file) to sign one".into())
+                })?
+            } else {
+                let ring = load_keys(&keys_file)?;
+                let writer = ring.audit_writer().ok_or_else(|| {
+                    Failure("signing a checkpoint needs the writer's key (`audit_writer`)".into())
+                })?;
+                if VerifierKey::of(writer, audit::note::ED25519) != public {
+                    return Err(Failure(
+                        "the writer's key does not match --public-key".into(),
+                    ));
+                }
+                let origin = summary.origin.ok_or_else(|| {
+                    Failure("the log has no checkpoint yet, so its origin is unknown".into())
+                })?;
+                Checkpoint {
+                    origin,
+                    size: summary.entries,
+                    root: summary.root,
+                }
+                .sign(writer)
+            };
+            write!(crate::stdout(), "{note}")?;
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::Consistency {
+            file,
+            old,
+            new,
+            keys,
+        } => {
+            let (public, _) = keys.load()?;
+            let bytes = read(&file)?;
+            let mut out = crate::stdout();
+            match audit::consistency(&bytes, &public, &read_text(&old)?, &read_text(&new)?) {
+                Ok(proof) => {
+                    writeln!(out, "consistent: the new checkpoint extends the old one")?;
+                    for hash in proof {
+                        writeln!(out, "{hash}")?;
+                    }
                     Ok(ExitCode::SUCCESS)
                 }
-                Err(damage) => {
-                    writeln!(out, "damaged: {damage}")?;
+                Err(e) => {
+                    writeln!(out, "inconsistent: {e}")?;
                     Ok(ExitCode::FAILURE)
                 }
             }
         }
+        AuditCommand::Prove {
+            file,
+            keys,
+            seq,
+            subject,
+            keys_file,
+            out,
+        } => {
+            let (public, _) = keys.load()?;
+            let bytes = read(&file)?;
+            let indices = match (seq, subject) {
+                (Some(seq), _) => vec![seq],
+                (None, Some(bsn)) => {
+                    let bsn = normalise_bsn(&bsn)
+                        .map_err(|_| Failure("`--subject` is not a valid BSN".into()))?;
+                    let ring = subject_keys(&keys_file)?;
+                    let set = ring
+                        .audit_subject()
+                        .ok_or_else(|| Failure("no subject-digest key".into()))?;
+                    audit::subject_entries(&bytes, set, &bsn)
+                }
+                (None, None) => Vec::new(),
+            };
+            let bundle = audit::prove(&bytes, &public, &indices).map_err(|e| Failure(e.0))?;
+            stderr!(
+                "privacy-gate: proved {} entr(y/ies) ({} asked) against the checkpoint of {}",
+                bundle.entries.len(),
+                indices.len(),
+                bundle.checkpoint.lines().nth(1).unwrap_or("?")
+            );
+            write_new(out.as_deref(), &serde_json::to_string_pretty(&bundle)?)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::CheckProof { bundle, keys } => {
+            let (public, witnesses) = keys.load()?;
+            let mut out = crate::stdout();
+            match audit::check(&read(&bundle)?, &public, &witnesses) {
+                Ok(checked) => {
+                    writeln!(
+                        out,
+                        "ok: {} entr(y/ies) proven in log {} at {} entries{}",
+                        checked.entries.len(),
+                        checked.checkpoint.origin,
+                        checked.checkpoint.size,
+                        cosigned_text(&checked.cosigned)
+                    )?;
+                    for (index, entry) in &checked.entries {
+                        writeln!(out, "seq {index}: {}", describe_entry(entry))?;
+                    }
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    writeln!(out, "not proven: {e}")?;
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        AuditCommand::Cosign {
+            checkpoint,
+            public_key,
+            keys,
+        } => {
+            let public = VerifierKey::parse(&read_text(&public_key)?)
+                .map_err(|e| Failure(format!("`{}`: {e}", public_key.display())))?;
+            let text = read_text(&checkpoint)?;
+            audit::note::open(&text, &public, &[])
+                .map_err(|e| Failure(format!("not cosigned: {e}")))?;
+            let ring = load_keys(&keys)?;
+            let witness = ring
+                .audit_witness()
+                .ok_or_else(|| Failure("cosigning needs a witness key (`audit_witness`)".into()))?;
+            let now = u64::try_from(Utc::now().timestamp()).unwrap_or(0);
+            let cosigned = audit::note::cosign(&text, witness, now).map_err(|e| Failure(e.0))?;
+            write!(crate::stdout(), "{cosigned}")?;
+            Ok(ExitCode::SUCCESS)
+        }
         AuditCommand::Replay {
             file,
+            public,
             keys,
             archive,
             policies,
@@ -136,7 +376,8 @@ pub(crate) fn run(command: AuditCommand) -> Result<ExitCode, Failure> {
             json,
         } => replay(
             &file,
-            keys.as_deref(),
+            &public,
+            &keys,
             archive.as_deref(),
             policies.as_deref(),
             against.as_deref(),
@@ -145,6 +386,7 @@ pub(crate) fn run(command: AuditCommand) -> Result<ExitCode, Failure> {
         ),
         AuditCommand::Show {
             file,
+            public,
             keys,
             from,
             to,
@@ -161,43 +403,87 @@ pub(crate) fn run(command: AuditCommand) -> Result<ExitCode, Failure> {
                 since,
                 until,
             };
-            show(&file, keys.as_deref(), &filter, subject.as_deref(), json)
+            show(&file, &public, &keys, &filter, subject.as_deref(), json)
         }
     }
 }
 
-fn verify(
-    file: &Path,
-    keys: Option<&Path>,
-    checkpoint: Option<&Path>,
-) -> Result<ExitCode, Failure> {
-    let mut out = crate::stdout();
-    let ring = audit_keys(keys)?;
-    let keys = ring.audit().ok_or_else(|| Failure("no audit key".into()))?;
-    let bytes = read(file)?;
-    let result = match checkpoint {
-        Some(cp) => {
-            let cp: Checkpoint = serde_json::from_slice(&read(cp)?)
-                .map_err(|e| Failure(format!("`{}` is not a checkpoint: {e}", cp.display())))?;
-            audit::verify_against(&bytes, keys, &cp)
-        }
-        None => audit::verify(&bytes, keys),
+fn cosigned_text(cosigned: &[audit::note::Cosigned]) -> String {
+    if cosigned.is_empty() {
+        return String::new();
+    }
+    let names: Vec<String> = cosigned
+        .iter()
+        .map(|c| {
+            let at = DateTime::<Utc>::from_timestamp(i64::try_from(c.time).unwrap_or(0), 0)
+                .map_or_else(|| c.time.to_string(), |t| t.to_rfc3339());
+            format!("{} at {at}", c.witness)
+        })
+        .collect();
+    format!(", cosigned by {}", names.join(", "))
+}
+
+/// One line about an entry: its kind, and for a transfer who sent what to whom.
+fn describe_entry(line: &str) -> String {
+    let Ok(entry) = serde_json::from_str::<Value>(line) else {
+        return "?".into();
     };
-    match result {
+    let text = |k: &str| entry.get(k).and_then(Value::as_str).unwrap_or_default();
+    match text("kind") {
+        "transfer" => format!(
+            "transfer {} -> {} for {} at {}: {}",
+            text("from"),
+            text("to"),
+            text("purpose"),
+            text("at"),
+            text("outcome")
+        ),
+        "plan" => format!(
+            "plan of {} -> {} for {}",
+            text("from"),
+            text("to"),
+            text("purpose")
+        ),
+        other => other.to_owned(),
+    }
+}
+
+fn verify(file: &Path, keys: &PublicKeys, checkpoints: &[PathBuf]) -> Result<ExitCode, Failure> {
+    let mut out = crate::stdout();
+    let (public, witnesses) = keys.load()?;
+    let bytes = read(file)?;
+    let mut notes = Vec::new();
+    for path in checkpoints {
+        notes.push(read_text(path)?);
+    }
+    notes.extend(sidecar(file));
+    let refs: Vec<&str> = notes.iter().map(String::as_str).collect();
+    match audit::verify_against(&bytes, &public, &witnesses, &refs) {
         Ok(summary) => {
             let versions: Vec<&str> = summary.versions.iter().map(String::as_str).collect();
             writeln!(
                 out,
-                "ok: {} entries, first {}, last {}; agreement versions: {}",
+                "ok: {} entries ({} signed in {} checkpoints), first {}, last {}; root {}{}; agreement versions: {}",
                 summary.entries,
+                summary.signed,
+                summary.checkpoints,
                 summary.first_time.as_deref().unwrap_or("-"),
                 summary.last_time.as_deref().unwrap_or("-"),
+                crate::base64(&summary.root),
+                cosigned_text(&summary.cosigned),
                 if versions.is_empty() {
                     "none".to_owned()
                 } else {
                     versions.join(", ")
                 }
             )?;
+            if summary.unsigned() > 0 {
+                writeln!(
+                    out,
+                    "note: the last {} entries are not covered by a checkpoint yet (a writer stopped before its sync; the next one covers them)",
+                    summary.unsigned()
+                )?;
+            }
             Ok(ExitCode::SUCCESS)
         }
         Err(damage) => {
@@ -207,16 +493,22 @@ fn verify(
     }
 }
 
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one argument per command-line option"
+)]
 fn replay(
     file: &Path,
-    keys: Option<&Path>,
+    public: &PublicKeys,
+    keys: &[PathBuf],
     archive: Option<&Path>,
     policies: Option<&Path>,
     against: Option<&Path>,
     records: Option<&Path>,
     json: bool,
 ) -> Result<ExitCode, Failure> {
-    let ring = audit_keys(keys)?;
+    let ring = load_keys(keys)?;
+    let (public_key, _) = public.load()?;
     let bytes = read(file)?;
     let archive = archive.map_or_else(|| Archive::next_to(file), Archive::new);
     if let Some(dir) = policies {
@@ -236,6 +528,7 @@ fn replay(
         archive: &archive,
         against,
         records: record_bytes.as_deref(),
+        public_key: &public_key,
         keys: &ring,
     };
     let results = audit::replay(&bytes, options)?;
@@ -311,38 +604,29 @@ struct Filter {
 
 fn show(
     file: &Path,
-    keys: Option<&Path>,
+    public: &PublicKeys,
+    keys: &[PathBuf],
     filter: &Filter,
     subject: Option<&str>,
     json: bool,
 ) -> Result<ExitCode, Failure> {
     let bytes = read(file)?;
-    let ring = if keys.is_some() || subject.is_some() {
-        Some(audit_keys(keys)?)
-    } else {
-        load_keys(keys).ok()
-    };
-    if let Some(audit) = ring.as_ref().and_then(KeyRing::audit) {
-        if let Err(damage) = audit::verify(&bytes, audit) {
-            stderr!("privacy-gate: warning: the log is damaged: {damage}");
-        }
+    let (public_key, _) = public.load()?;
+    let damaged = audit::verify(&bytes, &public_key).err();
+    if let Some(damage) = &damaged {
+        stderr!("privacy-gate: the log is damaged, so what it says cannot be trusted: {damage}");
     }
-    // The subject reference under each audit key (entries name the key that sealed them).
-    let subject_refs: Option<HashMap<String, String>> = match subject {
+    // The subject's digest under each subject-digest key (entries name the key).
+    let subject_refs: Option<Vec<String>> = match subject {
         None => None,
         Some(bsn) => {
             let bsn =
                 normalise_bsn(bsn).map_err(|_| Failure("`--subject` is not a valid BSN".into()))?;
-            let audit = ring
-                .as_ref()
-                .and_then(KeyRing::audit)
-                .ok_or_else(|| Failure("no audit key".into()))?;
-            Some(
-                audit
-                    .all()
-                    .map(|k| (k.id().to_owned(), audit::subject_digest(k, &bsn)))
-                    .collect(),
-            )
+            let ring = subject_keys(keys)?;
+            let set = ring
+                .audit_subject()
+                .ok_or_else(|| Failure("no subject-digest key".into()))?;
+            Some(set.all().map(|k| audit::subject_digest(k, &bsn)).collect())
         }
     };
     let mut out = crate::stdout();
@@ -383,10 +667,7 @@ fn show(
             && filter.until.is_none_or(|u| at.is_some_and(|a| a <= u));
         let about_subject = match &subject_refs {
             None => true,
-            Some(refs) => {
-                let key_id = text("seal").split_once(':').map_or("", |(k, _)| k);
-                refs.get(key_id).is_some_and(|r| r == text("subject"))
-            }
+            Some(refs) => refs.iter().any(|r| r == text("subject")),
         };
         if !keep || !about_subject {
             continue;
@@ -423,22 +704,43 @@ fn show(
             ),
             None => "released".to_owned(),
         };
+        let versions: Vec<String> = entry
+            .get("agreements")
+            .and_then(Value::as_array)
+            .map(|list| {
+                list.iter()
+                    .map(|a| {
+                        let t = |k: &str| a.get(k).and_then(Value::as_str).unwrap_or("?");
+                        format!("{} {}", t("id"), t("version"))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         writeln!(
             out,
-            "seq {:>6}  {}  {} -> {}  {}  {}{}",
+            "seq {:>6}  {}  {} -> {}  {}  {}{}{}",
             entry.get("seq").and_then(Value::as_u64).unwrap_or(0),
             text("at"),
             text("from"),
             text("to"),
             text("purpose"),
             outcome,
-            summary
+            summary,
+            if versions.is_empty() {
+                String::new()
+            } else {
+                format!("; under {}", versions.join(" and "))
+            }
         )?;
     }
     if !json {
         writeln!(out, "{shown} transfer(s)")?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(if damaged.is_some() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 fn action_kind(action: Option<&Value>) -> String {

@@ -24,20 +24,20 @@ const PROVINCES: [&str; 3] = ["drenthe", "groningen", "friesland"];
 pub(crate) fn run(
     policies: &Path,
     records: &Path,
-    keys: Option<&Path>,
+    keys: &[std::path::PathBuf],
     at: Option<DateTime<Utc>>,
 ) -> Result<ExitCode, Failure> {
     let registry = load(policies)?;
     let keys = match keys {
-        Some(path) => load_keys(Some(path))?,
-        None => {
+        [_, ..] => load_keys(keys)?,
+        [] => {
             let mut domains: Vec<_> = registry
                 .plans()
                 .flat_map(|p| p.domains().iter().cloned())
                 .collect();
             domains.sort();
             domains.dedup();
-            let text = KeyRing::generate_file(&domains, false)
+            let text = KeyRing::generate_file(&domains)
                 .map_err(|e| Failure(format!("no random source: {e}")))?;
             KeyRing::from_json("throw-away demo keys", text.as_bytes())?
         }

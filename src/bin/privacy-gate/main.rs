@@ -96,9 +96,9 @@ enum Command {
         /// The example records.
         #[arg(long, default_value = "examples/records.jsonl")]
         records: PathBuf,
-        /// Key file; without one the demo makes throw-away keys.
+        /// Key file (repeatable); without one the demo makes throw-away keys.
         #[arg(long)]
-        keys: Option<PathBuf>,
+        keys: Vec<PathBuf>,
         /// Moment of the transfers (RFC 3339); default now.
         #[arg(long)]
         at: Option<DateTime<Utc>>,
@@ -123,14 +123,26 @@ enum Command {
         #[command(subcommand)]
         command: audit::AuditCommand,
     },
-    /// Write a key file with fresh random secrets.
+    /// Write a key file with fresh random secrets: pseudonymisation keys, or one
+    /// audit role's key (each role in a file of its own).
     Keygen {
         /// A pseudonymisation domain (repeatable); default: every domain the policies use.
         #[arg(long = "domain")]
         domains: Vec<String>,
-        /// Add an audit key.
-        #[arg(long)]
-        audit: bool,
+        /// The audit log writer's Ed25519 signing key, named NAME (like
+        /// `example.org/audit/zvh`); its public key goes to `<out>.pub`.
+        #[arg(long, value_name = "NAME", conflicts_with_all = ["domains", "audit_witness", "audit_records", "audit_subject"], requires = "out")]
+        audit_writer: Option<String>,
+        /// A witness's Ed25519 cosigning key, named NAME; its public key goes to `<out>.pub`.
+        #[arg(long, value_name = "NAME", conflicts_with_all = ["domains", "audit_records", "audit_subject"], requires = "out")]
+        audit_witness: Option<String>,
+        /// The audit log's record-digest key.
+        #[arg(long, conflicts_with_all = ["domains", "audit_subject"])]
+        audit_records: bool,
+        /// The audit log's subject-digest key (whoever holds it can find a person's
+        /// transfers; an auditor checking integrity does not need it).
+        #[arg(long, conflicts_with = "domains")]
+        audit_subject: bool,
         /// The policy folder (to find domains when none is named).
         #[arg(long, default_value = "policies")]
         policies: PathBuf,
@@ -170,9 +182,10 @@ struct FlowArgs {
     /// The policy folder.
     #[arg(long, default_value = "policies")]
     policies: PathBuf,
-    /// Key file; default: the path in PRIVACY_GATE_KEYS.
+    /// Key file (repeatable: each audit role has a file of its own); default: the
+    /// paths in PRIVACY_GATE_KEYS (separated by `:`).
     #[arg(long)]
-    keys: Option<PathBuf>,
+    keys: Vec<PathBuf>,
 }
 
 /// Standard output for reports and tables. When the reader goes away (`| head -1`),
@@ -293,7 +306,7 @@ fn main() -> ExitCode {
             records,
             keys,
             at,
-        } => demo::run(&policies, &records, keys.as_deref(), at),
+        } => demo::run(&policies, &records, &keys, at),
         Command::Audit { command } => audit::run(command),
         Command::Compare(args) => compare::run(&args),
         Command::Test {
@@ -303,10 +316,23 @@ fn main() -> ExitCode {
         } => run_cases(&policies, coverage, min_coverage),
         Command::Keygen {
             domains,
-            audit,
+            audit_writer,
+            audit_witness,
+            audit_records,
+            audit_subject,
             policies,
             out,
-        } => keygen(&domains, audit, &policies, out.as_deref()),
+        } => {
+            use privacy_gate::pseudonym::AuditRole;
+            let role = match (audit_writer, audit_witness, audit_records, audit_subject) {
+                (Some(name), ..) => Some((AuditRole::Writer, name)),
+                (_, Some(name), ..) => Some((AuditRole::Witness, name)),
+                (_, _, true, _) => Some((AuditRole::Records, String::new())),
+                (_, _, _, true) => Some((AuditRole::Subject, String::new())),
+                _ => None,
+            };
+            keygen(&domains, role, &policies, out.as_deref())
+        }
     };
     // Whatever a command left in the buffer goes out now, so that a failing write
     // is reported rather than lost when the process exits.
@@ -333,16 +359,26 @@ fn load(policies: &Path) -> Result<Registry, Failure> {
     })
 }
 
-/// Keys from `--keys`, else `PRIVACY_GATE_KEYS`, else none.
-fn load_keys(keys: Option<&Path>) -> Result<KeyRing, Failure> {
+/// Standard base64, as checkpoints spell hashes.
+pub(crate) fn base64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Keys from every `--keys` file, else from the files in `PRIVACY_GATE_KEYS`
+/// (separated by `:`), else none.
+fn load_keys(keys: &[PathBuf]) -> Result<KeyRing, Failure> {
     // An empty variable means "not set", as shells make unsetting awkward.
-    let from_env = std::env::var_os("PRIVACY_GATE_KEYS")
+    let from_env: Vec<PathBuf> = std::env::var_os("PRIVACY_GATE_KEYS")
         .filter(|v| !v.is_empty())
-        .map(PathBuf::from);
-    match keys.map(Path::to_path_buf).or(from_env) {
-        Some(path) => Ok(KeyRing::from_file(&path)?),
-        None => Ok(KeyRing::empty()),
+        .map(|v| std::env::split_paths(&v).collect())
+        .unwrap_or_default();
+    let paths = if keys.is_empty() { &from_env } else { keys };
+    let mut ring = KeyRing::empty();
+    for path in paths {
+        ring = ring.merge(KeyRing::from_file(path)?).map_err(Failure)?;
     }
+    Ok(ring)
 }
 
 fn check(policies: &Path) -> Result<ExitCode, Failure> {
@@ -372,7 +408,7 @@ fn check(policies: &Path) -> Result<ExitCode, Failure> {
 /// Builds the gate for a flow's arguments.
 fn build_gate(flow: &FlowArgs) -> Result<Gate, Failure> {
     let registry = load(&flow.policies)?;
-    let keys = load_keys(flow.keys.as_deref())?;
+    let keys = load_keys(&flow.keys)?;
     Ok(Gate::new(registry, keys))
 }
 
@@ -391,7 +427,7 @@ fn gate(
         ..privacy_gate::Limits::default()
     });
     if let Some(path) = audit {
-        let keys = load_keys(args.keys.as_deref())?;
+        let keys = load_keys(&args.keys)?;
         let (log, report) = AuditLog::open(path, &keys, Arc::new(SystemClock))?;
         if let Some(aside) = &report.torn_moved_to {
             stderr!(
@@ -527,10 +563,47 @@ fn run_cases(
 
 fn keygen(
     domains: &[String],
-    audit: bool,
+    role: Option<(privacy_gate::pseudonym::AuditRole, String)>,
     policies: &Path,
     out: Option<&Path>,
 ) -> Result<ExitCode, Failure> {
+    let create = |path: &Path, text: &[u8], mode: u32| -> Result<(), Failure> {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, mode);
+        let mut file = options
+            .open(path)
+            .map_err(|e| Failure(format!("cannot create `{}`: {e}", path.display())))?;
+        file.write_all(text)?;
+        file.sync_all()?;
+        Ok(())
+    };
+    if let Some((role, name)) = role {
+        let (text, public) = KeyRing::generate_audit_role(role, &name).map_err(Failure)?;
+        match out {
+            None => stdout().write_all(text.as_bytes())?,
+            Some(path) => {
+                // The public key first: a secret is never left without its public half.
+                if let Some(public) = &public {
+                    let mut pub_path = path.as_os_str().to_owned();
+                    pub_path.push(".pub");
+                    create(
+                        Path::new(&pub_path),
+                        format!("{public}\n").as_bytes(),
+                        0o644,
+                    )?;
+                    stderr!(
+                        "privacy-gate: wrote the public key (all a verifier needs) to {}",
+                        Path::new(&pub_path).display()
+                    );
+                }
+                create(path, text.as_bytes(), 0o600)?;
+                stderr!("privacy-gate: wrote the {role:?} key to {}", path.display());
+            }
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut ids = Vec::new();
     for d in domains {
         ids.push(DomainId::new(d).ok_or_else(|| {
@@ -546,20 +619,12 @@ fn keygen(
         ids.sort();
         ids.dedup();
     }
-    let text = KeyRing::generate_file(&ids, audit)
-        .map_err(|e| Failure(format!("no random source: {e}")))?;
+    let text =
+        KeyRing::generate_file(&ids).map_err(|e| Failure(format!("no random source: {e}")))?;
     match out {
         None => stdout().write_all(text.as_bytes())?,
         Some(path) => {
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).create_new(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            let mut file = options
-                .open(path)
-                .map_err(|e| Failure(format!("cannot create `{}`: {e}", path.display())))?;
-            file.write_all(text.as_bytes())?;
-            file.sync_all()?;
+            create(path, text.as_bytes(), 0o600)?;
             stderr!(
                 "privacy-gate: wrote keys for {} domain(s) to {}",
                 ids.len(),
