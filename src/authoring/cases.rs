@@ -699,9 +699,19 @@ impl Coverage {
 
     /// What the cases left unexercised in `registry`'s agreements.
     pub fn report(&self, registry: &Registry) -> CoverageReport {
+        self.report_for(registry, |_| true)
+    }
+
+    /// As [`Coverage::report`], over the agreements `include` keeps only (such as
+    /// those of one province, when only its cases ran).
+    pub fn report_for(
+        &self,
+        registry: &Registry,
+        include: impl Fn(&crate::Agreement) -> bool,
+    ) -> CoverageReport {
         let mut report = CoverageReport::default();
         let schema = registry.schema();
-        for agreement in registry.agreements() {
+        for agreement in registry.agreements().filter(|a| include(a)) {
             let mut lines = Vec::new();
             for rule in agreement.outbound.iter().chain(&agreement.inbound) {
                 report.rules += 1;

@@ -320,6 +320,14 @@ impl Registry {
         crate::support::suggest::closest(id, self.by_id.keys())
     }
 
+    /// The closest province, or area of a regional or national organisation
+    /// (`noord-nederland`, `nl`), to a misspelt one.
+    pub fn suggest_area(&self, name: &str) -> Option<String> {
+        let mut known = self.provinces();
+        known.extend(self.agreements.iter().map(|a| a.province.as_str()));
+        crate::support::suggest::closest(name, known)
+    }
+
     /// The closest purpose id to a misspelt one.
     pub fn suggest_purpose(&self, purpose: &str) -> Option<String> {
         crate::support::suggest::closest(purpose, self.purposes.keys())
