@@ -98,7 +98,8 @@ impl Registry {
     ///
     /// Every problem in the set at once: unreadable or malformed files, unknown
     /// fields, duplicate ids, unknown organisations, purposes, categories, paths or
-    /// legal bases, missing art. 9 / art. 10 bases, conflicting rules.
+    /// legal bases, missing art. 9 / art. 10 bases, conflicting rules, retention
+    /// periods over the sender's or the recipient's `max_retention`.
     ///
     /// # Examples
     ///
