@@ -305,6 +305,27 @@ pub fn load_cases(policies: &Path, registry: &Registry) -> Result<Vec<Case>, Dia
                         .into(),
                 );
             }
+            // A day that is not `YYYY-MM-DD` could never equal the one the gate
+            // writes, so the case could never pass: say so now.
+            let day = |v: &Value| {
+                v.as_str().is_some_and(|t| {
+                    chrono::NaiveDate::parse_from_str(t, "%Y-%m-%d").is_ok() && t.len() == 10
+                })
+            };
+            if let Some(v) = expect
+                .retain_until
+                .as_ref()
+                .filter(|v| !v.is_null() && !day(v))
+            {
+                let shown = if v.is_string() {
+                    "a text"
+                } else {
+                    "a non-text value"
+                };
+                problem(format!(
+                    "`retain_until` is {shown} that is no day: write the last day the recipient may keep the record as `YYYY-MM-DD`, or `null` when no deadline can be counted yet"
+                ));
+            }
             if expect.refused.is_some() && expect.expects_release() {
                 problem("expects a refusal and released fields at once".into());
             }
@@ -699,9 +720,19 @@ impl Coverage {
 
     /// What the cases left unexercised in `registry`'s agreements.
     pub fn report(&self, registry: &Registry) -> CoverageReport {
+        self.report_for(registry, |_| true)
+    }
+
+    /// As [`Coverage::report`], over the agreements `include` keeps only (such as
+    /// those of one province, when only its cases ran).
+    pub fn report_for(
+        &self,
+        registry: &Registry,
+        include: impl Fn(&crate::Agreement) -> bool,
+    ) -> CoverageReport {
         let mut report = CoverageReport::default();
         let schema = registry.schema();
-        for agreement in registry.agreements() {
+        for agreement in registry.agreements().filter(|a| include(a)) {
             let mut lines = Vec::new();
             for rule in agreement.outbound.iter().chain(&agreement.inbound) {
                 report.rules += 1;

@@ -387,6 +387,7 @@ pub(crate) fn compile(
         .filter(|&id| fields.get(id).is_some_and(|f| !f.conditions.is_empty()))
         .collect();
     let retention = shortest_per_start(outbound.iter().flat_map(|r| &r.retention));
+    within_recipient_maximum(sender, recipient, outbound, &retention, errors);
     let regime = outbound
         .iter()
         .find_map(|r| r.regime)
@@ -440,6 +441,40 @@ pub(crate) fn shortest_per_start<'a>(
         key(a).cmp(&key(b))
     });
     out
+}
+
+/// The recipient's `max_retention` bounds what it may receive: every period of the
+/// flow's retention (the shortest per start, as the gate applies it) must be within
+/// it. Reported at the sender's rule that sets the period, as the sender sets it.
+fn within_recipient_maximum(
+    sender: &Agreement,
+    recipient: &Agreement,
+    outbound: &[&Rule],
+    retention: &[Retention],
+    errors: &mut Vec<Diagnostic>,
+) {
+    let Some(max) = recipient.max_retention else {
+        return;
+    };
+    for r in retention
+        .iter()
+        .filter(|r| r.period.max_days() > max.max_days())
+    {
+        let Some(rule) = outbound.iter().find(|rule| rule.retention.contains(r)) else {
+            continue;
+        };
+        errors.push(
+            Diagnostic::error(
+                &sender.file,
+                format!(
+                    "retention {r} of rule `{}` is longer than the recipient `{}` may keep data ({max}, its `max_retention` in `{}`): shorten it to at most {max}, in a rule of its own for `{}` if other recipients may keep data longer",
+                    rule.id, recipient.id, recipient.file, recipient.id
+                ),
+            )
+            .in_agreement(Some(&sender.id))
+            .with_pointer(&format!("{}/retention", rule.pointer)),
+        );
+    }
 }
 
 /// A flow that pseudonymises who a record is about must not pass the record's own

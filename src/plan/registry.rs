@@ -98,7 +98,8 @@ impl Registry {
     ///
     /// Every problem in the set at once: unreadable or malformed files, unknown
     /// fields, duplicate ids, unknown organisations, purposes, categories, paths or
-    /// legal bases, missing art. 9 / art. 10 bases, conflicting rules.
+    /// legal bases, missing art. 9 / art. 10 bases, conflicting rules, retention
+    /// periods over the sender's or the recipient's `max_retention`.
     ///
     /// # Examples
     ///
@@ -318,6 +319,14 @@ impl Registry {
     /// The closest organisation id to a misspelt one.
     pub fn suggest_organisation(&self, id: &str) -> Option<String> {
         crate::support::suggest::closest(id, self.by_id.keys())
+    }
+
+    /// The closest province, or area of a regional or national organisation
+    /// (`noord-nederland`, `nl`), to a misspelt one.
+    pub fn suggest_area(&self, name: &str) -> Option<String> {
+        let mut known = self.provinces();
+        known.extend(self.agreements.iter().map(|a| a.province.as_str()));
+        crate::support::suggest::closest(name, known)
     }
 
     /// The closest purpose id to a misspelt one.

@@ -94,8 +94,9 @@ pub(crate) struct AgreementFile {
     pub valid: ValidityFile,
     /// The legal regime transfers rest on; a rule may override it.
     pub regime: Regime,
-    /// The longest retention period any outbound rule may set: an ISO 8601 duration of
-    /// years, months and days, like `P5Y` or `P1Y6M`.
+    /// The longest retention period any outbound rule may set, and the longest a
+    /// sender may set for what this organisation receives (a longer one is an error):
+    /// an ISO 8601 duration of years, months and days, like `P5Y` or `P1Y6M`.
     #[serde(default)]
     #[schemars(regex(pattern = crate::support::time::Period::PATTERN))]
     pub max_retention: Option<String>,
@@ -403,7 +404,7 @@ impl JsonSchema for RetentionFile {
             "additionalProperties": false
         });
         json_schema!({
-            "description": "How long the recipient may keep the data: an ISO 8601 duration of years, months and days from the transfer day, like `P2Y` or `P90D`, at most the agreement's `max_retention`; or `{\"period\": \"P1Y\", \"after\": \"case-closed\"}`, the period from the day of an event of `policies/schema.json` (with a list of events, from the first of them to happen). A record without the event's date crosses with that retention pending, stated in its `_transfer` terms. A list of these binds the earliest deadline: `[\"P5Y\", {\"period\": \"P1Y\", \"after\": \"case-closed\"}]` is one year after the case closed, and at most five years after the transfer.",
+            "description": "How long the recipient may keep the data: an ISO 8601 duration of years, months and days from the transfer day, like `P2Y` or `P90D`, at most the agreement's `max_retention` and the recipient's; or `{\"period\": \"P1Y\", \"after\": \"case-closed\"}`, the period from the day of an event of `policies/schema.json` (with a list of events, from the first of them to happen). A record without the event's date crosses with that retention pending, stated in its `_transfer` terms. A list of these binds the earliest deadline: `[\"P5Y\", {\"period\": \"P1Y\", \"after\": \"case-closed\"}]` is one year after the case closed, and at most five years after the transfer.",
             "oneOf": [
                 period,
                 from_event,

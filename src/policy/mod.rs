@@ -5,6 +5,7 @@
 pub(crate) mod action;
 pub(crate) mod agreement;
 pub(crate) mod condition;
+pub(crate) mod retention;
 pub(crate) mod schema;
 pub(crate) mod source;
 pub(crate) mod validate;

@@ -4,8 +4,8 @@
 
 use super::action::{Action, DomainId, Method};
 use super::agreement::{
-    Agreement, AgreementFile, Condition, DomainFile, PseudonymDomain, Retention, RetentionFile,
-    Rule, RuleFile, Selector, SelectorFile, DEFAULT_MIN_COUNT, MIN_COUNT_FLOOR,
+    Agreement, AgreementFile, Condition, DomainFile, PseudonymDomain, Rule, RuleFile, Selector,
+    SelectorFile, DEFAULT_MIN_COUNT, MIN_COUNT_FLOOR,
 };
 use super::condition::ConditionFile;
 use super::schema::{Grant, Release, Schema, ValueType};
@@ -13,7 +13,7 @@ use super::source::PolicySource;
 use crate::support::diag::{Diagnostic, Diagnostics};
 use crate::support::ident::is_name;
 use crate::support::json::escape_pointer_segment as esc;
-use crate::support::suggest::hint;
+use crate::support::suggest::{closest, hint};
 use crate::support::time::Period;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeSet, HashMap};
@@ -42,6 +42,8 @@ pub(crate) fn check_agreements(
         kinds: BTreeSet::new(),
         provinces: BTreeSet::new(),
         home_provinces: BTreeSet::new(),
+        placed: BTreeSet::new(),
+        misplaced: std::collections::BTreeMap::new(),
     };
     for src in agreements {
         let Ok(serde_json::Value::Object(doc)) = serde_json::from_str(&src.text) else {
@@ -49,6 +51,16 @@ pub(crate) fn check_agreements(
         };
         if let Some(id) = doc.get("organisation").and_then(|v| v.as_str()) {
             known.ids.insert(id.to_owned());
+            match id_from_path(&src.file) {
+                Some(at) if at != id => {
+                    known
+                        .misplaced
+                        .insert(at, (id.to_owned(), src.file.clone()));
+                }
+                _ => {
+                    known.placed.insert(id.to_owned());
+                }
+            }
             if let Some((province, _)) = id.split_once('/') {
                 known.provinces.insert(province.to_owned());
                 // An organisation that serves other provinces has an area (a region,
@@ -104,6 +116,13 @@ pub(crate) fn check_agreements(
     (checked, by_id)
 }
 
+/// A category and the special basis it needs, if any.
+#[derive(Clone, Copy)]
+struct Needed<'a> {
+    category: &'a str,
+    requires: Option<Grant>,
+}
+
 struct Known {
     ids: BTreeSet<String>,
     kinds: BTreeSet<String>,
@@ -112,6 +131,19 @@ struct Known {
     /// The areas of organisations that serve no other province: the provinces
     /// `serves` may name.
     home_provinces: BTreeSet<String>,
+    /// The ids declared in files whose place matches them: the names hints propose.
+    placed: BTreeSet<String>,
+    /// By the id a file's place gives (`<folder>/<name>`), the id it declares instead
+    /// and the file: a misspelt declaration, which hints name rather than propose.
+    misplaced: std::collections::BTreeMap<String, (String, String)>,
+}
+
+/// The organisation id a file's place gives it: `<folder>/<file name>`.
+fn id_from_path(file: &str) -> Option<String> {
+    let path = Path::new(file);
+    let name = path.file_stem()?.to_str()?;
+    let folder = path.parent()?.file_name()?.to_str()?;
+    Some(format!("{folder}/{name}"))
 }
 
 struct Checker<'a> {
@@ -140,15 +172,38 @@ impl Checker<'_> {
     }
 
     fn period(&mut self, pointer: &str, text: Option<&str>) -> Option<Period> {
-        let text = text?;
-        let period = Period::parse(text);
-        if period.is_none() {
-            self.error(
-                pointer,
-                format!("invalid period `{text}`: expected an ISO 8601 duration of years, months and days, like `P2Y` or `P1Y6M`"),
-            );
+        let mut problems = Vec::new();
+        let period = super::retention::period(pointer, text?, &mut |at, m| {
+            problems.push((at.to_owned(), m));
+        });
+        for (at, message) in problems {
+            self.error(&at, message);
         }
         period
+    }
+
+    /// The hint for a purpose used but not declared. When the schema knows it and the
+    /// agreement declares a near miss the schema does not know, the declaration is the
+    /// typo: name it, never propose it. Otherwise the closest declared purpose that
+    /// the schema knows.
+    fn undeclared_purpose_hint(
+        &self,
+        used: &str,
+        declared: &std::collections::BTreeMap<String, Vec<Arc<str>>>,
+    ) -> String {
+        let (known, unknown): (Vec<&str>, Vec<&str>) = declared
+            .keys()
+            .map(String::as_str)
+            .partition(|p| self.schema.purposes.contains_key(*p));
+        if self.schema.purposes.contains_key(used) {
+            if let Some(typo) = closest(used, &unknown) {
+                return format!(
+                    ": the agreement declares `{typo}` at `/purposes/{}`, a misspelling of it; rename that declaration to `{used}`",
+                    esc(&typo)
+                );
+            }
+        }
+        hint(used, known)
     }
 
     /// Checks `serves`: known provinces, not the organisation's own area, each once.
@@ -352,12 +407,10 @@ impl Checker<'_> {
                 if purposes.contains_key(purpose) {
                     return true;
                 }
+                let hint = this.undeclared_purpose_hint(purpose, purposes);
                 this.error(
                     at,
-                    format!(
-                        "purpose `{purpose}` is not among this agreement's purposes{}",
-                        hint(purpose, purposes.keys().map(String::as_str))
-                    ),
+                    format!("purpose `{purpose}` is not among this agreement's purposes{hint}"),
                 );
                 false
             };
@@ -485,18 +538,28 @@ impl Checker<'_> {
             }
         };
         if !purposes.contains_key(&rule.purpose) {
-            let declared = purposes.keys().map(String::as_str);
+            let hint = self.undeclared_purpose_hint(&rule.purpose, purposes);
             self.error(
                 &format!("{pointer}/purpose"),
                 format!(
-                    "purpose `{}` is not among this agreement's purposes{}",
-                    rule.purpose,
-                    hint(&rule.purpose, declared)
+                    "purpose `{}` is not among this agreement's purposes{hint}",
+                    rule.purpose
                 ),
             );
         }
         let retention = match &rule.retention {
-            Some(file) => self.retention(&format!("{pointer}/retention"), file, max_retention),
+            Some(file) => {
+                let mut problems = Vec::new();
+                let at = format!("{pointer}/retention");
+                let checked =
+                    super::retention::check(self.schema, &at, file, max_retention, &mut |at, m| {
+                        problems.push((at.to_owned(), m));
+                    });
+                for (at, message) in problems {
+                    self.error(&at, message);
+                }
+                checked
+            }
             None => {
                 if outbound {
                     self.warning(
@@ -569,7 +632,11 @@ impl Checker<'_> {
                 self.action_fits(&at, &action, &path, value_type);
             }
             if let Some(bases) = &bases {
-                self.basis_covers(&at, &action, &category, requires, bases, &rule.purpose);
+                let needed = Needed {
+                    category: &category,
+                    requires,
+                };
+                self.basis_covers(&at, &action, needed, bases, &rule.purpose, purposes);
             }
             categories.insert(category, action);
         }
@@ -597,7 +664,11 @@ impl Checker<'_> {
                 .and_then(|c| c.requires);
             self.action_fits(&at, &action, &path, value_type);
             if let Some(bases) = &bases {
-                self.basis_covers(&at, &action, &category, requires, bases, &rule.purpose);
+                let needed = Needed {
+                    category: &category,
+                    requires,
+                };
+                self.basis_covers(&at, &action, needed, bases, &rule.purpose, purposes);
             }
             if let Some(when) = entry.when {
                 if action.releases() {
@@ -688,9 +759,15 @@ impl Checker<'_> {
                 if self.known.ids.contains(&id) {
                     Some(Selector::Organisation(Arc::from(id.as_str())))
                 } else {
+                    let hint = match self.known.misplaced.get(&id) {
+                        Some((declared, file)) => format!(
+                            ": the agreement in `{file}` declares `{declared}`, which does not match its file; is that declaration misspelt?"
+                        ),
+                        None => hint(&id, &self.known.placed),
+                    };
                     self.error(
                         &format!("{pointer}/organisation"),
-                        format!("unknown organisation `{id}`{}", hint(&id, &self.known.ids)),
+                        format!("unknown organisation `{id}`{hint}"),
                     );
                     None
                 }
@@ -748,16 +825,19 @@ impl Checker<'_> {
         }
     }
 
+    /// A category that needs an art. 9 or art. 10 basis crosses only under a rule that
+    /// rests on one. The error names the schema's bases that would grant it: those
+    /// the purpose names but the rule's `legal_basis` leaves out, else all of them.
     fn basis_covers(
         &mut self,
         pointer: &str,
         action: &Action,
-        category: &str,
-        requires: Option<Grant>,
+        needed: Needed<'_>,
         bases: &[Arc<str>],
         purpose: &str,
+        purposes: &std::collections::BTreeMap<String, Vec<Arc<str>>>,
     ) {
-        let Some(grant) = requires else { return };
+        let Some(grant) = needed.requires else { return };
         if !action.releases() || bases.iter().any(|b| self.schema.basis_grants(b, grant)) {
             return;
         }
@@ -766,10 +846,43 @@ impl Checker<'_> {
             Grant::Art10 => "an AVG art. 10 basis (or Wpg/Wjsg)",
             Grant::Lawfulness => "a lawful basis",
         };
-        self.error(
-            pointer,
-            format!("category `{category}` may cross only with {article}, and purpose `{purpose}` names none"),
-        );
+        let quote = |names: &[&str]| {
+            let quoted: Vec<String> = names.iter().map(|b| format!("`{b}`")).collect();
+            quoted.join(", ")
+        };
+        let in_purpose: Vec<&str> = purposes
+            .get(purpose)
+            .into_iter()
+            .flatten()
+            .filter(|b| self.schema.basis_grants(b, grant))
+            .map(|b| &**b)
+            .collect();
+        let category = needed.category;
+        let message = if in_purpose.is_empty() {
+            let qualifying: Vec<&str> = self
+                .schema
+                .legal_bases
+                .keys()
+                .map(String::as_str)
+                .filter(|b| self.schema.basis_grants(b, grant))
+                .collect();
+            let fix = if qualifying.is_empty() {
+                "the schema has no legal basis that grants it".to_owned()
+            } else {
+                format!(
+                    "bases that would qualify: {}; add the one that applies to `/purposes/{}/legal_basis`",
+                    quote(&qualifying),
+                    esc(purpose)
+                )
+            };
+            format!("category `{category}` may cross only with {article}, and purpose `{purpose}` names none; {fix}")
+        } else {
+            format!(
+                "category `{category}` may cross only with {article}, and this rule's `legal_basis` leaves out {}, which purpose `{purpose}` names: add the one that applies to the rule's `legal_basis`",
+                quote(&in_purpose)
+            )
+        };
+        self.error(pointer, message);
     }
 
     fn condition(&mut self, pointer: &str, when: &ConditionFile) -> Option<Condition> {
@@ -783,125 +896,5 @@ impl Checker<'_> {
             self.error(&at, message);
         }
         checked.filter(|_| clean)
-    }
-
-    /// Checks a rule's retention: a period from the transfer, `{"period": P,
-    /// "after": EVENT or [EVENT, ...]}`, or a list of these (the earliest deadline
-    /// binds); one [`Retention`] per start.
-    fn retention(
-        &mut self,
-        pointer: &str,
-        file: &RetentionFile,
-        max_retention: Option<Period>,
-    ) -> Vec<Retention> {
-        if let serde_json::Value::Array(items) = &file.0 {
-            if items.is_empty() {
-                self.error(pointer, "an empty list of retentions sets none: write a period, like `\"P1Y\"`, or leave `retention` out".into());
-            }
-            let mut out: Vec<Retention> = Vec::new();
-            for (i, item) in items.iter().enumerate() {
-                let at = format!("{pointer}/{i}");
-                if item.is_array() {
-                    self.error(&at, "a list of retentions holds periods and `{\"period\": ..., \"after\": ...}` objects, not lists".into());
-                    continue;
-                }
-                for r in self.retention(&at, &RetentionFile(item.clone()), max_retention) {
-                    if !out.contains(&r) {
-                        out.push(r);
-                    }
-                }
-            }
-            return out;
-        }
-        let (period_at, period_text, after) = match &file.0 {
-            serde_json::Value::String(text) => (pointer.to_owned(), Some(text.as_str()), None),
-            serde_json::Value::Object(map) => {
-                for key in map.keys().filter(|k| *k != "period" && *k != "after") {
-                    self.error(
-                        &format!("{pointer}/{}", esc(key)),
-                        format!(
-                            "unknown member `{key}` in a retention{}; write `{{\"period\": \"P1Y\", \"after\": \"case-closed\"}}`",
-                            hint(key, ["period", "after"])
-                        ),
-                    );
-                }
-                let period = map.get("period").and_then(|p| p.as_str());
-                if period.is_none() {
-                    self.error(
-                        pointer,
-                        "a retention from an event needs a `period`, like `\"P1Y\"`".into(),
-                    );
-                }
-                let after = map.get("after");
-                if after.is_none() {
-                    self.error(pointer, "a retention written as an object needs `after`, the event it starts at; for a period from the transfer write just the period, like `\"P1Y\"`".into());
-                }
-                (format!("{pointer}/period"), period, after)
-            }
-            _ => {
-                self.error(pointer, "a retention is a period, like `\"P2Y\"`, or `{\"period\": \"P1Y\", \"after\": \"case-closed\"}`".into());
-                return Vec::new();
-            }
-        };
-        let period = self.period(&period_at, period_text);
-        if let (Some(r), Some(max)) = (period, max_retention) {
-            if r.max_days() > max.max_days() {
-                self.warning(
-                    &period_at,
-                    format!("retention {r} is longer than the agreement's maximum {max}"),
-                );
-            }
-        }
-        let mut events = Vec::new();
-        match after {
-            None => events.push(None),
-            Some(serde_json::Value::String(name)) => {
-                events.push(Some((format!("{pointer}/after"), name.as_str())));
-            }
-            Some(serde_json::Value::Array(names)) if !names.is_empty() => {
-                for (i, name) in names.iter().enumerate() {
-                    let at = format!("{pointer}/after/{i}");
-                    match name.as_str() {
-                        Some(name) => events.push(Some((at, name))),
-                        None => self.error(&at, "an event is named by its id, like `\"case-closed\"`".into()),
-                    }
-                }
-            }
-            Some(_) => self.error(
-                &format!("{pointer}/after"),
-                "`after` names an event of `policies/schema.json`, like `\"case-closed\"`, or a list of them (the first to happen starts the period)".into(),
-            ),
-        }
-        let Some(period) = period else {
-            return Vec::new();
-        };
-        let mut out: Vec<Retention> = Vec::new();
-        for event in events {
-            let after = match event {
-                None => None,
-                Some((at, name)) => match self.schema.events.get(name) {
-                    Some(event) => Some(event.clone()),
-                    None => {
-                        let known: Vec<&str> =
-                            self.schema.events.keys().map(String::as_str).collect();
-                        let listed = if known.is_empty() {
-                            "the schema names no events".to_owned()
-                        } else {
-                            format!("events of `policies/schema.json`: {}", known.join(", "))
-                        };
-                        self.error(
-                            &at,
-                            format!("unknown event `{name}`{}; {listed}", hint(name, &known)),
-                        );
-                        continue;
-                    }
-                },
-            };
-            let retention = Retention { period, after };
-            if !out.contains(&retention) {
-                out.push(retention);
-            }
-        }
-        out
     }
 }

@@ -211,3 +211,57 @@ fn absent_fields_must_carry_no_value_and_name_known_paths() {
         "{report}"
     );
 }
+
+/// `retain_until` asserts the day in the released record's `_transfer` terms: the
+/// right day passes, another fails naming both, and a value that is no day (which
+/// could never match) is an error when the cases load.
+#[test]
+fn retain_until_asserts_the_released_deadline() {
+    let registry = registry();
+    let dir = std::env::temp_dir().join(format!("pg-retain-cases-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("noord-nederland/tests")).unwrap();
+    let case = |name: &str, retain_until: &str| {
+        format!(
+            r#"{{"name": "{name}",
+              "transfer": {{"from": "noord-nederland/politie", "to": "noord-nederland/om",
+                           "purpose": "criminal-investigation", "at": "2026-03-02T10:00:00Z"}},
+              "record": {{"case": {{"id": "c1"}}}},
+              "expect": {{"retain_until": {retain_until}}}}}"#
+        )
+    };
+    let file = dir.join("noord-nederland/tests/retain.json");
+    let write = |cases: &[String]| {
+        std::fs::write(&file, format!(r#"{{"cases": [{}]}}"#, cases.join(", "))).unwrap();
+    };
+    write(&[
+        case("five-years", r#""2031-03-02""#),
+        case("wrong-day", r#""2030-03-02""#),
+        case("no-deadline", "null"),
+    ]);
+    let cases = load_cases(&dir, &registry).unwrap();
+    write(&[case("not-a-day", r#""2031-3-2""#), case("a-number", "2031")]);
+    let diags = load_cases(&dir, &registry).unwrap_err().to_string();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(
+        diags.contains("case `not-a-day`: `retain_until` is a text that is no day: write the last day the recipient may keep the record as `YYYY-MM-DD`, or `null`"),
+        "{diags}"
+    );
+    assert!(
+        diags.contains("case `a-number`: `retain_until` is a non-text value that is no day"),
+        "{diags}"
+    );
+    let keys = test_keys(&registry);
+    let gate = Gate::new(registry, keys);
+    run_case(&gate, &cases[0]).unwrap();
+    let report = run_case(&gate, &cases[1]).unwrap_err().to_string();
+    assert!(
+        report.ends_with("failed:\n  retain_until: expected \"2030-03-02\", actual \"2031-03-02\""),
+        "{report}"
+    );
+    let report = run_case(&gate, &cases[2]).unwrap_err().to_string();
+    assert!(
+        report.ends_with("failed:\n  retain_until: expected null, actual \"2031-03-02\""),
+        "{report}"
+    );
+}

@@ -632,7 +632,7 @@ fn two_rules_giving_a_field_different_conditions_are_an_error() {
 }
 
 #[test]
-fn retention_mistakes_are_errors_and_a_long_one_a_warning() {
+fn retention_mistakes_are_errors_and_so_is_a_long_one() {
     let errors_for = |retention: Value| {
         errors_of(&pair(
             json!([{"id": "out", "retention": retention, "categories": {"c1": "pass"}}]),
@@ -657,23 +657,14 @@ fn retention_mistakes_are_errors_and_a_long_one_a_warning() {
     assert_eq!(e.pointer.as_deref(), Some("/outbound/0/retention/period"));
     assert!(e.message.contains("invalid period `soon`"), "{e}");
 
-    // Over the agreement's maximum (P3Y): a warning, as for a period from the transfer.
-    let registry = Registry::from_sources(
-        &schema(),
-        &pair(
-            json!([{"id": "out", "retention": {"period": "P4Y", "after": "a-closed"}, "categories": {"c1": "pass"}}]),
-            json!({}),
-        ),
-    )
-    .unwrap();
-    let warnings: Vec<String> = registry
-        .warnings()
-        .iter()
-        .map(ToString::to_string)
-        .collect();
+    // Over the agreement's maximum (P3Y): an error, as for a period from the transfer.
+    let e = &errors_for(json!({"period": "P4Y", "after": "a-closed"}))[0];
+    assert_eq!(e.pointer.as_deref(), Some("/outbound/0/retention/period"));
+    assert!(e.line.is_some());
     assert!(
-        warnings.iter().any(|w| w.ends_with("x/s at `/outbound/0/retention/period`: retention P4Y is longer than the agreement's maximum P3Y")),
-        "{warnings:#?}"
+        e.message
+            .starts_with("retention P4Y is longer than the agreement's maximum P3Y"),
+        "{e}"
     );
 }
 

@@ -33,4 +33,5 @@ mod region;
 mod replay;
 mod secrets;
 mod smuggling;
+mod strict;
 mod util;

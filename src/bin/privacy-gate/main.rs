@@ -19,6 +19,7 @@ macro_rules! stderr {
 
 mod aggregate;
 mod audit;
+mod check;
 mod compare;
 mod demo;
 mod explain;
@@ -37,6 +38,9 @@ use std::sync::Arc;
 /// Exit code: the transfer, or a record, was refused.
 const EXIT_REFUSED: u8 = 3;
 
+/// Exit code: a usage error (what clap uses too).
+const EXIT_USAGE: u8 = 2;
+
 #[derive(Parser)]
 #[command(
     name = "privacy-gate",
@@ -51,11 +55,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Load and validate every agreement; print every problem at once.
-    Check {
-        /// The policy folder.
-        #[arg(long, default_value = "policies")]
-        policies: PathBuf,
-    },
+    Check(check::CheckArgs),
     /// Gate records (JSON Lines) from INPUT or stdin; write released records to stdout.
     Gate {
         #[command(flatten)]
@@ -114,6 +114,10 @@ enum Command {
         /// Fail when fewer than this percentage of rules are exercised.
         #[arg(long, value_name = "PCT")]
         min_coverage: Option<f64>,
+        /// Run only the cases of this province (or area, like `noord-nederland`);
+        /// coverage then counts the rules of its agreements only.
+        #[arg(long)]
+        province: Option<String>,
     },
     /// Compare a flow across provinces: field actions side by side, what differs, and
     /// the common ground all of them allow at once.
@@ -283,7 +287,7 @@ pub(crate) fn chain(error: &dyn std::error::Error) -> String {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Check { policies } => check(&policies),
+        Command::Check(args) => check::run(&args),
         Command::Gate {
             flow,
             audit,
@@ -313,7 +317,8 @@ fn main() -> ExitCode {
             policies,
             coverage,
             min_coverage,
-        } => run_cases(&policies, coverage, min_coverage),
+            province,
+        } => run_cases(&policies, coverage, min_coverage, province.as_deref()),
         Command::Keygen {
             domains,
             audit_writer,
@@ -379,30 +384,6 @@ fn load_keys(keys: &[PathBuf]) -> Result<KeyRing, Failure> {
         ring = ring.merge(KeyRing::from_file(path)?).map_err(Failure)?;
     }
     Ok(ring)
-}
-
-fn check(policies: &Path) -> Result<ExitCode, Failure> {
-    let mut out = stdout();
-    match Registry::load_dir(policies) {
-        Ok(registry) => {
-            let lints = registry.lints(privacy_gate::amsterdam_date(Utc::now()));
-            for warning in registry.warnings().iter().chain(lints.iter()) {
-                writeln!(out, "{warning}")?;
-            }
-            writeln!(
-                out,
-                "ok: {} agreements, {} flows compiled, {} warning(s)",
-                registry.agreements().count(),
-                registry.plans().count(),
-                registry.warnings().warning_count() + lints.warning_count()
-            )?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e) => {
-            writeln!(out, "{}", e.diagnostics)?;
-            Ok(ExitCode::FAILURE)
-        }
-    }
 }
 
 /// Builds the gate for a flow's arguments.
@@ -511,11 +492,30 @@ fn run_cases(
     policies: &Path,
     show_coverage: bool,
     min_coverage: Option<f64>,
+    province: Option<&str>,
 ) -> Result<ExitCode, Failure> {
     use privacy_gate::authoring::{load_cases, run_case_covering, Coverage};
     use privacy_gate::danger::test_keys;
     let mut out = stdout();
     let registry = load(policies)?;
+    if let Some(province) = province {
+        // Provinces, and the areas of regional and national organisations, whose
+        // folders may hold cases.
+        let mut known = registry.provinces();
+        known.extend(registry.agreements().map(|a| a.province()));
+        if !known.contains(province) {
+            let hint = registry
+                .suggest_area(province)
+                .map(|s| format!(" (did you mean `{s}`?)"))
+                .unwrap_or_default();
+            let listed: Vec<&str> = known.into_iter().collect();
+            stderr!(
+                "privacy-gate: error: unknown province `{province}`{hint}; known: {}",
+                listed.join(", ")
+            );
+            return Ok(ExitCode::from(EXIT_USAGE));
+        }
+    }
     let cases = match load_cases(policies, &registry) {
         Ok(cases) => cases,
         Err(diags) => {
@@ -523,6 +523,19 @@ fn run_cases(
             return Ok(ExitCode::FAILURE);
         }
     };
+    // A case's id starts with the folder it lives in: `province/file/case`.
+    let cases: Vec<_> = cases
+        .into_iter()
+        .filter(|c| province.is_none_or(|p| c.id.split('/').next() == Some(p)))
+        .collect();
+    if let (Some(province), true) = (province, cases.is_empty()) {
+        writeln!(
+            out,
+            "no test cases for `{province}` under `{}`: a run that tests nothing proves nothing",
+            policies.join(province).join("tests").display()
+        )?;
+        return Ok(ExitCode::FAILURE);
+    }
     let keys = test_keys(&registry);
     let gate = Gate::new(registry, keys);
     let mut failed = 0;
@@ -542,7 +555,9 @@ fn run_cases(
         cases.len(),
         cases.len() - failed
     )?;
-    let report = coverage.report(gate.registry());
+    let report = coverage.report_for(gate.registry(), |a| {
+        province.is_none_or(|p| a.province() == p)
+    });
     if show_coverage || min_coverage.is_some() {
         writeln!(out, "{report}")?;
     }
