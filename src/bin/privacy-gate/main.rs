@@ -22,6 +22,7 @@ mod audit;
 mod compare;
 mod demo;
 mod explain;
+mod render;
 
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
@@ -118,6 +119,9 @@ enum Command {
     /// Compare a flow across provinces: field actions side by side, what differs, and
     /// the common ground all of them allow at once.
     Compare(compare::CompareArgs),
+    /// An agreement as a document a signatory reads (Markdown or HTML, Dutch or
+    /// English), ending with the SHA-256 a signature covers.
+    Render(render::RenderArgs),
     /// Verify, checkpoint, replay or list an audit log.
     Audit {
         #[command(subcommand)]
@@ -296,6 +300,7 @@ fn main() -> ExitCode {
         } => demo::run(&policies, &records, keys.as_deref(), at),
         Command::Audit { command } => audit::run(command),
         Command::Compare(args) => compare::run(&args),
+        Command::Render(args) => render::run(&args),
         Command::Test {
             policies,
             coverage,
