@@ -4,6 +4,7 @@
 
 mod cases;
 mod document;
+pub mod joint;
 mod json_schema;
 pub mod render;
 mod words;

@@ -22,6 +22,7 @@ mod audit;
 mod compare;
 mod demo;
 mod explain;
+mod joint;
 mod render;
 
 use chrono::{DateTime, Utc};
@@ -122,6 +123,9 @@ enum Command {
     /// An agreement as a document a signatory reads (Markdown or HTML, Dutch or
     /// English), ending with the SHA-256 a signature covers.
     Render(render::RenderArgs),
+    /// Draft a region's joint agreements from the common ground of its provinces'
+    /// agreements, with a report per province and the test cases re-run.
+    Joint(joint::JointArgs),
     /// Verify, checkpoint, replay or list an audit log.
     Audit {
         #[command(subcommand)]
@@ -301,6 +305,7 @@ fn main() -> ExitCode {
         Command::Audit { command } => audit::run(command),
         Command::Compare(args) => compare::run(&args),
         Command::Render(args) => render::run(&args),
+        Command::Joint(args) => joint::run(&args),
         Command::Test {
             policies,
             coverage,
