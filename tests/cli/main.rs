@@ -14,4 +14,5 @@ mod commands;
 mod compare;
 mod conditions;
 mod faults;
+mod joint_render;
 mod util;
