@@ -345,6 +345,19 @@ pub(crate) fn condition(lang: Lang, condition: &Condition) -> String {
     out
 }
 
+/// What pseudonymisation in a domain means, once per rule that uses it; `who` names
+/// the recipient that alone can link the domain's codes.
+pub(crate) fn pseudonym_meaning(lang: Lang, who: &str) -> String {
+    match lang {
+        Lang::Nl => format!(
+            "Gepseudonimiseerd: de waarde wordt vervangen door een code (HMAC-SHA256 met de geheime sleutel van het domein) waaruit de waarde niet terug te rekenen is. Alleen {who} ontvangt codes van dat domein; daarmee herkent de ontvanger dezelfde persoon in verschillende verstrekkingen, maar niet wie het is, en codes van verschillende domeinen zijn niet te koppelen."
+        ),
+        Lang::En => format!(
+            "Pseudonymised: the value is replaced by a code (HMAC-SHA256 under the domain's secret key) from which the value cannot be computed back. Only {who} receives codes of that domain; with them the recipient recognises the same person across transfers, but not who it is, and codes of different domains cannot be linked."
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -375,18 +388,5 @@ mod tests {
         for id in s.events.keys() {
             assert!(lookup(EVENTS_NL, id).is_some(), "event {id}");
         }
-    }
-}
-
-/// What pseudonymisation in a domain means, once per rule that uses it; `who` names
-/// the recipient that alone can link the domain's codes.
-pub(crate) fn pseudonym_meaning(lang: Lang, who: &str) -> String {
-    match lang {
-        Lang::Nl => format!(
-            "Gepseudonimiseerd: de waarde wordt vervangen door een code (HMAC-SHA256 met de geheime sleutel van het domein) waaruit de waarde niet terug te rekenen is. Alleen {who} ontvangt codes van dat domein; daarmee herkent de ontvanger dezelfde persoon in verschillende verstrekkingen, maar niet wie het is, en codes van verschillende domeinen zijn niet te koppelen."
-        ),
-        Lang::En => format!(
-            "Pseudonymised: the value is replaced by a code (HMAC-SHA256 under the domain's secret key) from which the value cannot be computed back. Only {who} receives codes of that domain; with them the recipient recognises the same person across transfers, but not who it is, and codes of different domains cannot be linked."
-        ),
     }
 }

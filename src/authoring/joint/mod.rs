@@ -2,7 +2,7 @@
 //! provinces' agreements (`privacy-gate joint`; see docs/joint.md).
 //!
 //! Per flow kind (sender kind, recipient kind, purpose) that some province of the
-//! region has, [`compare_flow`] lines the provinces up; the draft takes:
+//! region has, [`compare_flow`](crate::compare::compare_flow) lines the provinces up; the draft takes:
 //!
 //! - per field, the join of the provinces' actions **as written** (a province whose
 //!   flow is refused today, say because one side's agreement is an unsigned draft,
@@ -37,10 +37,12 @@
 mod draft;
 mod report;
 mod rerun;
+mod types;
 
-pub use draft::{
-    draft, DraftFile, JointDraft, JointError, JointField, JointFlow, LeftOut, ProvinceReport,
-    Stricter, TermChange, RECIPIENT_DOMAIN,
-};
+pub use draft::draft;
 pub use report::report;
 pub use rerun::{rerun_cases, CaseChange, CaseRerun};
+pub use types::{
+    DraftFile, JointDraft, JointError, JointField, JointFlow, LeftOut, ProvinceReport, Stricter,
+    TermChange, RECIPIENT_DOMAIN,
+};

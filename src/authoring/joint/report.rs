@@ -2,8 +2,8 @@
 //! what it gives up and gains, with the test cases whose expectations change.
 
 use crate::authoring::document::{code, strong, text, Block, Document, Span};
-use crate::authoring::joint::draft::{JointDraft, LeftOut, RECIPIENT_DOMAIN};
 use crate::authoring::joint::rerun::CaseRerun;
+use crate::authoring::joint::types::{JointDraft, LeftOut, RECIPIENT_DOMAIN};
 use crate::policy::action::Action;
 use std::sync::Arc;
 

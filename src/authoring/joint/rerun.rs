@@ -1,7 +1,7 @@
 //! The provinces' test cases re-run against a joint draft: which expectations change.
 
 use crate::authoring::cases::{load_cases, run_case};
-use crate::authoring::joint::draft::{JointDraft, JointError};
+use crate::authoring::joint::types::{JointDraft, JointError};
 use crate::gate::Gate;
 use crate::plan::registry::Registry;
 use serde::Serialize;
