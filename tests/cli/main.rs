@@ -14,5 +14,6 @@ mod commands;
 mod compare;
 mod conditions;
 mod faults;
+mod joint_render;
 mod strict;
 mod util;

@@ -19,7 +19,7 @@ fn at() -> DateTime<Utc> {
 
 /// Whether, and how, an agreement is in force on `AT`.
 #[derive(Clone, Copy, Debug)]
-enum Standing {
+pub(crate) enum Standing {
     InForce,
     Draft,
     Expired,
@@ -38,15 +38,15 @@ fn standing() -> impl Strategy<Value = Standing> {
 /// One province of a generated set: sender `P/s` (kind `sender`) and recipient `P/r`
 /// (kind `recipient`), each with an optional rule for purpose `p`.
 #[derive(Clone, Debug)]
-struct Province {
-    sender: Option<RuleActions>,
-    recipient: Option<RuleActions>,
-    sender_standing: Standing,
-    recipient_standing: Standing,
-    retention: &'static str,
+pub(crate) struct Province {
+    pub sender: Option<RuleActions>,
+    pub recipient: Option<RuleActions>,
+    pub sender_standing: Standing,
+    pub recipient_standing: Standing,
+    pub retention: &'static str,
 }
 
-fn province() -> impl Strategy<Value = Province> {
+pub(crate) fn province() -> impl Strategy<Value = Province> {
     (
         prop::option::weighted(0.95, rule_actions()),
         prop::option::weighted(0.95, rule_actions()),
@@ -65,7 +65,7 @@ fn province() -> impl Strategy<Value = Province> {
         )
 }
 
-const NAMES: [&str; 3] = ["pa", "pb", "pc"];
+pub(crate) const NAMES: [&str; 3] = ["pa", "pb", "pc"];
 
 fn agreement(
     province: &str,
@@ -108,7 +108,7 @@ fn agreement(
     }
 }
 
-fn sources(provinces: &[Province]) -> Vec<PolicySource> {
+pub(crate) fn sources(provinces: &[Province]) -> Vec<PolicySource> {
     let mut out = Vec::new();
     for (name, p) in NAMES.iter().zip(provinces) {
         let outbound = match &p.sender {

@@ -19,6 +19,7 @@ mod diagnostics;
 mod faults;
 mod fixtures;
 mod house;
+mod joint;
 mod json_schemas;
 mod json_test_suite;
 mod lawful;

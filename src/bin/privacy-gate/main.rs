@@ -23,6 +23,8 @@ mod check;
 mod compare;
 mod demo;
 mod explain;
+mod joint;
+mod render;
 
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
@@ -122,6 +124,12 @@ enum Command {
     /// Compare a flow across provinces: field actions side by side, what differs, and
     /// the common ground all of them allow at once.
     Compare(compare::CompareArgs),
+    /// An agreement as a document a signatory reads (Markdown or HTML, Dutch or
+    /// English), ending with the SHA-256 a signature covers.
+    Render(render::RenderArgs),
+    /// Draft a region's joint agreements from the common ground of its provinces'
+    /// agreements, with a report per province and the test cases re-run.
+    Joint(joint::JointArgs),
     /// Verify, checkpoint, replay or list an audit log.
     Audit {
         #[command(subcommand)]
@@ -313,6 +321,8 @@ fn main() -> ExitCode {
         } => demo::run(&policies, &records, &keys, at),
         Command::Audit { command } => audit::run(command),
         Command::Compare(args) => compare::run(&args),
+        Command::Render(args) => render::run(&args),
+        Command::Joint(args) => joint::run(&args),
         Command::Test {
             policies,
             coverage,
