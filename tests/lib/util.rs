@@ -147,3 +147,9 @@ pub fn public_of(ring: &privacy_gate::KeyRing) -> privacy_gate::audit::VerifierK
         privacy_gate::audit::note::ED25519,
     )
 }
+
+/// Standard base64 with padding, as checkpoints and proofs spell hashes.
+pub fn base64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
