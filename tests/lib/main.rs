@@ -11,6 +11,7 @@
 mod aggregates;
 mod audit;
 mod audit_attacks;
+mod audit_doc;
 mod audit_python;
 mod cases;
 mod compare;
