@@ -86,8 +86,12 @@ pub(crate) enum AuditCommand {
         #[command(flatten)]
         keys: PublicKeys,
         /// The entry with this sequence number.
-        #[arg(long, conflicts_with = "subject", required_unless_present = "subject")]
+        #[arg(long, conflicts_with_all = ["subject", "receipt"], required_unless_present_any = ["subject", "receipt"])]
         seq: Option<u64>,
+        /// The entry a receipt names: a released record (its `_transfer.receipt`) or
+        /// the receipt alone, as JSON.
+        #[arg(long, conflicts_with = "subject")]
+        receipt: Option<PathBuf>,
         /// Every transfer about the person with this BSN (needs the subject-digest key).
         #[arg(long)]
         subject: Option<String>,
@@ -104,6 +108,11 @@ pub(crate) enum AuditCommand {
         bundle: PathBuf,
         #[command(flatten)]
         keys: PublicKeys,
+        /// A receipt the bundle must prove: a released record (its
+        /// `_transfer.receipt`) or the receipt alone, as JSON. Its log, index and leaf
+        /// hash must be those of a proven entry.
+        #[arg(long)]
+        receipt: Option<PathBuf>,
     },
     /// As a witness: cosign a checkpoint (C2SP tlog-cosignature, cosignature/v1).
     Cosign {
@@ -190,6 +199,15 @@ fn sidecar(file: &Path) -> Option<String> {
     let mut name = file.as_os_str().to_owned();
     name.push(".checkpoint");
     std::fs::read_to_string(name).ok()
+}
+
+/// A receipt from a file: a released record with `_transfer.receipt`, or the
+/// receipt object alone.
+fn read_receipt(path: &Path) -> Result<audit::Receipt, Failure> {
+    let value =
+        privacy_gate::json::parse_strict(&read(path)?, privacy_gate::json::DEFAULT_MAX_DEPTH)
+            .map_err(|e| Failure(format!("`{}`: not JSON: {e}", path.display())))?;
+    audit::Receipt::from_json(&value).map_err(|e| Failure(format!("`{}`: {e}", path.display())))
 }
 
 fn subject_keys(keys: &[PathBuf]) -> Result<KeyRing, Failure> {
@@ -293,12 +311,17 @@ pub(crate) fn run(command: AuditCommand) -> Result<ExitCode, Failure> {
             file,
             keys,
             seq,
+            receipt,
             subject,
             keys_file,
             out,
         } => {
             let (public, _) = keys.load()?;
             let bytes = read(&file)?;
+            let seq = match receipt {
+                Some(path) => Some(read_receipt(&path)?.index),
+                None => seq,
+            };
             let indices = match (seq, subject) {
                 (Some(seq), _) => vec![seq],
                 (None, Some(bsn)) => {
@@ -322,10 +345,22 @@ pub(crate) fn run(command: AuditCommand) -> Result<ExitCode, Failure> {
             write_new(out.as_deref(), &serde_json::to_string_pretty(&bundle)?)?;
             Ok(ExitCode::SUCCESS)
         }
-        AuditCommand::CheckProof { bundle, keys } => {
+        AuditCommand::CheckProof {
+            bundle,
+            keys,
+            receipt,
+        } => {
             let (public, witnesses) = keys.load()?;
+            let receipt = receipt.as_deref().map(read_receipt).transpose()?;
             let mut out = crate::stdout();
-            match audit::check(&read(&bundle)?, &public, &witnesses) {
+            let checked =
+                audit::check(&read(&bundle)?, &public, &witnesses).and_then(
+                    |checked| match &receipt {
+                        Some(receipt) => checked.confirms(receipt).map(|()| checked),
+                        None => Ok(checked),
+                    },
+                );
+            match checked {
                 Ok(checked) => {
                     writeln!(
                         out,
