@@ -137,3 +137,139 @@ fn a_recipients_receipt_leads_to_a_proof_and_a_wrong_receipt_is_refused() {
         text(&not_receipt.stderr)
     );
 }
+
+#[test]
+fn show_says_which_fields_crossed_how_and_fails_on_a_damaged_log() {
+    let dir = Scratch::new("show-fields");
+    let keys = dir.path("keys.json");
+    let public = write_audit_keys(&keys, 4);
+    let log = dir.path("audit.log");
+    assert_eq!(gate_audited(&keys, &log).status.code(), Some(0));
+    let show = |log: &Path| audit(&["show"], &[log, Path::new("--public-key"), &public]);
+    let out = show(&log);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    // Per transfer: sender, recipient, purpose, outcome and both agreement versions,
+    // then which fields crossed how.
+    assert!(
+        stdout.contains(
+            "drenthe/ggd -> drenthe/zvh  signal-assessment  released; under drenthe/ggd 2025.1 and drenthe/zvh "
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("pseudonymised (drenthe/zvh-signalen): case.id, subject.bsn; withheld: "),
+        "{stdout}"
+    );
+    assert!(stdout.contains("as is: "), "{stdout}");
+    assert!(stdout.contains("withheld: "), "{stdout}");
+    let fields_lines = stdout
+        .lines()
+        .filter(|l| l.starts_with("            "))
+        .count();
+    assert_eq!(fields_lines, 23, "{stdout}");
+
+    // One changed byte in a transfer entry: the listing is flagged and the exit is 1.
+    let mut bytes = std::fs::read(&log).unwrap();
+    let at = bytes
+        .windows(10)
+        .position(|w| w == b"\"released\"")
+        .unwrap();
+    bytes[at + 1] = b'R';
+    let damaged = dir.path("damaged.log");
+    std::fs::write(&damaged, &bytes).unwrap();
+    let out = show(&damaged);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("the log is damaged"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn replay_says_once_why_transfers_were_not_replayed_and_what_if_sums_up_per_field() {
+    let dir = Scratch::new("replay-answers");
+    let keys = dir.path("keys.json");
+    let public = write_audit_keys(&keys, 5);
+    let log = dir.path("audit.log");
+    let gated = run(
+        bin()
+            .args([
+                "gate",
+                "--from",
+                "groningen/zvh",
+                "--to",
+                "groningen/gemeente",
+            ])
+            .args(["--purpose", "care-coordination", "--at", AT, "--keys"])
+            .arg(&keys)
+            .arg("--audit")
+            .arg(&log)
+            .arg("examples/ggd-reports.jsonl"),
+        b"",
+    );
+    assert!(
+        text(&gated.stderr).contains("12 released, 11 refused"),
+        "{}",
+        text(&gated.stderr)
+    );
+    let replay = |extra: &[&str]| {
+        run(
+            bin()
+                .args(["audit", "replay"])
+                .arg(&log)
+                .arg("--public-key")
+                .arg(&public)
+                .arg("--keys")
+                .arg(&keys)
+                .args(extra),
+            b"",
+        )
+    };
+    // The archive gone: every transfer is not replayed, for one reason, said once.
+    std::fs::rename(dir.path("audit.log.agreements"), dir.path("gone")).unwrap();
+    let out = replay(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    let reasons: Vec<&str> = stdout
+        .lines()
+        .filter(|l| l.contains("not replayed"))
+        .collect();
+    assert_eq!(reasons.len(), 1, "{stdout}");
+    assert!(
+        reasons[0].starts_with("not replayed (23 transfer(s): seq "),
+        "{stdout}"
+    );
+    std::fs::rename(dir.path("gone"), dir.path("audit.log.agreements")).unwrap();
+
+    // What if the ZVH generalised birth dates: a line per field that would change.
+    let changed = dir.path("policies");
+    crate::util::copy_dir(&crate::util::root().join("policies"), &changed);
+    let zvh = changed.join("groningen/zvh.json");
+    let mut doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&zvh).unwrap()).unwrap();
+    for rule in doc["outbound"].as_array_mut().unwrap() {
+        if rule["purpose"] == "care-coordination" && rule["to"]["kind"] == "gemeente" {
+            rule["paths"]["subject.birth_date"] = serde_json::json!({"generalise": "year"});
+        }
+    }
+    std::fs::write(&zvh, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+    let out = replay(&["--against", changed.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = text(&out.stdout);
+    let per_transfer = stdout
+        .lines()
+        .filter(|l| l.starts_with("seq ") && l.contains("subject.birth_date"))
+        .count();
+    assert!(per_transfer > 0, "{stdout}");
+    assert!(
+        stdout.contains("per field, what would change:\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "  subject.birth_date: pass -> generalise(year) in {per_transfer} transfer(s)\n"
+        )),
+        "{stdout}"
+    );
+}
