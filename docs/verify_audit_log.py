@@ -1,141 +1,158 @@
 #!/usr/bin/env python3
-"""Independent verifier for privacy-gate audit logs (format 2, docs/audit-log.md).
+"""Independent verifier for privacy-gate audit logs (format 3, docs/audit-log.md).
 
-Standard library only. It implements the specification in docs/audit-log.md and
-does not call, import or share code with the Rust crate, so that it can serve as a
-second opinion on a log.
+Python's standard library plus `cryptography` (for Ed25519). It implements the
+specification in docs/audit-log.md and does not call, import or share code with the
+Rust crate, so that it can serve as a second opinion on a log.
 
-    python3 verify_audit_log.py LOG KEYS
-    python3 verify_audit_log.py LOG KEYS --checkpoint CHECKPOINT
-    python3 verify_audit_log.py LOG KEYS --json
-    python3 verify_audit_log.py LOG KEYS --find-records RECORDS.jsonl
-    python3 verify_audit_log.py LOG KEYS --find-subject BSN
+    python3 verify_audit_log.py LOG PUBLIC-KEY
+    python3 verify_audit_log.py LOG PUBLIC-KEY --checkpoint CP [--checkpoint CP2 ...]
+    python3 verify_audit_log.py LOG PUBLIC-KEY --witness WITNESS-KEY --checkpoint CP
+    python3 verify_audit_log.py LOG PUBLIC-KEY --json
+    python3 verify_audit_log.py LOG PUBLIC-KEY --find-subject BSN --keys SUBJECT-KEYS
+    python3 verify_audit_log.py LOG PUBLIC-KEY --find-records RECORDS.jsonl --keys RECORD-KEYS
 
-KEYS is a privacy-gate key file; only its `audit` member is used (and checked), so an
-auditor's copy may hold nothing else: {"audit": {"active": "k1", "keys": {"k1": "<hex>"}}}.
+PUBLIC-KEY is a file holding the writer's C2SP verifier key on one line (the `.pub`
+file `privacy-gate keygen --audit-writer` writes), `<name>+<key id>+<base64 key>`.
+Verifying needs no secret. `LOG.checkpoint`, when it exists, is checked like a
+`--checkpoint`. The digest keys (`--keys`, a privacy-gate key file whose
+`audit_subject` or `audit_records` member is used) serve only to find entries.
 
-Only each line's framing is interpreted (v, seq, time, prev, kind, seal); the rest of a
-line is covered by its seal. Known difference from the Rust verifier: a sealed line
-nested deeper than Python's recursion limit (about 1000 levels, which no writer
-produces) is reported here as edited.
+Only each line's framing is interpreted (v, seq, time, kind), and of checkpoint
+entries their note and peaks; every line is a leaf of the Merkle tree (RFC 9162), whose
+root each checkpoint signs. `time` is checked to be a string only: the writer's
+signature vouches for it, nothing orders it. Known difference from the Rust verifier:
+a line nested deeper than 128 levels (which no writer produces) is edited for both,
+but Python's own recursion limit applies to still deeper ones.
 
-Exit status: 0 the log is intact (and matches the checkpoint, if one was given);
-1 the log is damaged (the first bad entry is printed); 2 a file could not be used.
+Exit status: 0 the log is intact (and matches the checkpoints given); 1 the log is
+damaged (the first bad entry is printed); 2 a file could not be used.
 """
 
 import argparse
+import base64
+import binascii
 import hashlib
 import hmac
 import json
+import os
 import sys
 
-FORMAT = 2
-ZERO_HASH = bytes(32)
-SEAL_MEMBER = b',"seal":"'
+try:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+except ImportError:  # pragma: no cover - reported at start
+    Ed25519PublicKey = None
+
+FORMAT = 3
+U64_MAX = 2**64 - 1
+U32_MAX = 2**32 - 1
+ED25519 = 0x01  # a log writer's note signature
+COSIGNATURE_V1 = 0x04  # a witness's timestamped cosignature
+DASH = "\u2014 "  # what starts a signature line
+MAX_NOTE_BYTES = 64 * 1024
+MAX_DEPTH = 128  # serde_json's nesting limit, which the Rust verifier inherits
 SEQ_MEMBER = b',"seq":'
-SEAL = b"pg-audit-seal"
 INPUT = b"pg-audit-input"
 OUTPUT = b"pg-audit-output"
 SUBJECT = b"pg-audit-subject"
-CHECKPOINT = b"pg-audit-checkpoint"
-MAX_DEPTH = 16  # nesting limit of the strict reader (key files use 8)
-U64_MAX = 2**64 - 1
-HEXDIGITS = b"0123456789abcdefABCDEF"
+FRAME = ("v", "seq", "time", "kind")
 
 
 class Unusable(Exception):
-    """A key file or checkpoint that cannot be used at all (exit 2)."""
+    """A key or checkpoint file that cannot be used at all (exit 2)."""
 
 
 class Damage(Exception):
     """The first bad entry: 1-based number, byte offset of its line, kind, detail."""
 
-    def __init__(self, entry, offset, kind, detail, entry_kind=None):
+    def __init__(self, entry, offset, kind, detail):
         super().__init__(detail)
         self.entry, self.offset, self.kind, self.detail = entry, offset, kind, detail
-        self.entry_kind = entry_kind
 
     def as_json(self):
         return {"entry": self.entry, "offset": self.offset, "kind": self.kind, "detail": self.detail}
 
     def __str__(self):
-        what = f" [a `{self.entry_kind}` entry]" if self.entry_kind else ""
-        return f"entry {self.entry} (byte offset {self.offset}): {self.kind}: {self.detail}{what}"
+        return f"entry {self.entry} (byte offset {self.offset}): {self.kind}: {self.detail}"
 
 
-# --- JSON: strict (key files, checkpoints, reports) and framing (log lines) -----------
+class NoteError(Exception):
+    """A note, key or checkpoint that was not accepted."""
 
 
-class _NotStrict(ValueError):
-    pass
+# --- hashing: RFC 9162 §2.1 ----------------------------------------------------------
 
 
-def _pairs(pairs):
-    obj = {}
-    for key, value in pairs:
-        if key in obj:
-            raise _NotStrict("duplicate key")
-        obj[key] = value
-    return obj
+def sha256(data):
+    return hashlib.sha256(data).digest()
 
 
-def _number_int(text):
-    # A negative integer (even -0) is not an unsigned integer: keep it apart as a float.
-    if text.startswith("-"):
-        return _number_float(text)
-    n = int(text)
-    return n if n <= U64_MAX else _number_float(text)
+def leaf_hash(line):
+    """SHA-256(0x00 || line), the line without its newline."""
+    return sha256(b"\x00" + line)
 
 
-def _number_float(text):
-    f = float(text)
-    if f in (float("inf"), float("-inf")):
-        raise _NotStrict("number out of range")
-    return f
+def node_hash(left, right):
+    return sha256(b"\x01" + left + right)
 
 
-def _reject_constant(name):
-    raise _NotStrict(f"{name} is not JSON")
+class Frontier:
+    """The roots of the perfect subtrees of a tree (largest first) and its size: enough
+    to add leaves and to give the root without holding every leaf."""
+
+    def __init__(self):
+        self.size = 0
+        self.peaks = []  # (height, hash), largest first
+
+    def push(self, leaf):
+        height, node = 0, leaf
+        while self.peaks and self.peaks[-1][0] == height:
+            _, left = self.peaks.pop()
+            node, height = node_hash(left, node), height + 1
+        self.peaks.append((height, node))
+        self.size += 1
+
+    def root(self):
+        if not self.peaks:
+            return sha256(b"")
+        node = self.peaks[-1][1]
+        for _, left in reversed(self.peaks[:-1]):
+            node = node_hash(left, node)
+        return node
+
+    def peak_hashes(self):
+        return [h for _, h in self.peaks]
 
 
-def _check(value, level):
-    """Nesting and string rules of the reader: no lone surrogates; a value nested 16
-    levels deep may only be a scalar or an empty object."""
-    if isinstance(value, str):
-        if any("\ud800" <= c <= "\udfff" for c in value):
-            raise _NotStrict("lone surrogate")
-    elif isinstance(value, list):
-        if level >= MAX_DEPTH:
-            raise _NotStrict("too deep")
-        for item in value:
-            _check(item, level + 1)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            if level >= MAX_DEPTH:
-                raise _NotStrict("too deep")
-            _check(key, level + 1)
-            _check(item, level + 1)
+def mth(leaves):
+    """MTH(D[n]) by the recursive definition (for the worked example and tests)."""
+    if not leaves:
+        return sha256(b"")
+    if len(leaves) == 1:
+        return leaves[0]
+    k = 1
+    while k << 1 < len(leaves):
+        k <<= 1
+    return node_hash(mth(leaves[:k]), mth(leaves[k:]))
 
 
-def parse_strict(raw, max_depth=MAX_DEPTH):
-    """One JSON value from bytes, or None: invalid UTF-8, duplicate keys, NaN or
-    Infinity, numbers out of range, lone surrogates and excessive nesting fail."""
-    try:
-        text = raw.decode("utf-8")
-        value = json.loads(
-            text,
-            object_pairs_hook=_pairs,
-            parse_int=_number_int,
-            parse_float=_number_float,
-            parse_constant=_reject_constant,
-        )
-        _check(value, MAX_DEPTH - max_depth)
-        return value
-    except (ValueError, RecursionError):
+# --- strict base64 and JSON ----------------------------------------------------------
+
+
+def b64(text):
+    """Standard base64 with padding and zero trailing bits, or None."""
+    if not isinstance(text, str) or not text.isascii():
         return None
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return raw if base64.b64encode(raw).decode("ascii") == text else None
 
 
-FRAME = ("v", "seq", "time", "prev", "kind")
+def _has_surrogate(text):
+    return any("\ud800" <= c <= "\udfff" for c in text)
 
 
 class _Object(dict):
@@ -144,7 +161,7 @@ class _Object(dict):
     dups = frozenset()
 
 
-def _pairs_noting_duplicates(pairs):
+def _pairs(pairs):
     obj, dups = _Object(), set()
     for key, value in pairs:
         if key in obj:
@@ -154,15 +171,40 @@ def _pairs_noting_duplicates(pairs):
     return obj
 
 
-def _number_lenient(text):
-    # Numbers outside the framing are not interpreted; only v and seq must be integers.
+def _number(text):
+    # Only v and seq are interpreted, as unsigned integers; anything else is kept apart.
     if text.startswith("-") or len(text) > 20:
         return float(text)
     return int(text)
 
 
-def _has_surrogate(text):
-    return any("\ud800" <= c <= "\udfff" for c in text)
+def _reject_constant(name):
+    raise ValueError(f"{name} is not JSON")
+
+
+def _depth(value, level=1):
+    if level > MAX_DEPTH:
+        return False
+    if isinstance(value, list):
+        return all(_depth(v, level + 1) for v in value)
+    if isinstance(value, dict):
+        return all(_depth(v, level + 1) for v in value.values())
+    return True
+
+
+def parse_json(raw):
+    """One JSON value (RFC 8259: no NaN, no control characters in strings), or None."""
+    try:
+        value = json.loads(
+            raw.decode("utf-8"),
+            object_pairs_hook=_pairs,
+            parse_int=_number,
+            parse_float=float,
+            parse_constant=_reject_constant,
+        )
+    except (ValueError, RecursionError):
+        return None
+    return value if _depth(value) else None
 
 
 def _uint(value, limit):
@@ -170,125 +212,160 @@ def _uint(value, limit):
 
 
 def parse_frame(raw):
-    """The framing members of a line, or None when the line is not an entry.
+    """(parsed object, framing members) when the line is an entry, else None.
 
-    A line is an entry when it is one JSON text (RFC 8259 syntax: no NaN or Infinity,
-    no control characters in strings) whose top-level object holds `v` (an integer
-    0..2^32-1), `seq` (an integer 0..2^64-1), `time`, `prev` and `kind` (strings),
-    each exactly once. The other members are covered by the seal but not interpreted:
-    their strings need not even be valid UTF-8. Top-level member names and the framing
-    strings must be valid Unicode (no invalid UTF-8, no lone surrogate escapes).
+    An entry starts with `{"v":` and is one JSON object holding `v` (an integer),
+    `seq` (an integer 0..2^64-1), `time` and `kind` (strings), each exactly once.
     """
     if not raw.startswith(b'{"v":'):
-        return None  # an entry is an object whose first member is `v`
-    try:
-        value = json.loads(
-            raw.decode("utf-8", "surrogateescape"),
-            object_pairs_hook=_pairs_noting_duplicates,
-            parse_int=_number_lenient,
-            parse_float=float,
-            parse_constant=_reject_constant,
-        )
-    except (ValueError, RecursionError):
         return None
-    if isinstance(value, dict):
-        if any(_has_surrogate(k) for k in value) or value.dups & set(FRAME):
-            return None
-        if any(k not in value for k in FRAME):
-            return None
-        values = [value[k] for k in FRAME]
-    else:
+    value = parse_json(raw)
+    if not isinstance(value, dict) or value.dups & set(FRAME):
         return None
-    v, seq, time, prev, kind = values
-    if not _uint(v, 2**32 - 1) or not _uint(seq, U64_MAX):
+    if any(k not in value for k in FRAME):
         return None
-    if not all(isinstance(t, str) and not _has_surrogate(t) for t in (time, prev, kind)):
+    v, seq, time, kind = (value[k] for k in FRAME)
+    if not _uint(v, U32_MAX) or not _uint(seq, U64_MAX):
         return None
-    return dict(zip(FRAME, values))
-
-
-def as_u64(value):
-    """An unsigned 64-bit integer, or None (floats such as 1.0 and booleans are not)."""
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= U64_MAX:
-        return value
-    return None
-
-
-LOWER_HEX = [bytes([c]) for c in b"0123456789abcdef"]
-
-
-def decode_hex32(text):
-    """32 bytes from 64 lowercase hex digits, or None."""
-    if not isinstance(text, str):
+    if not all(isinstance(t, str) and not _has_surrogate(t) for t in (time, kind)):
         return None
-    raw = text.encode("utf-8")
-    if len(raw) != 64:
+    return value, {"v": v, "seq": seq, "time": time, "kind": kind}
+
+
+def body_bytes(line):
+    """A plan's body: from `"kind":` up to (not including) the framing members after it."""
+    start, end = line.find(b'"kind":'), line.rfind(SEQ_MEMBER)
+    if start < 0 or end < start:
         return None
-    out = bytearray()
-    for i in range(0, 64, 2):
-        hi, lo = raw[i : i + 1], raw[i + 1 : i + 2]
-        if lo not in LOWER_HEX or hi not in LOWER_HEX:
-            return None
-        out.append(int(hi + lo, 16))
-    return bytes(out)
+    return line[start:end]
 
 
-# --- keys ----------------------------------------------------------------------------
+# --- keys and signed notes (C2SP signed-note, tlog-checkpoint, tlog-cosignature) -------
 
 
-def _valid_key_id(key_id):
-    return (
-        0 < len(key_id) <= 64
-        and all(c.isascii() and (c.isalnum() or c in "-_") for c in key_id)
-    )
+def key_id(name, kind, public):
+    """The first 4 bytes of SHA-256(name || 0x0A || type || public key)."""
+    return sha256(name.encode() + b"\n" + bytes([kind]) + public)[:4]
 
 
-def load_audit_keys(path):
-    """{key id: secret bytes} of the key file's `audit` key set, and the active id."""
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except OSError as e:
-        raise Unusable(f"{path}: cannot read key file: {e.strerror}")
-    top = parse_strict(raw, max_depth=8)
-    if not isinstance(top, dict):
-        raise Unusable(f"{path}: not a valid key file (a strict JSON object)")
-    unknown = set(top) - {"domains", "audit"}
-    if unknown:
-        raise Unusable(f"{path}: unknown member(s) {sorted(unknown)}: expected `domains` or `audit`")
-    audit = top.get("audit")
-    if audit is None:
-        raise Unusable(f"{path}: the key file has no `audit` key set")
-    if not isinstance(audit, dict) or set(audit) != {"active", "keys"}:
-        raise Unusable(f"{path}: `audit` must be an object with exactly `active` and `keys`")
-    active, keys = audit["active"], audit["keys"]
-    if not isinstance(active, str) or not isinstance(keys, dict):
-        raise Unusable(f"{path}: `audit.active` must be a string and `audit.keys` an object")
-    secrets = {}
-    for key_id, text in keys.items():
-        if not _valid_key_id(key_id):
-            raise Unusable(f"{path}: invalid audit key id (ASCII letters, digits, `-`, `_`)")
-        if (
-            not isinstance(text, str)
-            or len(text) % 2
-            or not all(c in "0123456789abcdefABCDEF" for c in text)
-        ):
-            raise Unusable(f"{path}: audit key `{key_id}`: the secret is not valid hex")
-        secret = bytes.fromhex(text)
-        if len(secret) < 32:
-            raise Unusable(f"{path}: audit key `{key_id}`: at least 32 bytes are required")
-        secrets[key_id] = secret
-    if active not in secrets:
-        raise Unusable(f"{path}: the active audit key is not among the keys")
-    return secrets, active
+class VerifierKey:
+    """A C2SP verifier key: `<name>+<8 hex digits key id>+<base64(type || key)>`."""
+
+    def __init__(self, text):
+        text = text.strip()
+        parts = text.split("+", 2)  # the base64 key may itself hold `+`
+        if len(parts) != 3:
+            raise NoteError("a public key is `<name>+<key id>+<base64 key>` on one line")
+        name, id_hex, material = parts
+        if not (0 < len(name) <= 256 and all(0x21 <= ord(c) <= 0x7E and c != "+" for c in name)):
+            raise NoteError("the public key's name is not a note key name")
+        raw = b64(material)
+        if not raw:
+            raise NoteError("the public key is not valid base64")
+        kind, public = raw[0], raw[1:]
+        if kind not in (ED25519, COSIGNATURE_V1):
+            raise NoteError(f"public key type {kind:#04x} is not supported")
+        if len(public) != 32:
+            raise NoteError("an Ed25519 public key is 32 bytes")
+        if key_id(name, kind, public).hex() != id_hex:
+            raise NoteError("the public key's id does not match its name and key")
+        try:
+            self.key = Ed25519PublicKey.from_public_bytes(public)
+        except ValueError:
+            raise NoteError("not a valid Ed25519 public key")
+        self.name, self.kind, self.id = name, kind, key_id(name, kind, public)
+
+    def verifies(self, signature, message):
+        try:
+            self.key.verify(signature, message)
+            return True
+        except InvalidSignature:
+            return False
 
 
-def tag(secret, prefix, message):
-    """HMAC-SHA256(secret, prefix || 0x00 || message)."""
-    return hmac.new(secret, prefix + b"\x00" + message, hashlib.sha256).digest()
+def parse_note(text):
+    """(body, [(name, key id, rest of signature bytes)]) of a signed note."""
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_NOTE_BYTES:
+        raise NoteError("a checkpoint note is at most 64 KiB")
+    at = text.find("\n\n")
+    if at < 0:
+        raise NoteError("a signed note has its text, a blank line, then signature lines")
+    body, signatures = text[: at + 1], text[at + 2 :]
+    if not signatures.endswith("\n"):
+        raise NoteError("every signature line ends with a newline")
+    parsed = []
+    for line in signatures[:-1].split("\n"):
+        line = line[:-1] if line.endswith("\r") else line
+        if not line.startswith(DASH):
+            raise NoteError("a signature line starts with an em dash and a space")
+        name, space, sig = line[len(DASH) :].partition(" ")
+        if not space:
+            raise NoteError("a signature line is `\u2014 <name> <base64>`")
+        raw = b64(sig)
+        if raw is None:
+            raise NoteError("a signature is not valid base64")
+        if len(raw) < 5:
+            raise NoteError("a signature is too short")
+        parsed.append((name, raw[:4], raw[4:]))
+    if not parsed:
+        raise NoteError("the note has no signature")
+    return body, parsed
 
 
-# --- lines ---------------------------------------------------------------------------
+def parse_checkpoint(body):
+    """(origin, size, root) of a tlog-checkpoint body."""
+    lines = body[:-1].split("\n") if body.endswith("\n") else body.split("\n")
+    if len(lines) < 3:
+        raise NoteError("a checkpoint has an origin, a size and a root hash line")
+    origin, size, root = lines[:3]
+    if not origin or any(not extra for extra in lines[3:]):
+        raise NoteError("a checkpoint's lines are not empty")
+    if not (size.isascii() and size.isdigit() and (size == "0" or not size.startswith("0"))):
+        raise NoteError("a checkpoint's size is a decimal number without leading zeros")
+    if int(size) > U64_MAX:
+        raise NoteError("a checkpoint's size is a decimal number without leading zeros")
+    root = b64(root)
+    if root is None or len(root) != 32:
+        raise NoteError("a checkpoint's root hash is 32 bytes in base64")
+    return origin, int(size), root
+
+
+def open_note(text, writer, witnesses=()):
+    """((origin, size, root), [(witness, time)]) when the writer's signature verifies,
+    the origin is one of the writer's logs and every cosignature by a known witness
+    verifies; lines of other keys are ignored."""
+    body, signatures = parse_note(text)
+    checkpoint = parse_checkpoint(body)
+    if writer.kind != ED25519:
+        raise NoteError("the log's public key is a witness key (type 0x04), not a log key")
+    message = body.encode("utf-8")
+    signed, cosigned = False, []
+    for name, kid, rest in signatures:
+        if name == writer.name and kid == writer.id:
+            if len(rest) != 64:
+                raise NoteError("the writer's signature is malformed")
+            if not writer.verifies(rest, message):
+                raise NoteError("the writer's signature does not verify")
+            signed = True
+        for witness in witnesses:
+            if name != witness.name or kid != witness.id:
+                continue
+            if len(rest) < 8:
+                raise NoteError(f"the cosignature of `{witness.name}` is malformed")
+            time = int.from_bytes(rest[:8], "big")
+            cosigned_message = f"cosignature/v1\ntime {time}\n".encode() + message
+            sig = rest[8:]
+            if len(sig) != 64 or time > 2**63 - 1 or not witness.verifies(sig, cosigned_message):
+                raise NoteError(f"the cosignature of `{witness.name}` does not verify")
+            cosigned.append((witness.name, time))
+    if not signed:
+        raise NoteError(f"the checkpoint has no signature by `{writer.name}` with this key")
+    if not checkpoint[0].startswith(writer.name + "/"):
+        raise NoteError("the checkpoint's origin is not a log of this writer")
+    return checkpoint, cosigned
+
+
+# --- verifying a log -----------------------------------------------------------------
 
 
 def torn_tail(data):
@@ -298,249 +375,200 @@ def torn_tail(data):
     return data.rfind(b"\n") + 1
 
 
-def split_seal(line):
-    """(sealed bytes, key id, tag) when the line ends in a well-formed seal member."""
-    at = line.rfind(SEAL_MEMBER)
-    if at < 0:
-        return None
-    rest = line[at + len(SEAL_MEMBER) :]
-    if not rest.endswith(b'"}'):
-        return None
+def read_checkpoint_entry(value, writer):
+    """(checkpoint, peaks, note) of a checkpoint entry, or raises (kind, detail)."""
+    note, peaks = value.get("note"), value.get("peaks")
+    if (
+        value.dups & {"note", "peaks"}
+        or not isinstance(note, str)
+        or _has_surrogate(note)
+        or not isinstance(peaks, list)
+        or not all(isinstance(p, str) for p in peaks)
+    ):
+        raise ValueError(("edited", "a malformed checkpoint entry"))
     try:
-        seal = rest[:-2].decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    if ":" not in seal:
-        return None
-    key_id, tag_hex = seal.split(":", 1)
-    mac = decode_hex32(tag_hex)
-    if mac is None:
-        return None
-    return line[:at] + b"}", key_id, mac
+        checkpoint, _ = open_note(note, writer)
+    except NoteError as e:
+        raise ValueError(("wrong-key", f"checkpoint: {e}"))
+    decoded = [b64(p) for p in peaks]
+    if any(p is None or len(p) != 32 for p in decoded):
+        raise ValueError(("edited", "a malformed peak in a checkpoint entry"))
+    return checkpoint, decoded, note
 
 
-def body_bytes(line):
-    """A plan's body: from `"kind":` up to (not including) the framing members after it."""
-    start, end = line.find(b'"kind":'), line.rfind(SEQ_MEMBER)
-    if start < 0 or end < 0 or end < start:
-        return None
-    return line[start:end]
-
-
-def _printable(key_id):
-    ok = len(key_id) <= 64 and all(c.isascii() and (c.isalnum() or c in "-_") for c in key_id)
-    return key_id if ok else "<unprintable>"
-
-
-class Line:
-    __slots__ = ("raw", "offset", "frame", "_value")
-
-    def __init__(self, raw, offset):
-        self.raw, self.offset = raw, offset
-        self.frame = parse_frame(raw)
-        self._value = None
-
-    def seq(self):
-        return self.frame["seq"] if self.frame else None
-
-    def prev(self):
-        return decode_hex32(self.frame["prev"]) if self.frame else None
-
-    def kind(self):
-        kind = self.frame["kind"] if self.frame else None
-        return kind if kind is not None and _printable(kind) == kind else None
-
-    def get(self, name):
-        """A body member of a verified entry (parsed on demand, for reports only)."""
-        if self._value is None:
-            self._value = parse_strict(self.raw)
-        return self._value.get(name) if isinstance(self._value, dict) else None
-
-
-def verify(data, secrets):
-    """Checks every line; returns a summary dict or raises Damage for the first bad one."""
+def verify(data, writer, sizes=()):
+    """Checks every line (§10 of the specification). Returns (summary, {size: (root,
+    entry, offset)}) for the tree sizes asked, or raises Damage for the first bad entry."""
     cut = torn_tail(data)
     complete = data if cut is None else data[:cut]
     lines, offset = [], 0
     for raw in complete.split(b"\n")[:-1] if complete else []:
-        lines.append(Line(raw, offset))
+        lines.append((offset, raw))
         offset += len(raw) + 1
-    seen = set()
-    prev_hash, expected = ZERO_HASH, 0
+    frames = [None] * len(lines)  # parsed lazily, for the look-ahead of reordering
+
+    def frame(i):
+        if frames[i] is None:
+            frames[i] = parse_frame(lines[i][1]) or False
+        return frames[i]
+
     summary = {
         "entries": 0,
+        "signed": 0,
+        "checkpoints": 0,
+        "origin": None,
+        "latest_note": None,
         "first_time": None,
         "last_time": None,
-        "head": ZERO_HASH,
         "bytes": 0,
         "kinds": {},
-        "key_ids": set(),
         "plans": set(),
-        "hashes": [],
+        "transfers": [],
     }
-    for i, line in enumerate(lines):
-        number = i + 1
+    wanted = set(sizes)
+    roots = {}
+    tree = Frontier()
+    if 0 in wanted:
+        roots[0] = (tree.root(), 0, 0)
+    seen = set()
+    since = (1, 0)  # the first entry (and its offset) after the last checkpoint
+    for i, (offset, line) in enumerate(lines):
+        entry, expected = i + 1, i
 
         def damage(kind, detail):
-            return Damage(number, line.offset, kind, detail, line.kind())
+            return Damage(entry, offset, kind, detail)
 
-        digest = hashlib.sha256(line.raw).digest()
-        next_prev = lines[i + 1].prev() if i + 1 < len(lines) else None
-        if line.frame is None:
+        parsed = frame(i)
+        if not parsed:
             raise damage("edited", "not a valid entry (malformed JSON or missing members)")
-        seq, prev = line.seq(), line.prev()
-        if prev is None:
-            raise damage("edited", "malformed `prev`")
-        if line.frame["v"] != FORMAT:
+        value, f = parsed
+        if f["v"] != FORMAT:
             raise damage("edited", "unknown format version")
-        sealed = split_seal(line.raw)
-        if sealed is None:
-            raise damage("edited", "missing or malformed seal")
-        covered, key_id, mac = sealed
-        if digest in seen:
-            raise damage("duplicated", f"a copy of an earlier entry (seq {seq})")
-        secret = secrets.get(key_id)
-        sealed_digest = hashlib.sha256(covered).digest()
-        if secret is None or not hmac.compare_digest(tag(secret, SEAL, sealed_digest), mac):
-            if next_prev == digest:
-                if secret is None:
-                    detail = (
-                        f"sealed with key `{_printable(key_id)}`, which is not among the audit keys"
-                    )
-                else:
-                    detail = "the seal does not match, but the next entry chains to these exact bytes"
-                raise damage("wrong-key", detail)
-            if next_prev is not None and next_prev == prev_hash:
-                raise damage("inserted", "the next entry chains to the entry before this one")
-            raise damage("edited", "the seal does not match its bytes")
+        leaf = leaf_hash(line)
+        seq = f["seq"]
         if seq != expected:
             if seq > expected:
-                later = any(l.seq() == expected for l in lines[i + 1 :])
-                # Moved within this log, an entry still chains to one of its entries;
-                # one from elsewhere does not.
-                chains_here = (
-                    prev in seen
-                    or (seq == 0 and prev == ZERO_HASH)
-                    or any(hashlib.sha256(l.raw).digest() == prev for l in lines[i + 1 :])
+                if any(frame(j) and frame(j)[1]["seq"] == expected for j in range(i + 1, len(lines))):
+                    raise damage("reordered", f"expected seq {expected}, found {seq}; seq {expected} comes later")
+                raise damage("removed", f"expected seq {expected}, found {seq}: {seq - expected} entr(y/ies) missing")
+            if leaf in seen:
+                raise damage("duplicated", f"a copy of an earlier entry (seq {seq})")
+            raise damage("inserted", f"expected seq {expected}, found {seq}, which an earlier entry already has")
+        if f["kind"] == "checkpoint":
+            try:
+                (origin, size, root), peaks, note = read_checkpoint_entry(value, writer)
+            except ValueError as e:
+                raise damage(*e.args[0])
+            if summary["origin"] is not None and summary["origin"] != origin:
+                raise damage("inserted", "a checkpoint of another log")
+            if size != seq:
+                raise damage("inserted", f"a checkpoint of {size} entries at entry {entry}")
+            if root != tree.root():
+                first, first_offset = since
+                raise Damage(
+                    first,
+                    first_offset,
+                    "edited",
+                    f"entries {first} to {entry - 1} do not hash to the root the writer signed "
+                    f"in the checkpoint at entry {entry}",
                 )
-                if later and not chains_here:
-                    raise damage(
-                        "inserted",
-                        f"seq {seq} does not chain to any entry of this log; seq {expected} comes later",
-                    )
-                if later:
-                    raise damage(
-                        "reordered",
-                        f"expected seq {expected}, found {seq}; seq {expected} comes later",
-                    )
-                raise damage(
-                    "removed",
-                    f"expected seq {expected}, found {seq}: {seq - expected} entr(y/ies) missing",
-                )
-            # A moved entry is caught where it is missing (seq too high, found later), so
-            # an unseen entry reusing a seq already passed was put in from elsewhere.
-            raise damage(
-                "inserted",
-                f"expected seq {expected}, found {seq}, which an earlier entry already has",
-            )
-        if prev != prev_hash:
-            raise damage("inserted", "does not chain to the entry before it")
-        seen.add(digest)
-        time = line.frame["time"]
+            if peaks != tree.peak_hashes():
+                raise damage("edited", "the checkpoint's peaks do not match the tree it signed")
+            summary["origin"], summary["latest_note"] = origin, note
+            summary["checkpoints"] += 1
+            summary["signed"] = entry
+            since = (entry + 1, offset + len(line) + 1)
+        seen.add(leaf)
+        tree.push(leaf)
+        if tree.size in wanted:
+            roots[tree.size] = (tree.root(), entry, offset)
         if summary["first_time"] is None:
-            summary["first_time"] = time
-        summary["last_time"] = time
-        kind = line.frame["kind"]
-        summary["kinds"][kind] = summary["kinds"].get(kind, 0) + 1
-        summary["key_ids"].add(key_id)
-        if kind == "plan":
-            body = body_bytes(line.raw)
+            summary["first_time"] = f["time"]
+        summary["last_time"] = f["time"]
+        summary["kinds"][f["kind"]] = summary["kinds"].get(f["kind"], 0) + 1
+        if f["kind"] == "plan":
+            body = body_bytes(line)
             if body is not None:
-                summary["plans"].add(hashlib.sha256(body).digest())
+                summary["plans"].add(sha256(body).hex())
+        elif f["kind"] == "transfer":
+            summary["transfers"].append((seq, value))
         summary["entries"] += 1
-        summary["hashes"].append(digest)
-        summary["bytes"] = line.offset + len(line.raw) + 1
-        prev_hash, expected = digest, seq + 1
-    summary["head"] = prev_hash
-    summary["lines"] = lines
+        summary["bytes"] = offset + len(line) + 1
+    summary["root"] = tree.root()
     if cut is not None:
-        raise Damage(
-            len(lines) + 1,
-            cut,
-            "torn-last-line",
-            f"{len(data) - cut} bytes after the last complete entry",
-        )
-    return summary
+        raise Damage(len(lines) + 1, cut, "torn-last-line", f"{len(data) - cut} bytes after the last complete entry")
+    return summary, roots
 
 
-# --- checkpoints ---------------------------------------------------------------------
-
-
-def load_checkpoint(path):
-    try:
-        with open(path, "rb") as f:
-            raw = f.read()
-    except OSError as e:
-        raise Unusable(f"{path}: cannot read checkpoint: {e.strerror}")
-    value = parse_strict(raw)
-    if (
-        not isinstance(value, dict)
-        or set(value) != {"entries", "head", "seal"}
-        or as_u64(value["entries"]) is None
-        or not isinstance(value["head"], str)
-        or not isinstance(value["seal"], str)
-    ):
-        raise Unusable(f'{path}: not a checkpoint {{"entries":N,"head":"...","seal":"..."}}')
-    return value
-
-
-def checkpoint_message(entries, head):
-    """The bytes a checkpoint's seal covers: {"entries":N,"head":"..."}, compact."""
-    return json.dumps({"entries": entries, "head": head}, separators=(",", ":"), ensure_ascii=False).encode(
-        "utf-8"
-    )
-
-
-def verify_against(data, secrets, cp):
-    """As verify(), and the log still holds the checkpoint's entries (it may have grown)."""
+def verify_against(data, writer, witnesses, notes):
+    """As verify(), and the log still holds the tree each kept checkpoint signed (a log
+    that grew since passes). Returns the summary with the verified cosignatures."""
 
     def bad(detail):
-        return Damage(0, 0, "edited", f"checkpoint: {detail}")
+        return Damage(0, 0, "wrong-key", f"checkpoint: {detail}")
 
-    if ":" not in cp["seal"]:
-        raise bad("malformed seal")
-    key_id, tag_hex = cp["seal"].split(":", 1)
-    secret = secrets.get(key_id)
-    if secret is None:
-        raise bad("sealed with a key that is not among the audit keys")
-    mac = decode_hex32(tag_hex)
-    if mac is None:
-        raise bad("malformed seal")
-    if not hmac.compare_digest(tag(secret, CHECKPOINT, checkpoint_message(cp["entries"], cp["head"])), mac):
-        raise bad("its seal does not match (edited, or made with another key)")
-    summary = verify(data, secrets)
-    n = cp["entries"]
-    if summary["entries"] < n:
-        raise Damage(
-            summary["entries"] + 1,
-            summary["bytes"],
-            "truncated",
-            f"the checkpoint counted {n} entries, the log has {summary['entries']}",
-        )
-    if n > 0 and summary["hashes"][n - 1] != decode_hex32(cp["head"]):
-        line = summary["lines"][n - 1]
-        raise Damage(
-            n,
-            line.offset,
-            "truncated",
-            "the entry where the checkpoint was taken is not the one it sealed: "
-            "the log was rolled back and rewritten",
-            line.kind(),
-        )
+    kept, cosigned = [], []
+    for text in notes:
+        try:
+            checkpoint, cos = open_note(text, writer, witnesses)
+        except NoteError as e:
+            raise bad(e)
+        kept.append(checkpoint)
+        cosigned.extend(cos)
+    summary, roots = verify(data, writer, [size for _, size, _ in kept])
+    summary["cosigned"] = cosigned
+    for origin, size, root in kept:
+        if summary["origin"] is not None and summary["origin"] != origin:
+            raise bad("it is a checkpoint of another log (its origin differs)")
+        if size not in roots:
+            raise Damage(
+                summary["entries"] + 1,
+                summary["bytes"],
+                "truncated",
+                f"the checkpoint counted {size} entries, the log has {summary['entries']}",
+            )
+        at_root, entry, offset = roots[size]
+        if at_root != root:
+            raise Damage(
+                entry,
+                offset,
+                "truncated",
+                f"the first {size} entries do not hash to the root of the checkpoint: "
+                "the log was rolled back and rewritten, or forked",
+            )
     return summary
 
 
 # --- finding records and subjects ----------------------------------------------------
+
+
+def load_key_set(path, member):
+    """{key id: secret} of a key file's `member` key set (`audit_subject`, `audit_records`)."""
+    try:
+        with open(path, "rb") as f:
+            top = parse_json(f.read())
+    except OSError as e:
+        raise Unusable(f"{path}: cannot read key file: {e.strerror}")
+    keys = top.get(member) if isinstance(top, dict) else None
+    if not isinstance(keys, dict) or not isinstance(keys.get("keys"), dict):
+        raise Unusable(f"{path}: the key file has no `{member}` key set")
+    secrets = {}
+    for kid, text in keys["keys"].items():
+        try:
+            secrets[kid] = bytes.fromhex(text)
+        except (TypeError, ValueError):
+            raise Unusable(f"{path}: `{member}` key `{kid}` is not hex")
+    return secrets
+
+
+def digest(secret, prefix, message):
+    """HMAC-SHA256(secret, prefix || 0x00 || message), hex."""
+    return hmac.new(secret, prefix + b"\x00" + message, hashlib.sha256).hexdigest()
+
+
+def named(secrets, prefix, message):
+    """The digests `<key id>:<hex>` of the message under each key."""
+    return {f"{kid}:{digest(s, prefix, message)}" for kid, s in secrets.items()}
 
 
 def normalise_bsn(raw):
@@ -554,119 +582,126 @@ def normalise_bsn(raw):
     return digits if total != 0 and total % 11 == 0 else None
 
 
-def transfers(summary):
-    for line in summary["lines"][: summary["entries"]]:
-        if line.frame["kind"] == "transfer":
-            key_id = split_seal(line.raw)[1]
-            yield line, key_id
-
-
-def find_records(summary, secrets, records_path):
-    """For each non-blank line of a JSON Lines file (line ending removed: \\n, then one
-    \\r), the entries whose `input` or `output` digest is that line's."""
-    with open(records_path, "rb") as f:
-        data = f.read()
-    wanted = {}  # (member, key id, hex digest) -> line numbers
-    key_ids = {k for _, k in transfers(summary)}
-    number = 0
-    for number, raw in enumerate(data.split(b"\n"), 1):
-        raw = raw[:-1] if raw.endswith(b"\r") else raw
-        if not raw.strip(b" \t\n\r\x0c"):
-            continue
-        for key_id in key_ids & set(secrets):
-            for member, prefix in (("input", INPUT), ("output", OUTPUT)):
-                wanted.setdefault((member, key_id, tag(secrets[key_id], prefix, raw).hex()), []).append(number)
-    found = {}
-    for line, key_id in transfers(summary):
-        for member in ("input", "output"):
-            for n in wanted.get((member, key_id, line.get(member)), []):
-                found.setdefault(n, []).append(f"{member} of seq {line.frame['seq']}")
-    return found
-
-
-def find_subject(summary, secrets, bsn):
-    norm = normalise_bsn(bsn)
-    if norm is None:
-        return None
-    hits = []
-    for line, key_id in transfers(summary):
-        if key_id in secrets and line.get("subject") == tag(secrets[key_id], SUBJECT, norm.encode()).hex():
-            hits.append(line.frame["seq"])
-    return hits
-
-
 # --- command line --------------------------------------------------------------------
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description="Verify a privacy-gate audit log (docs/audit-log.md).")
-    parser.add_argument("log", help="the audit log (JSON Lines)")
-    parser.add_argument("keys", help="a key file with an `audit` key set")
-    parser.add_argument("--checkpoint", help="a checkpoint file the log must still match")
-    parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
-    parser.add_argument("--find-records", metavar="JSONL", help="list entries whose input/output digest is a line of this file")
-    parser.add_argument("--find-subject", metavar="BSN", help="list transfers whose subject is this BSN")
-    args = parser.parse_args(argv)
+def read_text(path, what):
     try:
-        secrets, _ = load_audit_keys(args.keys)
+        with open(path, "rb") as f:
+            return f.read().decode("utf-8")
+    except OSError as e:
+        raise Unusable(f"{path}: cannot read {what}: {e.strerror}")
+    except UnicodeDecodeError:
+        raise Unusable(f"{path}: the {what} is not UTF-8 text")
+
+
+def load_key(path):
+    try:
+        return VerifierKey(read_text(path, "public key"))
+    except NoteError as e:
+        raise Unusable(f"{path}: {e}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Verify a privacy-gate audit log (docs/audit-log.md, format 3).")
+    parser.add_argument("log", help="the audit log (JSON Lines)")
+    parser.add_argument("public_key", help="the writer's public key file (a C2SP verifier key line)")
+    parser.add_argument("--checkpoint", action="append", default=[], help="a checkpoint kept apart (repeatable)")
+    parser.add_argument("--witness", action="append", default=[], help="a witness's public key file (repeatable)")
+    parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    parser.add_argument("--keys", help="a key file with `audit_subject` or `audit_records` (to find entries)")
+    parser.add_argument("--find-subject", metavar="BSN", help="list transfers whose subject is this BSN")
+    parser.add_argument("--find-records", metavar="JSONL", help="list transfers whose input or output is a line of this file")
+    args = parser.parse_args(argv)
+    if Ed25519PublicKey is None:
+        print("verify_audit_log: the `cryptography` package is required (pip install cryptography)", file=sys.stderr)
+        return 2
+    try:
+        writer = load_key(args.public_key)
+        witnesses = [load_key(p) for p in args.witness]
+        notes = [read_text(p, "checkpoint") for p in args.checkpoint]
+        if os.path.exists(args.log + ".checkpoint"):
+            notes.append(read_text(args.log + ".checkpoint", "checkpoint"))
         try:
             with open(args.log, "rb") as f:
                 data = f.read()
         except OSError as e:
             raise Unusable(f"{args.log}: cannot read log: {e.strerror}")
-        cp = load_checkpoint(args.checkpoint) if args.checkpoint else None
+        if (args.find_subject is not None or args.find_records) and not args.keys:
+            raise Unusable("finding entries needs --keys with the digest key")
     except Unusable as e:
         print(f"verify_audit_log: {e}", file=sys.stderr)
         return 2
     try:
-        summary = verify_against(data, secrets, cp) if cp else verify(data, secrets)
+        summary = verify_against(data, writer, witnesses, notes)
     except Damage as d:
         if args.json:
             print(json.dumps({"ok": False, **d.as_json()}))
         else:
             print(f"damaged: {d}")
         return 1
-    head = summary["head"].hex()
+    root = base64.b64encode(summary["root"]).decode()
+    cosigned = [{"witness": w, "time": t} for w, t in summary["cosigned"]]
     if args.json:
         print(
             json.dumps(
                 {
                     "ok": True,
                     "entries": summary["entries"],
-                    "head": head,
+                    "signed": summary["signed"],
+                    "checkpoints": summary["checkpoints"],
+                    "root": root,
+                    "origin": summary["origin"],
                     "bytes": summary["bytes"],
                     "first_time": summary["first_time"],
                     "last_time": summary["last_time"],
                     "kinds": summary["kinds"],
-                    "key_ids": sorted(summary["key_ids"]),
+                    "cosigned": cosigned,
                 }
             )
         )
     else:
-        kinds = ", ".join(f"{n} {k}" for k, n in sorted(summary["kinds"].items(), key=lambda kv: str(kv[0])))
-        span = f", {summary['first_time']} to {summary['last_time']}" if summary["entries"] else ""
-        against = f"; matches checkpoint at entry {cp['entries']}" if cp else ""
+        kinds = ", ".join(f"{n} {k}" for k, n in sorted(summary["kinds"].items()))
+        by = "".join(f", cosigned by {c['witness']} at {c['time']}" for c in cosigned)
         print(
-            f"ok: {summary['entries']} entries ({kinds or 'none'}){span}, "
-            f"sealed with {', '.join(sorted(summary['key_ids'])) or 'no key'}, head {head}{against}"
+            f"ok: {summary['entries']} entries ({kinds or 'none'}), {summary['signed']} signed "
+            f"in {summary['checkpoints']} checkpoints of {summary['origin'] or 'no origin'}; root {root}{by}"
         )
-    if args.find_records:
-        try:
-            found = find_records(summary, secrets, args.find_records)
-        except OSError as e:
-            print(f"verify_audit_log: {args.find_records}: {e.strerror}", file=sys.stderr)
-            return 2
-        with open(args.find_records, "rb") as f:
-            total = sum(1 for raw in f.read().split(b"\n") if raw.strip(b" \t\n\r\x0c"))
-        for n in sorted(found):
-            print(f"record line {n}: {'; '.join(found[n])}")
-        print(f"{len(found)} of {total} record line(s) found in the log")
-    if args.find_subject is not None:
-        hits = find_subject(summary, secrets, args.find_subject)
-        if hits is None:
-            print("not a valid BSN: no entry can name it")
-        else:
-            print(f"subject found in {len(hits)} transfer(s)" + (f": seq {', '.join(map(str, hits))}" if hits else ""))
+        unsigned = summary["entries"] - summary["signed"]
+        if unsigned:
+            print(f"note: the last {unsigned} entries are not covered by a checkpoint yet")
+    try:
+        if args.find_subject is not None:
+            secrets = load_key_set(args.keys, "audit_subject")
+            bsn = normalise_bsn(args.find_subject)
+            if bsn is None:
+                print("not a valid BSN: no entry can name it")
+            else:
+                wanted = named(secrets, SUBJECT, bsn.encode())
+                hits = [seq for seq, v in summary["transfers"] if v.get("subject") in wanted]
+                print(f"subject found in {len(hits)} transfer(s)" + (f": seq {', '.join(map(str, hits))}" if hits else ""))
+        if args.find_records:
+            secrets = load_key_set(args.keys, "audit_records")
+            try:
+                with open(args.find_records, "rb") as f:
+                    records = f.read().split(b"\n")
+            except OSError as e:
+                raise Unusable(f"{args.find_records}: {e.strerror}")
+            found = 0
+            for number, raw in enumerate(records, 1):
+                raw = raw[:-1] if raw.endswith(b"\r") else raw
+                if not raw.strip():
+                    continue
+                inputs, outputs = named(secrets, INPUT, raw), named(secrets, OUTPUT, raw)
+                hits = [f"input of seq {s}" for s, v in summary["transfers"] if v.get("input") in inputs]
+                hits += [f"output of seq {s}" for s, v in summary["transfers"] if v.get("output") in outputs]
+                if hits:
+                    found += 1
+                    print(f"record line {number}: {'; '.join(hits)}")
+            print(f"{found} record line(s) found in the log")
+    except Unusable as e:
+        print(f"verify_audit_log: {e}", file=sys.stderr)
+        return 2
     return 0
 
 

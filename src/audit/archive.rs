@@ -62,16 +62,36 @@ impl Archive {
         Ok(())
     }
 
+    /// Stores `bytes` as `name` unless the file there already holds exactly them. A
+    /// file there with other bytes (damaged, edited, or not a regular file, such as
+    /// a link) is never trusted: it is replaced, or, when that fails, storing fails.
     fn put(&self, name: &str, bytes: &[u8]) -> io::Result<()> {
         let path = self.dir.join(name);
-        if path.exists() {
+        if holds(&path, bytes) {
             return Ok(());
         }
         let temp = self.dir.join(format!(".{name}.tmp"));
-        let mut file = fs::File::create(&temp)?;
+        // A leftover (or planted) temporary file is removed, and the new one created
+        // exclusively: a link there is not followed.
+        match fs::remove_file(&temp) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
-        fs::rename(temp, path)
+        // Renaming replaces whatever is at `path` (a link itself, not its target).
+        fs::rename(&temp, &path)?;
+        if holds(&path, bytes) {
+            Ok(())
+        } else {
+            Err(io::Error::other(format!(
+                "{name} does not hold what was stored"
+            )))
+        }
     }
 
     /// The schema and agreement files of a policy set, checked against their SHA-256.
@@ -122,4 +142,19 @@ impl Archive {
         }
         Ok(bytes)
     }
+}
+
+/// Whether `path` is a regular file (not a link) holding exactly `bytes`.
+fn holds(path: &Path, bytes: &[u8]) -> bool {
+    use std::io::Read;
+    let Ok(meta) = fs::symlink_metadata(path) else {
+        return false;
+    };
+    if !meta.is_file() || meta.len() != bytes.len() as u64 {
+        return false;
+    }
+    let mut found = Vec::with_capacity(bytes.len());
+    fs::File::open(path)
+        .and_then(|f| f.take(bytes.len() as u64 + 1).read_to_end(&mut found))
+        .is_ok_and(|_| found == bytes)
 }

@@ -18,7 +18,7 @@ pub use format::{Body, SEMANTICS};
 pub use note::{Checkpoint, VerifierKey};
 pub use proof::{
     check, check_consistency, consistency, prove, subject_entries, Bundle, Checked, ProofError,
-    ProvenEntry, BUNDLE_FORMAT,
+    ProvenEntry, Receipt, BUNDLE_FORMAT,
 };
 pub use replay::{replay, Change, EntryReplay, ReplayError, ReplayOptions};
 pub use verify::{

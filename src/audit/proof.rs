@@ -233,6 +233,101 @@ pub fn check(
     })
 }
 
+/// Where a released record's transfer entry is: the log's origin (`<writer key
+/// name>/<log id>`), the entry's index and its leaf hash. An audited gate puts it in
+/// the record's `_transfer` member as `receipt`, so that the recipient can later ask
+/// for the entry's inclusion proof (`privacy-gate audit prove --seq <index>`) and check
+/// that the proven entry is the one its record came with ([`Checked::confirms`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Receipt {
+    /// The log's origin, as its checkpoints name it.
+    pub log: String,
+    /// The entry's index (its `seq`).
+    pub index: u64,
+    /// The entry's leaf hash, SHA-256(0x00 ‖ line).
+    pub leaf: Hash,
+}
+
+impl Receipt {
+    /// The member name in `_transfer`.
+    pub const MEMBER: &'static str = "receipt";
+
+    /// The receipt as it stands in `_transfer`: `{"index":…,"leaf":"<base64>","log":…}`
+    /// (members sorted, as serde_json writes a map).
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({"index": self.index, "leaf": B64.encode(self.leaf), "log": self.log})
+    }
+
+    /// Appends [`Receipt::to_json`]'s compact bytes, with `log_json` the origin
+    /// already serialised as a JSON string (the same for every receipt of a log).
+    pub(crate) fn write(index: u64, leaf: &Hash, log_json: &[u8], out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"index\":");
+        super::format::push_decimal(out, index);
+        out.extend_from_slice(b",\"leaf\":\"");
+        let mut encoded = [0u8; 44];
+        let n = B64.encode_slice(leaf, &mut encoded).unwrap_or(0);
+        out.extend_from_slice(encoded.get(..n).unwrap_or_default());
+        out.extend_from_slice(b"\",\"log\":");
+        out.extend_from_slice(log_json);
+        out.push(b'}');
+    }
+
+    /// The receipt of a released record (its `_transfer.receipt`), or a receipt
+    /// object by itself.
+    ///
+    /// # Errors
+    ///
+    /// Neither holds a well-formed receipt.
+    pub fn from_json(value: &serde_json::Value) -> Result<Receipt, ProofError> {
+        let receipt = value
+            .get("_transfer")
+            .and_then(|t| t.get(Receipt::MEMBER))
+            .unwrap_or(value);
+        let log = receipt.get("log").and_then(serde_json::Value::as_str);
+        let index = receipt.get("index").and_then(serde_json::Value::as_u64);
+        let leaf = receipt
+            .get("leaf")
+            .and_then(serde_json::Value::as_str)
+            .and_then(|l| B64.decode(l).ok())
+            .and_then(|b| <Hash>::try_from(b).ok());
+        match (log, index, leaf) {
+            (Some(log), Some(index), Some(leaf)) => Ok(Receipt {
+                log: log.to_owned(),
+                index,
+                leaf,
+            }),
+            _ => fail("not a receipt: `{\"index\": N, \"leaf\": \"<base64>\", \"log\": \"<origin>\"}`, or a released record whose `_transfer` holds one"),
+        }
+    }
+}
+
+impl Checked {
+    /// Whether this checked bundle proves the entry `receipt` names: the same log, and
+    /// an entry at its index whose leaf hash is the receipt's.
+    ///
+    /// # Errors
+    ///
+    /// Another log, no proven entry at that index, or one with another leaf hash.
+    pub fn confirms(&self, receipt: &Receipt) -> Result<(), ProofError> {
+        if self.checkpoint.origin != receipt.log {
+            return fail("the receipt is of another log than the bundle's checkpoint");
+        }
+        let Some((_, entry)) = self.entries.iter().find(|(i, _)| *i == receipt.index) else {
+            return fail(format!(
+                "the bundle does not prove entry {}, which the receipt names",
+                receipt.index
+            ));
+        };
+        if merkle::leaf_hash(entry.as_bytes()) != receipt.leaf {
+            return fail(format!(
+                "the receipt's leaf hash is not that of entry {}: the receipt is not of this entry",
+                receipt.index
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Proves that the log at checkpoint `new` extends the log at checkpoint `old` (RFC
 /// 9162 consistency proof), from the log itself; both checkpoints are verified with
 /// the writer's public key. Returns the proof (base64 hashes).

@@ -3,19 +3,24 @@
 //! decides when to write which, and waits for durability before anything is released.
 
 use super::{Flow, Gate};
-use crate::audit::format::{self, Body, BodyRef};
-pub(crate) use crate::audit::format::{Bodies as Entries, ReleasedTemplate};
+pub(crate) use crate::audit::format::ReleasedTemplate;
+use crate::audit::format::{self, Bodies, Body, BodyRef};
 pub use crate::audit::AuditError;
-use crate::audit::{Archive, AuditLog};
+use crate::audit::{Archive, AuditLog, Receipt};
 use crate::decision::{Decision, Refusal, Transfer};
 use crate::plan::FlowPlan;
 use crate::policy::schema::ValueType;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
+/// The member of `_transfer` that holds a released record's receipt.
+pub(super) const RECEIPT_MEMBER: &str = Receipt::MEMBER;
+
 /// What a gate needs to write audit entries.
 pub(super) struct GateAudit {
     log: Arc<AuditLog>,
+    /// The log's origin as a JSON string: the `log` of every receipt.
+    origin_json: Vec<u8>,
     policy_set: String,
     /// The schema path of the subject's BSN, as segments.
     subject: Option<Vec<Box<str>>>,
@@ -32,6 +37,43 @@ impl PlanEntry {
     pub(super) fn of(plan: &FlowPlan) -> PlanEntry {
         let (body, id) = format::plan_body(plan);
         PlanEntry { body, id }
+    }
+}
+
+/// The audit entries of a batch of records, and where in the batch's output each
+/// released record's receipt goes (filled in once the entries are written and their
+/// places in the log known).
+#[derive(Default)]
+pub(crate) struct Entries {
+    bodies: Bodies,
+    /// How many bodies it holds.
+    len: usize,
+    /// (body index, output offset) per released record.
+    slots: Vec<(usize, usize)>,
+}
+
+impl Entries {
+    /// Empties it, keeping its memory.
+    pub(crate) fn clear(&mut self) {
+        self.bodies.clear();
+        self.len = 0;
+        self.slots.clear();
+    }
+
+    /// Whether it holds no entry.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.bodies.is_empty()
+    }
+
+    /// Adds a body made elsewhere (a refusal: no receipt).
+    pub(crate) fn push(&mut self, body: &Body) {
+        self.bodies.push(body);
+        self.len += 1;
+    }
+
+    /// The bodies, in the order they were added.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = BodyRef<'_>> {
+        self.bodies.iter()
     }
 }
 
@@ -129,6 +171,7 @@ impl Gate {
             .and_then(|id| schema.field_by_id(id))
             .map(|f| f.path.split('.').map(Box::from).collect());
         self.audit = Some(GateAudit {
+            origin_json: serde_json::to_vec(log.origin()).unwrap_or_default(),
             log,
             policy_set: id,
             subject,
@@ -138,7 +181,9 @@ impl Gate {
 }
 
 impl Flow<'_> {
-    /// Adds the entry of one release along this flow to `entries`.
+    /// Adds the entry of one release along this flow to `entries`; its receipt goes
+    /// at offset `slot` of the output once the entry is written.
+    #[expect(clippy::too_many_arguments, reason = "one per part of a release")]
     pub(super) fn push_release(
         &self,
         audit: &GateAudit,
@@ -147,6 +192,7 @@ impl Flow<'_> {
         output: &[u8],
         subject: Option<&str>,
         entries: &mut Entries,
+        slot: usize,
     ) {
         let release = format::Release {
             decision,
@@ -154,8 +200,13 @@ impl Flow<'_> {
             output,
             subject,
         };
-        self.released_template(audit)
-            .push_body(&release, audit.log.digest_keys(), entries);
+        self.released_template(audit).push_body(
+            &release,
+            audit.log.digest_keys(),
+            &mut entries.bodies,
+        );
+        entries.slots.push((entries.len, slot));
+        entries.len += 1;
     }
 
     /// The subject's normalised BSN, when the record has a valid one.
@@ -232,6 +283,8 @@ impl Flow<'_> {
         format::transfer_body(&facts, audit.log.digest_keys())
     }
 
+    /// Logs one transfer and returns once its entry is durable, with the receipt of
+    /// a release (`None` for a refusal).
     pub(super) fn log(
         &self,
         audit: &GateAudit,
@@ -239,18 +292,33 @@ impl Flow<'_> {
         input: &[u8],
         output: Option<&[u8]>,
         subject: Option<&str>,
-    ) -> Result<(), AuditError> {
+    ) -> Result<Option<Value>, AuditError> {
         let body = self.body(audit, outcome, input, output, subject);
-        let mark = self.write_entries(audit, std::iter::once(body.as_ref()))?;
-        audit.log.wait_durable(mark)
+        let mut placed = Vec::with_capacity(2);
+        let mark = self.write_entries(audit, std::iter::once(body.as_ref()), &mut placed)?;
+        audit.log.wait_durable(mark)?;
+        let receipt = match (outcome, placed.last()) {
+            (Ok(_), Some(&(index, leaf))) => Some(
+                Receipt {
+                    log: audit.log.origin().to_owned(),
+                    index,
+                    leaf,
+                }
+                .to_json(),
+            ),
+            _ => None,
+        };
+        Ok(receipt)
     }
 
     /// Writes transfer entries, preceded by the plan's entry if the log lacks it, and
-    /// returns the mark to wait on for their durability.
+    /// returns the mark to wait on for their durability; `placed` gets the index and
+    /// leaf hash of every entry written, the transfers' last.
     fn write_entries<'s: 'b, 'b>(
         &'s self,
         audit: &GateAudit,
         bodies: impl Iterator<Item = BodyRef<'b>>,
+        placed: &mut Vec<(u64, [u8; 32])>,
     ) -> Result<u64, AuditError> {
         let PlanEntry {
             body: plan_body,
@@ -258,18 +326,50 @@ impl Flow<'_> {
         } = &self.gate_flow.plan_entry;
         let plan = (!audit.log.has_plan(plan_id)).then(|| plan_body.as_ref());
         let refs: Vec<_> = plan.into_iter().chain(bodies).collect();
-        audit.log.write(&refs, None)
+        audit.log.write(&refs, Some(placed))
     }
 
     /// Writes a batch of transfer entries (see [`Flow::write_json_deferred`]), preceded
     /// by the plan's entry if the log lacks it, without waiting for them to be
     /// durable: nothing they cover may be released before [`Flow::wait_durable`]
     /// with the returned mark succeeds. `None` when there is nothing to wait for.
-    pub(crate) fn write_batch(&self, bodies: &Entries) -> Result<Option<u64>, AuditError> {
-        match self.audit {
-            Some(audit) if !bodies.is_empty() => self.write_entries(audit, bodies.iter()).map(Some),
-            _ => Ok(None),
+    /// Each released record in `out` (the batch's output) gets its receipt.
+    pub(crate) fn write_batch(
+        &self,
+        entries: &Entries,
+        out: &mut Vec<u8>,
+    ) -> Result<Option<u64>, AuditError> {
+        let Some(audit) = self.audit.filter(|_| !entries.is_empty()) else {
+            return Ok(None);
+        };
+        let mut placed = Vec::with_capacity(entries.slots.len() + 2);
+        let mark = self.write_entries(audit, entries.iter(), &mut placed)?;
+        // The transfers are the last entries written (a plan entry may precede them).
+        let first = placed
+            .len()
+            .checked_sub(entries.len)
+            .ok_or_else(|| AuditError::Io {
+                path: audit.log.path().display().to_string(),
+                message: "the log did not place every entry; nothing is released".into(),
+            })?;
+        if !entries.slots.is_empty() {
+            let mut spliced = Vec::with_capacity(out.len() + entries.slots.len() * 160);
+            let mut copied = 0;
+            for &(body, at) in &entries.slots {
+                let (Some(&(index, leaf)), Some(before)) =
+                    (placed.get(first + body), out.get(copied..at))
+                else {
+                    continue;
+                };
+                spliced.extend_from_slice(before);
+                spliced.extend_from_slice(b",\"receipt\":");
+                Receipt::write(index, &leaf, &audit.origin_json, &mut spliced);
+                copied = at;
+            }
+            spliced.extend_from_slice(out.get(copied..).unwrap_or_default());
+            *out = spliced;
         }
+        Ok(Some(mark))
     }
 
     /// Returns once the entries up to `mark` (from [`Flow::write_batch`]) are durable.

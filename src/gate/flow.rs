@@ -1,6 +1,6 @@
 //! A transfer resolved to its plan, applied to records: the Flow API.
 
-use super::audited::{Entries, GateAudit, ReleasedTemplate};
+use super::audited::{Entries, GateAudit, ReleasedTemplate, RECEIPT_MEMBER};
 use super::condition::{lookup_path, Context};
 use super::walk::Walker;
 use super::{GateError, GateFlow};
@@ -142,15 +142,21 @@ impl Flow<'_> {
                 self.log(audit, Err(&refusal), input, None, subject.as_deref())?;
                 Ok(Outcome::Refused(refusal))
             }
-            Outcome::Released(released) => {
+            Outcome::Released(mut released) => {
                 let output = serde_json::to_vec(&released.record).unwrap_or_default();
-                self.log(
+                let receipt = self.log(
                     audit,
                     Ok(&released.decision),
                     input,
                     Some(&output),
                     subject.as_deref(),
                 )?;
+                // After the digest: the output digest covers the record without it.
+                if let (Some(receipt), Some(Value::Object(terms))) =
+                    (receipt, released.record.get_mut(TRANSFER_MEMBER))
+                {
+                    terms.insert(RECEIPT_MEMBER.to_owned(), receipt);
+                }
                 Ok(Outcome::Released(released))
             }
         }
@@ -215,7 +221,7 @@ impl Flow<'_> {
         let mut entries = Entries::default();
         let written = self.write_json_deferred(bytes, out, &mut entries)?;
         if let Err(e) = self
-            .write_batch(&entries)
+            .write_batch(&entries, out)
             .and_then(|mark| self.wait_durable(mark))
         {
             out.truncate(start);
@@ -249,23 +255,43 @@ impl Flow<'_> {
         };
         let start = out.len();
         let mut walker = self.walker(self.unmet_field_conditions(&input));
-        match &keep {
+        let own_terms;
+        let terms = match &keep {
             Some(keep) => {
-                let terms = serde_json::to_vec(&self.record_terms(keep)).unwrap_or_default();
-                walker.record_to_json(&input, out, &terms);
+                own_terms = serde_json::to_vec(&self.record_terms(keep)).unwrap_or_default();
+                &own_terms
             }
-            None => walker.record_to_json(&input, out, &self.terms_json),
-        }
+            None => &self.terms_json,
+        };
+        walker.record_to_json(&input, out, terms);
+        let terms_at = walker.terms_at;
         let decision = self.decision(walker, keep);
         if let Some(audit) = self.audit {
+            // A receipt goes where `receipt` sorts among the terms' members: after
+            // `purpose`, before `retain`/`retain_until` (always there), as in a
+            // record built as a value.
+            let slot = terms_at
+                + terms
+                    .windows(9)
+                    .position(|w| w == b",\"retain")
+                    .unwrap_or(terms.len().saturating_sub(1));
             let output = out.get(start..).unwrap_or_default();
-            self.push_release(audit, &decision, bytes, output, subject.as_deref(), entries);
+            self.push_release(
+                audit,
+                &decision,
+                bytes,
+                output,
+                subject.as_deref(),
+                entries,
+                slot,
+            );
         }
         Ok(Written::Released(decision))
     }
 
     fn walker(&self, unmet: Vec<(FieldId, Option<ClauseRef>)>) -> Walker<'_> {
         Walker {
+            terms_at: 0,
             plan: self.plan,
             keys: self.keys,
             today: self.today,

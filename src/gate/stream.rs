@@ -324,8 +324,13 @@ struct Staged {
 
 /// Writes a gated batch's audit entries and hands the marks to the syncer, which
 /// makes them durable while the next batch is gated.
-fn stage(flow: &Flow<'_>, gated: Gated, syncer: &mpsc::Sender<u64>) -> Result<Staged, StreamError> {
-    let mark = flow.write_batch(&gated.buffers.entries)?;
+fn stage(
+    flow: &Flow<'_>,
+    mut gated: Gated,
+    syncer: &mpsc::Sender<u64>,
+) -> Result<Staged, StreamError> {
+    let Buffers { entries, out, .. } = &mut gated.buffers;
+    let mark = flow.write_batch(entries, out)?;
     if let Some(mark) = mark {
         // A syncer gone (its log failed) is noticed when the batch is released.
         let _ = syncer.send(mark);

@@ -54,6 +54,9 @@ pub(super) struct Walker<'p> {
     /// Fields whose own conditions do not hold for this record, with the clause
     /// whose condition failed: removed wherever they occur.
     pub(super) unmet: Vec<(FieldId, Option<ClauseRef>)>,
+    /// Where in the output the `_transfer` member's value starts (set by
+    /// [`Walker::record_to_json`]).
+    pub(super) terms_at: usize,
 }
 
 /// What a leaf becomes.
@@ -183,6 +186,7 @@ impl<'p> Walker<'p> {
                     out.push(b',');
                 }
                 write_key(out, TRANSFER_MEMBER);
+                self.terms_at = out.len();
                 out.extend_from_slice(t);
                 any = true;
                 terms = None;
@@ -214,6 +218,7 @@ impl<'p> Walker<'p> {
                 out.push(b',');
             }
             write_key(out, TRANSFER_MEMBER);
+            self.terms_at = out.len();
             out.extend_from_slice(t);
             any = true;
         }

@@ -8,6 +8,7 @@
 )]
 
 mod aggregate;
+mod audit_answers;
 #[cfg(unix)]
 mod audit_crash;
 mod commands;

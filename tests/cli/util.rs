@@ -130,3 +130,14 @@ pub fn pub_of(keys: &std::path::Path) -> std::path::PathBuf {
     pub_path.push(".pub");
     pub_path.into()
 }
+
+/// A released record's bytes without the receipt in its `_transfer`: what the
+/// entry's output digest covers (docs/audit-log.md §8).
+pub fn without_receipt(bytes: &[u8]) -> Vec<u8> {
+    let needle = b",\"receipt\":{";
+    let Some(at) = bytes.windows(needle.len()).position(|w| w == needle) else {
+        return bytes.to_vec();
+    };
+    let end = at + bytes[at..].iter().position(|b| *b == b'}').unwrap() + 1;
+    [&bytes[..at], &bytes[end..]].concat()
+}

@@ -692,7 +692,7 @@ fn fixture_lines_from(first: u64, n: u64) -> Vec<u8> {
     input
 }
 
-fn fixture_lines(n: u64) -> Vec<u8> {
+pub(crate) fn fixture_lines(n: u64) -> Vec<u8> {
     fixture_lines_from(0, n)
 }
 

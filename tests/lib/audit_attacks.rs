@@ -298,3 +298,74 @@ fn open_resumes_from_the_last_checkpoint_without_reading_the_log() {
     drop(gate);
     assert!(check(&std::fs::read(&path).unwrap()).is_ok());
 }
+
+#[cfg(unix)]
+#[test]
+fn an_archive_file_that_does_not_match_its_hash_is_replaced_or_refused_never_trusted() {
+    let dir = TempDir::new("archive-trust");
+    let path = dir.path("audit.log");
+    let attach = || {
+        let (log, _) = AuditLog::open(&path, &ring(), stepping(t0())).unwrap();
+        Gate::new(fixture_registry(), ring()).with_audit(Arc::new(log), &Archive::next_to(&path))
+    };
+    drop(attach().unwrap());
+    let archive = dir.path("audit.log.agreements");
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(&archive)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 3, "{files:?}");
+    let original: Vec<Vec<u8>> = files.iter().map(|f| std::fs::read(f).unwrap()).collect();
+    let set = Archive::next_to(&path);
+    let policy_set = files
+        .iter()
+        .find_map(|f| {
+            f.file_name()?
+                .to_str()?
+                .strip_suffix(".manifest.json")
+                .map(str::to_owned)
+        })
+        .unwrap();
+    assert!(set.load(&policy_set).is_ok());
+
+    // An edited file (same length, other bytes) and a link to a file elsewhere: a
+    // reader refuses them; storing again puts the right bytes back, and the link's
+    // target is untouched.
+    let mut edited = original[0].clone();
+    edited[0] ^= 1;
+    std::fs::write(&files[0], &edited).unwrap();
+    let outside = dir.path("outside.json");
+    std::fs::write(&outside, b"{}").unwrap();
+    std::fs::remove_file(&files[1]).unwrap();
+    std::os::unix::fs::symlink(&outside, &files[1]).unwrap();
+    // A planted temporary file that links elsewhere is not written through either.
+    let planted = archive.join(format!(
+        ".{}.tmp",
+        files[0].file_name().unwrap().to_str().unwrap()
+    ));
+    std::os::unix::fs::symlink(&outside, &planted).unwrap();
+    assert!(set.load(&policy_set).is_err());
+    drop(attach().unwrap());
+    for (file, bytes) in files.iter().zip(&original) {
+        assert!(!std::fs::symlink_metadata(file).unwrap().is_symlink());
+        assert_eq!(&std::fs::read(file).unwrap(), bytes, "{}", file.display());
+    }
+    assert_eq!(std::fs::read(&outside).unwrap(), b"{}");
+    assert!(set.load(&policy_set).is_ok());
+
+    // What cannot be replaced is refused: the gate does not start on it.
+    std::fs::remove_file(&files[0]).unwrap();
+    std::fs::create_dir(&files[0]).unwrap();
+    std::fs::write(files[0].join("x"), b"x").unwrap();
+    let Err(refused) = attach() else {
+        panic!("a folder in place of an archive file was accepted")
+    };
+    assert!(
+        refused
+            .to_string()
+            .contains("cannot archive the agreements"),
+        "{refused}"
+    );
+}

@@ -320,9 +320,38 @@ fn eight_threads_on_one_gate_produce_the_bytes_of_a_sequential_run() {
         .with_audit(Arc::new(log), &Archive::new(&dir.0))
         .unwrap();
     let runs = parallel(&audited, &transfers, &corpus, true);
+    // Released records carry a receipt (each another entry); without it, the bytes
+    // are those of the unaudited run.
+    let mut receipts = Vec::new();
+    let runs: Vec<Vec<Vec<u8>>> = runs
+        .iter()
+        .map(|run| {
+            run.iter()
+                .map(|out| {
+                    let (without, receipt) = crate::util::strip_receipt(out);
+                    receipts.extend(receipt);
+                    without
+                })
+                .collect()
+        })
+        .collect();
     compare("audited, shared flows", &expected, &runs, &corpus);
     let bytes = memory.0.lock().unwrap().clone();
     let summary = audit::verify(&bytes, &crate::util::public_of(&keys())).unwrap();
+    // Every receipt names a distinct transfer entry by its index and leaf hash.
+    let lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
+    let mut indices = std::collections::BTreeSet::new();
+    for receipt in &receipts {
+        let index = receipt["index"].as_u64().unwrap();
+        assert!(indices.insert(index), "two receipts name entry {index}");
+        let line = lines[index as usize];
+        assert_eq!(
+            receipt["leaf"].as_str().unwrap(),
+            crate::util::base64(&privacy_gate::audit::merkle::leaf_hash(line))
+        );
+        assert!(line.starts_with(br#"{"v":3,"kind":"transfer""#));
+    }
+    assert!(receipts.len() > 100, "{}", receipts.len());
     let transfers_logged = bytes
         .split(|b| *b == b'\n')
         .filter(|l| {

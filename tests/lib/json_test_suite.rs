@@ -308,6 +308,12 @@ fn outcomes(name: &str, bytes: &[u8], policy_dir: &Path) -> Outcomes {
     let audited = gates.audited.flow(&transfer()).unwrap();
     let (logged, logged_bytes) = gate_result(audited.apply_json(bytes));
     assert_eq!(logged, gate, "{name}: the audited gate decides otherwise");
+    // The same bytes, but for the receipt the audited gate adds to `_transfer`.
+    let logged_bytes = logged_bytes.map(|b| {
+        let (without, receipt) = crate::util::strip_receipt(&b);
+        assert!(receipt.is_some(), "{name}: no receipt");
+        without
+    });
     assert_eq!(
         logged_bytes, released,
         "{name}: the audited gate releases otherwise"

@@ -11,6 +11,9 @@
 mod aggregates;
 mod audit;
 mod audit_attacks;
+mod audit_doc;
+mod audit_python;
+mod audit_receipts;
 mod cases;
 mod compare;
 mod concurrency;

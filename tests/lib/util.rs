@@ -147,3 +147,22 @@ pub fn public_of(ring: &privacy_gate::KeyRing) -> privacy_gate::audit::VerifierK
         privacy_gate::audit::note::ED25519,
     )
 }
+
+/// Standard base64 with padding, as checkpoints and proofs spell hashes.
+pub fn base64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Splits a released record's bytes into the record without the receipt in its
+/// `_transfer` (the bytes the entry's output digest covers, and what an unaudited gate
+/// releases) and the receipt, if it has one.
+pub fn strip_receipt(bytes: &[u8]) -> (Vec<u8>, Option<serde_json::Value>) {
+    let needle = b",\"receipt\":{";
+    let Some(at) = bytes.windows(needle.len()).position(|w| w == needle) else {
+        return (bytes.to_vec(), None);
+    };
+    let end = at + bytes[at..].iter().position(|b| *b == b'}').unwrap() + 1;
+    let receipt = serde_json::from_slice(&bytes[at + needle.len() - 1..end]).unwrap();
+    ([&bytes[..at], &bytes[end..]].concat(), Some(receipt))
+}

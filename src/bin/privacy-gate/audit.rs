@@ -86,8 +86,12 @@ pub(crate) enum AuditCommand {
         #[command(flatten)]
         keys: PublicKeys,
         /// The entry with this sequence number.
-        #[arg(long, conflicts_with = "subject", required_unless_present = "subject")]
+        #[arg(long, conflicts_with_all = ["subject", "receipt"], required_unless_present_any = ["subject", "receipt"])]
         seq: Option<u64>,
+        /// The entry a receipt names: a released record (its `_transfer.receipt`) or
+        /// the receipt alone, as JSON.
+        #[arg(long, conflicts_with = "subject")]
+        receipt: Option<PathBuf>,
         /// Every transfer about the person with this BSN (needs the subject-digest key).
         #[arg(long)]
         subject: Option<String>,
@@ -104,6 +108,11 @@ pub(crate) enum AuditCommand {
         bundle: PathBuf,
         #[command(flatten)]
         keys: PublicKeys,
+        /// A receipt the bundle must prove: a released record (its
+        /// `_transfer.receipt`) or the receipt alone, as JSON. Its log, index and leaf
+        /// hash must be those of a proven entry.
+        #[arg(long)]
+        receipt: Option<PathBuf>,
     },
     /// As a witness: cosign a checkpoint (C2SP tlog-cosignature, cosignature/v1).
     Cosign {
@@ -190,6 +199,15 @@ fn sidecar(file: &Path) -> Option<String> {
     let mut name = file.as_os_str().to_owned();
     name.push(".checkpoint");
     std::fs::read_to_string(name).ok()
+}
+
+/// A receipt from a file: a released record with `_transfer.receipt`, or the
+/// receipt object alone.
+fn read_receipt(path: &Path) -> Result<audit::Receipt, Failure> {
+    let value =
+        privacy_gate::json::parse_strict(&read(path)?, privacy_gate::json::DEFAULT_MAX_DEPTH)
+            .map_err(|e| Failure(format!("`{}`: not JSON: {e}", path.display())))?;
+    audit::Receipt::from_json(&value).map_err(|e| Failure(format!("`{}`: {e}", path.display())))
 }
 
 fn subject_keys(keys: &[PathBuf]) -> Result<KeyRing, Failure> {
@@ -293,12 +311,17 @@ pub(crate) fn run(command: AuditCommand) -> Result<ExitCode, Failure> {
             file,
             keys,
             seq,
+            receipt,
             subject,
             keys_file,
             out,
         } => {
             let (public, _) = keys.load()?;
             let bytes = read(&file)?;
+            let seq = match receipt {
+                Some(path) => Some(read_receipt(&path)?.index),
+                None => seq,
+            };
             let indices = match (seq, subject) {
                 (Some(seq), _) => vec![seq],
                 (None, Some(bsn)) => {
@@ -322,10 +345,22 @@ pub(crate) fn run(command: AuditCommand) -> Result<ExitCode, Failure> {
             write_new(out.as_deref(), &serde_json::to_string_pretty(&bundle)?)?;
             Ok(ExitCode::SUCCESS)
         }
-        AuditCommand::CheckProof { bundle, keys } => {
+        AuditCommand::CheckProof {
+            bundle,
+            keys,
+            receipt,
+        } => {
             let (public, witnesses) = keys.load()?;
+            let receipt = receipt.as_deref().map(read_receipt).transpose()?;
             let mut out = crate::stdout();
-            match audit::check(&read(&bundle)?, &public, &witnesses) {
+            let checked =
+                audit::check(&read(&bundle)?, &public, &witnesses).and_then(
+                    |checked| match &receipt {
+                        Some(receipt) => checked.confirms(receipt).map(|()| checked),
+                        None => Ok(checked),
+                    },
+                );
+            match checked {
                 Ok(checked) => {
                     writeln!(
                         out,
@@ -534,6 +569,10 @@ fn replay(
     let results = audit::replay(&bytes, options)?;
     let mut out = crate::stdout();
     let mut changed = 0;
+    // Why entries could not be replayed, said once per reason; and per field (or
+    // other part of a decision) how often it changes which way.
+    let mut unavailable: std::collections::BTreeMap<&str, Vec<u64>> = Default::default();
+    let mut per_field: std::collections::BTreeMap<(&str, &str, &str), u64> = Default::default();
     for r in &results {
         if json {
             writeln!(out, "{}", serde_json::to_string(r)?)?;
@@ -558,11 +597,10 @@ fn replay(
             continue;
         }
         if let Some(why) = &r.unavailable {
-            writeln!(
-                out,
-                "seq {} {} -> {} {} at {}: not replayed: {why}",
-                r.seq, r.from, r.to, r.purpose, r.at
-            )?;
+            unavailable.entry(why).or_default().push(r.seq);
+        }
+        for c in &r.changes {
+            *per_field.entry((&c.what, &c.old, &c.new)).or_default() += 1;
         }
         for c in &r.changes {
             writeln!(
@@ -573,6 +611,34 @@ fn replay(
         }
     }
     if !json {
+        for (why, seqs) in &unavailable {
+            let listed: Vec<String> = seqs.iter().take(10).map(u64::to_string).collect();
+            writeln!(
+                out,
+                "not replayed ({} transfer(s): seq {}{}): {why}",
+                seqs.len(),
+                listed.join(", "),
+                if seqs.len() > listed.len() {
+                    ", …"
+                } else {
+                    ""
+                }
+            )?;
+        }
+        if !per_field.is_empty() {
+            writeln!(
+                out,
+                "per field, {}:",
+                if what_if {
+                    "what would change"
+                } else {
+                    "what differs"
+                }
+            )?;
+            for ((what, old, new), n) in &per_field {
+                writeln!(out, "  {what}: {old} -> {new} in {n} transfer(s)")?;
+            }
+        }
         writeln!(
             out,
             "{} transfers replayed{}: {} identical, {} {}",
@@ -630,7 +696,7 @@ fn show(
         }
     };
     let mut out = crate::stdout();
-    let mut plans: HashMap<String, Vec<String>> = HashMap::new();
+    let mut plans: HashMap<String, Vec<(String, String)>> = HashMap::new();
     let mut shown = 0;
     for line in bytes.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
         let Ok(entry) = serde_json::from_slice::<Value>(line) else {
@@ -645,7 +711,10 @@ fn show(
                     .map(|fields| {
                         fields
                             .iter()
-                            .map(|f| action_kind(f.get("action")))
+                            .map(|f| {
+                                let path = f.get("path").and_then(Value::as_str).unwrap_or("?");
+                                (path.to_owned(), action_kind(f.get("action")))
+                            })
                             .collect()
                     })
                     .unwrap_or_default();
@@ -677,26 +746,7 @@ fn show(
             writeln!(out, "{}", String::from_utf8_lossy(line))?;
             continue;
         }
-        let mut summary = String::new();
-        if let (Some(actions), Some(Value::Array(present))) =
-            (plans.get(text("plan")), entry.get("present"))
-        {
-            let mut counts: std::collections::BTreeMap<&str, u64> =
-                std::collections::BTreeMap::new();
-            for triple in present {
-                let index = triple
-                    .get(0)
-                    .and_then(Value::as_u64)
-                    .and_then(|i| usize::try_from(i).ok());
-                let kind = index
-                    .and_then(|i| actions.get(i))
-                    .map_or("?", String::as_str);
-                *counts.entry(kind).or_default() +=
-                    triple.get(1).and_then(Value::as_u64).unwrap_or(0);
-            }
-            let parts: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
-            summary = format!(" ({})", parts.join(", "));
-        }
+        let summary = fields_crossed(&entry, plans.get(text("plan")));
         let outcome = match entry.get("reason") {
             Some(r) => format!(
                 "refused: {}",
@@ -718,20 +768,22 @@ fn show(
             .unwrap_or_default();
         writeln!(
             out,
-            "seq {:>6}  {}  {} -> {}  {}  {}{}{}",
+            "seq {:>6}  {}  {} -> {}  {}  {}{}",
             entry.get("seq").and_then(Value::as_u64).unwrap_or(0),
             text("at"),
             text("from"),
             text("to"),
             text("purpose"),
             outcome,
-            summary,
             if versions.is_empty() {
                 String::new()
             } else {
                 format!("; under {}", versions.join(" and "))
             }
         )?;
+        if !summary.is_empty() {
+            writeln!(out, "            {summary}")?;
+        }
     }
     if !json {
         writeln!(out, "{shown} transfer(s)")?;
@@ -743,12 +795,78 @@ fn show(
     })
 }
 
+/// How a field crossed, as `show` groups fields: `as is`, `generalised (year)`,
+/// `pseudonymised (<domain>)`, `withheld`.
 fn action_kind(action: Option<&Value>) -> String {
     match action {
-        Some(Value::String(s)) if s == "pass" => "plain".into(),
-        Some(Value::String(s)) if s == "block" => "blocked".into(),
-        Some(Value::Object(m)) if m.contains_key("generalise") => "generalised".into(),
-        Some(Value::Object(m)) if m.contains_key("pseudonymise") => "pseudonymised".into(),
+        Some(Value::String(s)) if s == "pass" => "as is".into(),
+        Some(Value::String(s)) if s == "block" => "withheld".into(),
+        Some(Value::Object(m)) => match (m.get("generalise"), m.get("pseudonymise")) {
+            (Some(method), _) => format!("generalised ({})", method.as_str().unwrap_or("?")),
+            (_, Some(p)) => format!(
+                "pseudonymised ({})",
+                p.get("domain").and_then(Value::as_str).unwrap_or("?")
+            ),
+            _ => "?".into(),
+        },
         _ => "?".into(),
     }
+}
+
+/// Which fields of a released transfer crossed how, grouped by how (`as is: a, b;
+/// withheld: c`), from its `present` counts and its plan's fields; values removed
+/// for a reason of their own and unknown fields are named apart. Empty for a
+/// refusal, or when the plan is not in the log.
+fn fields_crossed(entry: &Value, plan: Option<&Vec<(String, String)>>) -> String {
+    let (Some(fields), Some(Value::Array(present))) = (plan, entry.get("present")) else {
+        return String::new();
+    };
+    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
+    let mut add = |how: &str, path: String| match groups.iter_mut().find(|(h, _)| h == how) {
+        Some((_, paths)) => paths.push(path),
+        None => groups.push((how.to_owned(), vec![path])),
+    };
+    for triple in present {
+        let number = |i: usize| triple.get(i).and_then(Value::as_u64).unwrap_or(0);
+        let field = usize::try_from(number(0)).ok().and_then(|i| fields.get(i));
+        let Some((path, how)) = field else {
+            add("?", format!("field {}", number(0)));
+            continue;
+        };
+        let (seen, released) = (number(1), number(2));
+        let times = |n: u64| {
+            if n > 1 {
+                format!(" \u{d7}{n}")
+            } else {
+                String::new()
+            }
+        };
+        if how == "withheld" {
+            add(how, format!("{path}{}", times(seen)));
+            continue;
+        }
+        if released > 0 {
+            add(how, format!("{path}{}", times(released)));
+        }
+        if seen > released {
+            add("removed", format!("{path}{}", times(seen - released)));
+        }
+    }
+    if let Some(n) = entry.get("unknown_fields").and_then(Value::as_u64) {
+        add("removed", format!("{n} unknown field(s)"));
+    }
+    let rank = |how: &str| match how {
+        "as is" => 0,
+        h if h.starts_with("generalised") => 1,
+        h if h.starts_with("pseudonymised") => 2,
+        "withheld" => 3,
+        "removed" => 4,
+        _ => 5,
+    };
+    groups.sort_by_key(|(how, _)| rank(how));
+    groups
+        .iter()
+        .map(|(how, paths)| format!("{how}: {}", paths.join(", ")))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
