@@ -29,24 +29,13 @@ fn schema() -> PolicySource {
     }
 }
 
+/// The fixture agreement with a maximum retention of three years.
 fn agreement(id: &str, kind: &str, body: Value) -> PolicySource {
-    let mut doc = json!({
-        "organisation": id,
-        "kind": kind,
-        "version": "1",
-        "status": "signed",
-        "valid": {"from": "2025-01-01", "until": "2027-12-31"},
-        "regime": "avg",
-        "max_retention": "P3Y",
-        "purposes": {"p": {"legal_basis": ["law"]}},
-    });
-    for (k, v) in body.as_object().unwrap() {
-        doc[k] = v.clone();
+    let mut with_max = json!({"max_retention": "P3Y"});
+    for (k, v) in body.as_object().into_iter().flatten() {
+        with_max[k] = v.clone();
     }
-    PolicySource {
-        file: format!("t/{id}.json"),
-        text: serde_json::to_string_pretty(&doc).unwrap(),
-    }
+    crate::fixtures::agreement(id, kind, with_max)
 }
 
 /// Sender `x/s` with `outbound` rules (each completed with counterparty and

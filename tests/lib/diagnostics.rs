@@ -1,28 +1,9 @@
 //! Bad policy files: every problem reported at once, with file, line, column,
 //! pointer, agreement and a hint; no registry built from a set with errors.
 
-use crate::fixtures::schema_source;
+use crate::fixtures::{agreement, schema_source};
 use privacy_gate::{PolicySource, Registry, Severity};
 use serde_json::{json, Value};
-
-fn agreement(id: &str, kind: &str, body: Value) -> PolicySource {
-    let mut doc = json!({
-        "organisation": id,
-        "kind": kind,
-        "version": "1",
-        "status": "signed",
-        "valid": {"from": "2025-01-01", "until": "2027-12-31"},
-        "regime": "avg",
-        "purposes": {"p": {"legal_basis": ["law"]}},
-    });
-    for (k, v) in body.as_object().unwrap() {
-        doc[k] = v.clone();
-    }
-    PolicySource {
-        file: format!("t/{id}.json"),
-        text: serde_json::to_string_pretty(&doc).unwrap(),
-    }
-}
 
 fn recipient() -> PolicySource {
     agreement(

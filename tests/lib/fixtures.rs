@@ -51,6 +51,27 @@ pub fn schema_source() -> PolicySource {
     }
 }
 
+/// An agreement of `id` for the synthetic schema: in force, regime `avg`, purpose `p`
+/// on basis `law`, with `body`'s members added or replacing these.
+pub fn agreement(id: &str, kind: &str, body: Value) -> PolicySource {
+    let mut doc = json!({
+        "organisation": id,
+        "kind": kind,
+        "version": "1",
+        "status": "signed",
+        "valid": {"from": "2025-01-01", "until": "2027-12-31"},
+        "regime": "avg",
+        "purposes": {"p": {"legal_basis": ["law"]}},
+    });
+    for (k, v) in body.as_object().into_iter().flatten() {
+        doc[k] = v.clone();
+    }
+    PolicySource {
+        file: format!("t/{id}.json"),
+        text: serde_json::to_string_pretty(&doc).unwrap(),
+    }
+}
+
 /// Actions of one rule: per category and per path.
 #[derive(Clone, Debug, Default)]
 pub struct RuleActions {

@@ -234,15 +234,26 @@ fn no_recipient_can_join_what_it_receives_beyond_what_its_agreements_state() {
 }
 
 /// A copy of the shipped policies with one file edited; the load error as text.
-fn load_with(file: &str, edit: impl FnOnce(&str) -> String) -> String {
+fn load_with(file: &str, edit: impl Fn(&str) -> String) -> String {
+    load_with_edits(&[(file, &edit)])
+}
+
+/// An edit of one policy file: its path under `policies/` and what it does to the text.
+type Edit<'a> = (&'a str, &'a dyn Fn(&str) -> String);
+
+/// A copy of the shipped policies with each file edited as given; the load error as
+/// text. Every edit must change its file.
+fn load_with_edits(edits: &[Edit<'_>]) -> String {
     let dir = crate::util::TempDir::new("linkage");
     let policies = dir.path("policies");
     crate::util::copy_dir(&crate::util::root().join("policies"), &policies);
-    let path = policies.join(file);
-    let text = std::fs::read_to_string(&path).unwrap();
-    let edited = edit(&text);
-    assert_ne!(text, edited, "the edit changed nothing");
-    std::fs::write(&path, edited).unwrap();
+    for (file, edit) in edits {
+        let path = policies.join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let edited = edit(&text);
+        assert_ne!(text, edited, "the edit of {file} changed nothing");
+        std::fs::write(&path, edited).unwrap();
+    }
     match Registry::load_dir(&policies) {
         Ok(_) => panic!("the edited set loaded"),
         Err(e) => e.to_string(),
@@ -254,43 +265,39 @@ fn load_with(file: &str, edit: impl FnOnce(&str) -> String) -> String {
 /// from the ZVH and the municipality. The loader refuses it, at the GGD's rule.
 #[test]
 fn pseudonyms_next_to_the_same_fields_in_plain_form_do_not_load() {
-    let dir = crate::util::TempDir::new("linkage-plain");
-    let policies = dir.path("policies");
-    crate::util::copy_dir(&crate::util::root().join("policies"), &policies);
-    let police = policies.join("noord-nederland/politie.json");
-    let text = std::fs::read_to_string(&police).unwrap();
-    std::fs::write(
-        &police,
-        text.replacen(
+    let declare = |t: &str| {
+        t.replacen(
             "  \"outbound\": [",
             "  \"pseudonym_domains\": {\"noord-nederland/politie-opsporing\": {\"purpose\": \"criminal-investigation\"}},\n  \"outbound\": [",
             1,
-        ),
-    )
-    .unwrap();
-    let ggd = policies.join("drenthe/ggd.json");
-    let text = std::fs::read_to_string(&ggd).unwrap();
-    let start = text.find("\"id\": \"dr-ggd-out-politie-crim\"").unwrap();
-    let (head, rule) = text.split_at(start);
-    let pseudonym = r#"{"pseudonymise": {"domain": "noord-nederland/politie-opsporing"}}"#;
-    let rule = rule
-        .replacen(
-            r#""identifying.name": "block""#,
-            &format!(r#""identifying.name": {pseudonym}"#),
-            1,
         )
-        .replacen(
-            r#""identifying.bsn": "block""#,
-            &format!(r#""identifying.bsn": {pseudonym}"#),
-            1,
-        )
-        .replacen(
-            r#""case.id": "pass""#,
-            &format!(r#""case.id": {pseudonym}"#),
-            1,
-        );
-    std::fs::write(&ggd, format!("{head}{rule}")).unwrap();
-    let err = Registry::load_dir(&policies).unwrap_err().to_string();
+    };
+    let pseudonymise = |t: &str| {
+        let start = t.find("\"id\": \"dr-ggd-out-politie-crim\"").unwrap();
+        let (head, rule) = t.split_at(start);
+        let pseudonym = r#"{"pseudonymise": {"domain": "noord-nederland/politie-opsporing"}}"#;
+        let rule = rule
+            .replacen(
+                r#""identifying.name": "block""#,
+                &format!(r#""identifying.name": {pseudonym}"#),
+                1,
+            )
+            .replacen(
+                r#""identifying.bsn": "block""#,
+                &format!(r#""identifying.bsn": {pseudonym}"#),
+                1,
+            )
+            .replacen(
+                r#""case.id": "pass""#,
+                &format!(r#""case.id": {pseudonym}"#),
+                1,
+            );
+        format!("{head}{rule}")
+    };
+    let err = load_with_edits(&[
+        ("noord-nederland/politie.json", &declare),
+        ("drenthe/ggd.json", &pseudonymise),
+    ]);
     for path in ["subject.bsn", "subject.name.family", "case.id"] {
         assert!(
             err.contains(&format!(

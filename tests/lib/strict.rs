@@ -2,28 +2,9 @@
 //! error, hints propose the correct spelling rather than a misspelt declaration, and
 //! an art. 9 / art. 10 error names the bases that would qualify.
 
-use crate::fixtures::schema_source;
+use crate::fixtures::{agreement, schema_source};
 use privacy_gate::{PolicySource, Registry, Severity};
 use serde_json::{json, Value};
-
-fn agreement(id: &str, kind: &str, body: Value) -> PolicySource {
-    let mut doc = json!({
-        "organisation": id,
-        "kind": kind,
-        "version": "1",
-        "status": "signed",
-        "valid": {"from": "2025-01-01", "until": "2027-12-31"},
-        "regime": "avg",
-        "purposes": {"p": {"legal_basis": ["law"]}},
-    });
-    for (k, v) in body.as_object().unwrap() {
-        doc[k] = v.clone();
-    }
-    PolicySource {
-        file: format!("t/{id}.json"),
-        text: serde_json::to_string_pretty(&doc).unwrap(),
-    }
-}
 
 fn recipient(body: Value) -> PolicySource {
     let mut doc = json!({"inbound": [{"id": "in", "from": {"kind": "ggd"}, "purpose": "p", "categories": {"c1": "pass"}}]});
